@@ -1,0 +1,14 @@
+//! Command implementations, one file per family. Each family exports a `COMMANDS` table;
+//! add a new family to `FAMILIES` below.
+
+pub mod connection;
+pub mod string;
+
+use crate::command::CommandSpec;
+
+static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, string::COMMANDS];
+
+/// Every family's table.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    FAMILIES.iter().flat_map(|f| f.iter())
+}

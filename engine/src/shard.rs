@@ -1,0 +1,274 @@
+//! A shard's data and the context command implementations run in.
+//!
+//! ```text
+//!  Shard ──┬─ dbs[0..16]: Db (table of Entry)
+//!          ├─ clock (system, or manual in tests)
+//!          ├─ config (this shard's copy; CONFIG SET updates every shard)
+//!          └─ stats (expired_keys, keyspace_hits, …; INFO sums shards)
+//!  Ctx { shard, db, now_ms, resp3 }  ← what a command handler sees
+//! ```
+//! Time is read once per command (`now_ms`), as Redis caches `mstime` per command, so a
+//! command sees one consistent instant.
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::clock::Clock;
+use crate::command::{CommandSpec, Handler};
+use crate::config::Config;
+use crate::db::{Db, Entry};
+use crate::error::{OpError, OpResult};
+use crate::reply::Reply;
+use crate::table::Key;
+use crate::value::{StrValue, Value};
+
+/// Counters summed over shards for INFO stats.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_time_cap_reached_count: u64,
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub dbs: Vec<Db>,
+    pub clock: Clock,
+    pub config: Config,
+    pub stats: Stats,
+    pub rng: SmallRng,
+    /// Number of writes since start (Redis's `dirty`), for propagation and INFO.
+    pub dirty: u64,
+    /// When set, every written key is recorded here (gather execution, WATCH).
+    pub write_log: Option<Vec<(usize, Key)>>,
+}
+
+impl Shard {
+    pub fn new(id: usize, config: Config, clock: Clock) -> Shard {
+        let dbs = (0..config.databases.max(1)).map(|_| Db::default()).collect();
+        Shard {
+            id,
+            dbs,
+            clock,
+            config,
+            stats: Stats::default(),
+            rng: SmallRng::from_entropy(),
+            dirty: 0,
+            write_log: None,
+        }
+    }
+
+    pub fn ctx(&mut self, db: usize, resp3: bool) -> Ctx<'_> {
+        let now_ms = self.clock.now_ms();
+        Ctx { shard: self, db, now_ms, resp3 }
+    }
+
+    /// Runs one command on this shard: lookup, arity, then the handler. Commands the net layer
+    /// implements answer an error here; the net dispatcher never sends them.
+    pub fn execute(&mut self, db: usize, argv: &[Bytes], resp3: bool) -> Reply {
+        let spec = match crate::check_command(argv) {
+            Ok(spec) => spec,
+            Err(reply) => return reply,
+        };
+        self.execute_spec(spec, db, argv, resp3)
+    }
+
+    pub fn execute_spec(
+        &mut self,
+        spec: &CommandSpec,
+        db: usize,
+        argv: &[Bytes],
+        resp3: bool,
+    ) -> Reply {
+        match spec.handler {
+            Handler::Shard(f) => {
+                let mut ctx = self.ctx(db, resp3);
+                f(&mut ctx, argv)
+            }
+            Handler::Net => Reply::error(format!(
+                "ERR command '{}' is not available in this context",
+                spec.name
+            )),
+        }
+    }
+
+    /// Total keys over all databases.
+    pub fn key_count(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    /// One step of active expiry: samples keys with a TTL and deletes the expired ones,
+    /// visiting at most `budget` entries in total. Returns how many keys were deleted.
+    pub fn active_expire(&mut self, budget: usize) -> usize {
+        let now = self.clock.now_ms();
+        let mut removed = 0;
+        let mut visited = 0;
+        for db_index in 0..self.dbs.len() {
+            if visited >= budget {
+                break;
+            }
+            let db = &mut self.dbs[db_index];
+            if db.expires == 0 {
+                continue;
+            }
+            let mut expired: Vec<Key> = Vec::new();
+            let mut cursor = db.expire_cursor;
+            let mut ttl_sum = 0u64;
+            let mut ttl_n = 0u64;
+            // Several table scan steps, each bounded, until this db's share of the budget is used.
+            let share = (budget - visited).max(16);
+            let mut seen = 0;
+            loop {
+                cursor = db.table.scan(cursor, 64, |k, e| {
+                    seen += 1;
+                    if e.expire_at_ms != 0 {
+                        if e.expire_at_ms <= now {
+                            expired.push(k.into());
+                        } else {
+                            ttl_sum += e.expire_at_ms - now;
+                            ttl_n += 1;
+                        }
+                    }
+                });
+                if cursor == 0 || seen >= share {
+                    break;
+                }
+            }
+            db.expire_cursor = cursor;
+            if ttl_n > 0 {
+                let avg = ttl_sum / ttl_n;
+                // Running average as Redis does: weighted towards the old value.
+                db.avg_ttl_ms =
+                    if db.avg_ttl_ms == 0 { avg } else { (db.avg_ttl_ms / 50) * 49 + avg / 50 };
+            }
+            visited += seen;
+            for k in expired {
+                if db.remove(&k).is_some() {
+                    removed += 1;
+                    if let Some(log) = &mut self.write_log {
+                        log.push((db_index, k));
+                    }
+                }
+            }
+        }
+        self.stats.expired_keys += removed as u64;
+        removed
+    }
+
+    /// Redis's 24-bit LRU clock (seconds).
+    pub fn lru_clock(&self) -> u32 {
+        ((self.clock.now_ms() / 1000) & ((1 << 24) - 1)) as u32
+    }
+}
+
+/// The context a command handler runs in: one shard, one selected database, one instant.
+pub struct Ctx<'a> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    pub now_ms: u64,
+    pub resp3: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.shard.dbs[self.db]
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shard.config
+    }
+
+    /// Deletes `key` if it has expired; true when it was deleted.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        let db = &mut self.shard.dbs[self.db];
+        let expired = matches!(db.table.get(key), Some(e) if e.is_expired(now));
+        if expired {
+            db.remove(key);
+            self.shard.stats.expired_keys += 1;
+            self.note_write(key);
+        }
+        expired
+    }
+
+    /// Looks a key up for reading: expires it lazily, counts hits and misses, updates LRU.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let lru = self.lru_stamp();
+        let found = self.shard.dbs[self.db].table.get_mut(key);
+        match found {
+            Some(e) => {
+                e.lru = lru;
+                self.shard.stats.keyspace_hits += 1;
+                Some(e)
+            }
+            None => {
+                self.shard.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing: expires it lazily; no hit/miss accounting.
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let lru = self.lru_stamp();
+        let e = self.shard.dbs[self.db].table.get_mut(key)?;
+        e.lru = lru;
+        Some(e)
+    }
+
+    /// Looks a key up without touching LRU or stats (EXISTS-like probes, TYPE, OBJECT).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(key);
+        self.shard.dbs[self.db].table.get(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    fn lru_stamp(&self) -> u32 {
+        ((self.now_ms / 1000) & ((1 << 24) - 1)) as u32
+    }
+
+    /// The string at `key`: Ok(None) when absent, WrongType for other types.
+    pub fn get_str(&mut self, key: &[u8]) -> OpResult<Option<&StrValue>> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            Some(_) => Err(OpError::WrongType),
+        }
+    }
+
+    /// Stores `value` at `key` with an absolute expiry (0 = none), replacing any old value.
+    pub fn set_value(&mut self, key: &[u8], value: Value, expire_at_ms: u64) {
+        let mut entry = Entry::with_expiry(value, expire_at_ms);
+        entry.lru = self.lru_stamp();
+        self.shard.dbs[self.db].insert(key.into(), entry);
+        self.note_write(key);
+    }
+
+    /// Removes `key`; returns its entry when it existed (and had not expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let removed = self.shard.dbs[self.db].remove(key).map(|(_, e)| e);
+        if removed.is_some() {
+            self.note_write(key);
+        }
+        removed
+    }
+
+    /// Records that `key` changed: bumps `dirty` and feeds the write log when one is active.
+    pub fn note_write(&mut self, key: &[u8]) {
+        self.shard.dirty += 1;
+        if let Some(log) = &mut self.shard.write_log {
+            log.push((self.db, key.into()));
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Collection value types, one file each, free of I/O.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;

@@ -1,0 +1,1 @@
+//! mayfly-net: the network side of Mayfly.

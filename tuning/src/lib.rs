@@ -1,0 +1,1 @@
+//! mayfly-tuning: topology reader, placement plans, host checks.
