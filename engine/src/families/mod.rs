@@ -2,11 +2,14 @@
 //! add a new family to `FAMILIES` below.
 
 pub mod connection;
+pub mod expire;
+pub mod keys;
 pub mod string;
 
 use crate::command::CommandSpec;
 
-static FAMILIES: &[&[CommandSpec]] = &[connection::COMMANDS, string::COMMANDS];
+static FAMILIES: &[&[CommandSpec]] =
+    &[connection::COMMANDS, string::COMMANDS, keys::COMMANDS, expire::COMMANDS];
 
 /// Every family's table.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
