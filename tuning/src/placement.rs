@@ -198,6 +198,7 @@ fn irq_cpus(topo: &Topology, shard_cpus: &[usize], notes: &mut Vec<String>) -> V
         .collect();
     let where_ = match nic_node {
         Some(n) => format!("on the NIC's node {n}"),
+        None if topo.nics.is_empty() => "(no NIC found)".to_string(),
         None => "(NIC node unknown)".to_string(),
     };
     if !spare.is_empty() {

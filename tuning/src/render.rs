@@ -9,6 +9,25 @@ use crate::cpulist::format_list;
 use crate::placement::Plan;
 use crate::topology::Topology;
 
+/// Greedy word wrap; a word longer than `width` gets a line of its own.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
@@ -147,9 +166,13 @@ pub fn report(topo: &Topology, plan: &Plan, report: &Report) -> String {
         let _ = writeln!(out, "[{:^4}] {:<36} {}", c.verdict.label(), c.title, c.current);
         if matches!(c.verdict, Verdict::Warn | Verdict::Fail) {
             let _ = writeln!(out, "       want: {}", c.recommended);
-            let _ = writeln!(out, "       why:  {}", c.why);
-            for fix in &c.fixes {
-                let _ = writeln!(out, "       fix:  {}", fix.describe());
+            for (label, text) in std::iter::once(("why: ", c.why.clone()))
+                .chain(c.fixes.iter().map(|f| ("fix: ", f.describe())))
+            {
+                for (i, line) in wrap(&text, 84).iter().enumerate() {
+                    let label = if i == 0 { label } else { "     " };
+                    let _ = writeln!(out, "       {label} {line}");
+                }
             }
         }
     }
@@ -190,4 +213,19 @@ pub fn changes(changes: &[Change]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_width_and_keeps_every_word() {
+        let text = "one two three four five six seven eight nine ten";
+        let lines = wrap(text, 14);
+        assert!(lines.iter().all(|l| l.len() <= 14));
+        assert_eq!(lines.join(" "), text);
+        assert_eq!(wrap("", 10), vec![String::new()]);
+        assert_eq!(wrap("supercalifragilistic x", 5), vec!["supercalifragilistic", "x"]);
+    }
 }
