@@ -258,6 +258,10 @@ fn copy_basic_replace_and_db() {
     );
     assert_eq!(
         t.run(&["COPY", "mykey", "c", "DB", "99999999999"]),
+        err("ERR value is out of range, value must between -2147483648 and 2147483647")
+    );
+    assert_eq!(
+        t.run(&["COPY", "mykey", "c", "DB", "99999999999999999999"]),
         err("ERR value is not an integer or out of range")
     );
     assert_eq!(t.run(&["COPY", "mykey", "c", "foo"]), err("ERR syntax error"));
@@ -315,6 +319,14 @@ fn move_between_databases() {
     );
     assert_eq!(t.run(&["MOVE", "mykey", "16"]), err("ERR DB index is out of range"));
     assert_eq!(t.run(&["MOVE", "mykey", "-1"]), err("ERR DB index is out of range"));
+    assert_eq!(t.run(&["MOVE", "mykey", "2147483647"]), err("ERR DB index is out of range"));
+    let i32_range = err("ERR value is out of range, value must between -2147483648 and 2147483647");
+    assert_eq!(t.run(&["MOVE", "mykey", "99999999999"]), i32_range);
+    assert_eq!(t.run(&["MOVE", "mykey", "-2147483649"]), i32_range);
+    assert_eq!(
+        t.run(&["MOVE", "mykey", "99999999999999999999"]),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(t.run(&["MOVE", "nokey", "1"]), int(0));
     // The same-database check comes before the key lookup.
     assert_eq!(
@@ -863,6 +875,7 @@ fn swapdb_swaps_whole_databases() {
     assert_eq!(t.run(&["SWAPDB", "x", "1"]), err("ERR invalid first DB index"));
     assert_eq!(t.run(&["SWAPDB", "1", "x"]), err("ERR invalid second DB index"));
     assert_eq!(t.run(&["SWAPDB", "99999999999", "0"]), err("ERR invalid first DB index"));
+    assert_eq!(t.run(&["SWAPDB", "0", "99999999999"]), err("ERR invalid second DB index"));
     assert_eq!(t.run(&["SWAPDB", "0", "16"]), err("ERR DB index is out of range"));
     assert_eq!(t.run(&["SWAPDB", "-1", "0"]), err("ERR DB index is out of range"));
     assert_eq!(t.run(&["SWAPDB", "0"]), err("ERR wrong number of arguments for 'swapdb' command"));

@@ -276,17 +276,26 @@ fn lru_now(now_ms: u64) -> u32 {
     ((now_ms / 1000) & ((1 << 24) - 1)) as u32
 }
 
-/// Redis's `getIntFromObjectOrReply` for database indexes: a strict integer in i32 range.
-fn parse_int(arg: &[u8], err: Reply) -> Result<i64, Reply> {
-    match parse_i64_strict(arg) {
-        Some(n) if i32::try_from(n).is_ok() => Ok(n),
-        _ => Err(err),
-    }
+/// How a database-index argument that is not an i32 is answered.
+enum IntError {
+    /// Redis's plain `getIntFromObjectOrReply`: a valid integer outside i32 range gets its own
+    /// message, anything else is "not an integer".
+    Default,
+    /// `getIntFromObjectOrReply` with a custom message (SWAPDB): one message for both.
+    Custom(&'static str),
 }
 
+const INT_RANGE_ERR: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
+
 /// A database index argument; the errors are Redis's (`not an integer`, then `out of range`).
-fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8], not_int: Reply) -> Result<usize, Reply> {
-    let n = parse_int(arg, not_int)?;
+fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8], on_error: IntError) -> Result<usize, Reply> {
+    let n = match (parse_i64_strict(arg), on_error) {
+        (Some(n), _) if i32::try_from(n).is_ok() => n,
+        (_, IntError::Custom(text)) => return Err(Reply::error(text)),
+        (Some(_), IntError::Default) => return Err(Reply::error(INT_RANGE_ERR)),
+        (None, IntError::Default) => return Err(OpError::NotInteger.into()),
+    };
     match usize::try_from(n) {
         Ok(i) if i < ctx.shard.dbs.len() => Ok(i),
         _ => Err(Reply::error(DB_RANGE_ERR)),
@@ -376,7 +385,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         if opt.eq_ignore_ascii_case(b"replace") {
             replace = true;
         } else if opt.eq_ignore_ascii_case(b"db") && i + 1 < argv.len() {
-            dst_db = match parse_db_index(ctx, &argv[i + 1], OpError::NotInteger.into()) {
+            dst_db = match parse_db_index(ctx, &argv[i + 1], IntError::Default) {
                 Ok(db) => db,
                 Err(reply) => return reply,
             };
@@ -411,7 +420,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let key = &argv[1];
-    let dst_db = match parse_db_index(ctx, &argv[2], OpError::NotInteger.into()) {
+    let dst_db = match parse_db_index(ctx, &argv[2], IntError::Default) {
         Ok(db) => db,
         Err(reply) => return reply,
     };
@@ -789,14 +798,16 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let first = match parse_db_index(ctx, &argv[1], Reply::error("ERR invalid first DB index")) {
+    let first = match parse_db_index(ctx, &argv[1], IntError::Custom("ERR invalid first DB index"))
+    {
         Ok(db) => db,
         Err(reply) => return reply,
     };
-    let second = match parse_db_index(ctx, &argv[2], Reply::error("ERR invalid second DB index")) {
-        Ok(db) => db,
-        Err(reply) => return reply,
-    };
+    let second =
+        match parse_db_index(ctx, &argv[2], IntError::Custom("ERR invalid second DB index")) {
+            Ok(db) => db,
+            Err(reply) => return reply,
+        };
     if first != second {
         let shard = &mut *ctx.shard;
         if let Some(log) = &mut shard.write_log {
