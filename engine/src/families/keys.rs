@@ -535,8 +535,9 @@ pub fn parse_scan_args(argv: &[Bytes]) -> Result<ScanArgs, Reply> {
 /// that pass the filters.
 ///
 /// Filters run in Redis 7.0's order: MATCH, then TYPE (a counted, non-touching lookup, which
-/// also expires the key), then expiry (expired keys are deleted, never returned). A key present
-/// for the whole iteration is returned at least once, per the table's scan contract.
+/// also expires the key), then expiry (expired keys are deleted, never returned). Expired keys
+/// that fail MATCH are left for a later lookup, as in Redis. A key present for the whole
+/// iteration is returned at least once, per the table's scan contract.
 pub fn scan_shard(
     ctx: &mut Ctx<'_>,
     cursor: u64,
@@ -558,9 +559,13 @@ pub fn scan_shard(
     let mut out = Vec::with_capacity(candidates.len());
     for key in candidates {
         if let Some(wanted) = type_filter {
-            let type_name =
-                lookup_read_notouch(ctx, &key).map_or("none", |e| e.value.value_type().name());
-            if !wanted.eq_ignore_ascii_case(type_name.as_bytes()) {
+            // A key the lookup found expired (and deleted) is skipped whatever the filter. Redis
+            // 7.0 compares its type as "none" and so returns it for `TYPE none`; Mayfly never
+            // returns an expired key.
+            let Some(entry) = lookup_read_notouch(ctx, &key) else {
+                continue;
+            };
+            if !wanted.eq_ignore_ascii_case(entry.value.value_type().name().as_bytes()) {
                 continue;
             }
         }
