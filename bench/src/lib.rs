@@ -22,3 +22,8 @@ pub mod keys;
 pub mod resp;
 pub mod runner;
 pub mod workload;
+pub mod hlog;
+pub mod report;
+pub mod cli;
+pub mod compare;
+pub mod plot;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `mayfly-bench` binary: a thin shell over [`mayfly_bench::cli`].
+
+fn main() {
+    std::process::exit(mayfly_bench::cli::main());
+}

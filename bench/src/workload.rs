@@ -32,6 +32,8 @@ pub struct Template {
     pub label: String,
     /// Relative weight among the run's templates.
     pub weight: u32,
+    /// The template as given.
+    pub text: String,
     args: Vec<Vec<Part>>,
 }
 
@@ -45,7 +47,7 @@ impl Template {
         }
         let args = words.iter().map(|word| parse_parts(word)).collect::<Vec<_>>();
         let label = words[0].to_ascii_uppercase();
-        Ok(Template { label, weight, args })
+        Ok(Template { label, weight, text: text.trim().to_string(), args })
     }
 
     /// Whether any argument contains `__data__`.
