@@ -162,7 +162,9 @@ pub fn bind_memory_to_node(addr: *mut u8, len: usize, node: usize) -> io::Result
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     let page = if page > 0 { page as usize } else { 4096 };
-    if (addr as usize) % page != 0 {
+    // Passed to the kernel as a plain number: nothing here reads through the pointer.
+    let addr = addr as usize;
+    if addr % page != 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("mbind needs a page-aligned address ({page} bytes)"),
@@ -183,6 +185,7 @@ pub fn bind_memory_to_node(addr: *mut u8, len: usize, node: usize) -> io::Result
 /// The node backing the page at `addr` (get_mempolicy with MPOL_F_NODE|MPOL_F_ADDR); used to
 /// verify placement. The page must have been touched.
 pub fn node_of_address(addr: *const u8) -> io::Result<usize> {
+    let addr = addr as usize;
     const MPOL_F_NODE: libc::c_ulong = 1;
     const MPOL_F_ADDR: libc::c_ulong = 1 << 1;
     let mut node: libc::c_int = -1;
