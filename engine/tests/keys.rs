@@ -950,3 +950,283 @@ fn command_table_entries() {
     assert!(spec("exists").has(flags::READONLY));
     assert_eq!(spec("object").subcommands.len(), 5);
 }
+
+/// Model check: random key, expiry and database operations applied to the engine and to a plain
+/// map with absolute expiry times; every reply must agree, and the per-database `expires`
+/// counters must always equal the number of entries with a TTL.
+mod model {
+    use std::collections::{BTreeSet, HashMap};
+
+    use mayfly_engine::reply::Reply;
+    use mayfly_engine::testing::TestShard;
+    use proptest::prelude::*;
+
+    const DBS: usize = 3;
+    const KEYS: [&str; 5] = ["a", "b", "c", "{x}d", "e"];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(usize, usize, u8),
+        Get(usize, usize),
+        Del(usize, usize, usize),
+        Exists(usize, usize, usize),
+        Pexpire(usize, usize, i64),
+        Pttl(usize, usize),
+        Persist(usize, usize),
+        Rename(usize, usize, usize, bool),
+        Copy(usize, usize, usize, usize, bool),
+        Move(usize, usize, usize),
+        Swapdb(usize, usize),
+        Flushdb(usize),
+        Advance(u64),
+        ActiveExpire(usize),
+        ScanAll(usize, usize),
+        Keys(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let db = 0..DBS;
+        let key = 0..KEYS.len();
+        prop_oneof![
+            4 => (db.clone(), key.clone(), any::<u8>()).prop_map(|(d, k, v)| Op::Set(d, k, v)),
+            2 => (db.clone(), key.clone()).prop_map(|(d, k)| Op::Get(d, k)),
+            2 => (db.clone(), key.clone(), key.clone()).prop_map(|(d, a, b)| Op::Del(d, a, b)),
+            2 => (db.clone(), key.clone(), key.clone()).prop_map(|(d, a, b)| Op::Exists(d, a, b)),
+            4 => (db.clone(), key.clone(), -5i64..60).prop_map(|(d, k, ms)| Op::Pexpire(d, k, ms)),
+            2 => (db.clone(), key.clone()).prop_map(|(d, k)| Op::Pttl(d, k)),
+            1 => (db.clone(), key.clone()).prop_map(|(d, k)| Op::Persist(d, k)),
+            2 => (db.clone(), key.clone(), key.clone(), any::<bool>())
+                .prop_map(|(d, a, b, nx)| Op::Rename(d, a, b, nx)),
+            2 => (db.clone(), key.clone(), key.clone(), db.clone(), any::<bool>())
+                .prop_map(|(d, a, b, to, r)| Op::Copy(d, a, b, to, r)),
+            2 => (db.clone(), key.clone(), db.clone()).prop_map(|(d, k, to)| Op::Move(d, k, to)),
+            1 => (db.clone(), db.clone()).prop_map(|(a, b)| Op::Swapdb(a, b)),
+            1 => db.clone().prop_map(Op::Flushdb),
+            3 => (0u64..40).prop_map(Op::Advance),
+            2 => (1usize..20).prop_map(Op::ActiveExpire),
+            1 => (db.clone(), 1usize..4).prop_map(|(d, c)| Op::ScanAll(d, c)),
+            1 => db.prop_map(Op::Keys),
+        ]
+    }
+
+    #[derive(Default)]
+    struct Model {
+        now_ms: u64,
+        /// (db, key) → (value, absolute expiry ms or 0).
+        map: HashMap<(usize, String), (String, u64)>,
+    }
+
+    impl Model {
+        fn live(&mut self, db: usize, key: &str) -> Option<(String, u64)> {
+            let id = (db, key.to_string());
+            match self.map.get(&id) {
+                Some((_, at)) if *at != 0 && *at <= self.now_ms => {
+                    self.map.remove(&id);
+                    None
+                }
+                other => other.cloned(),
+            }
+        }
+
+        fn live_keys(&self, db: usize) -> BTreeSet<String> {
+            self.map
+                .iter()
+                .filter(|((d, _), (_, at))| *d == db && (*at == 0 || *at > self.now_ms))
+                .map(|((_, k), _)| k.clone())
+                .collect()
+        }
+
+        fn apply(&mut self, op: &Op) -> Reply {
+            match *op {
+                Op::Set(db, k, v) => {
+                    self.map.insert((db, KEYS[k].into()), (v.to_string(), 0));
+                    Reply::ok()
+                }
+                Op::Get(db, k) => match self.live(db, KEYS[k]) {
+                    Some((v, _)) => Reply::bulk_str(&v),
+                    None => Reply::Nil,
+                },
+                Op::Del(db, a, b) => {
+                    let mut n = 0;
+                    for k in [a, b] {
+                        if self.live(db, KEYS[k]).is_some() {
+                            self.map.remove(&(db, KEYS[k].to_string()));
+                            n += 1;
+                        }
+                    }
+                    Reply::Int(n)
+                }
+                Op::Exists(db, a, b) => Reply::Int(
+                    [a, b].iter().filter(|k| self.live(db, KEYS[**k]).is_some()).count() as i64,
+                ),
+                Op::Pexpire(db, k, ms) => {
+                    let Some((v, _)) = self.live(db, KEYS[k]) else { return Reply::Int(0) };
+                    let at = self.now_ms as i64 + ms;
+                    if at <= self.now_ms as i64 {
+                        self.map.remove(&(db, KEYS[k].to_string()));
+                    } else {
+                        self.map.insert((db, KEYS[k].into()), (v, at as u64));
+                    }
+                    Reply::Int(1)
+                }
+                Op::Pttl(db, k) => match self.live(db, KEYS[k]) {
+                    None => Reply::Int(-2),
+                    Some((_, 0)) => Reply::Int(-1),
+                    Some((_, at)) => Reply::Int((at - self.now_ms) as i64),
+                },
+                Op::Persist(db, k) => match self.live(db, KEYS[k]) {
+                    Some((v, at)) if at != 0 => {
+                        self.map.insert((db, KEYS[k].into()), (v, 0));
+                        Reply::Int(1)
+                    }
+                    _ => Reply::Int(0),
+                },
+                Op::Rename(db, a, b, nx) => {
+                    let Some(src) = self.live(db, KEYS[a]) else {
+                        return Reply::error("ERR no such key");
+                    };
+                    if a == b {
+                        return if nx { Reply::Int(0) } else { Reply::ok() };
+                    }
+                    if self.live(db, KEYS[b]).is_some() && nx {
+                        return Reply::Int(0);
+                    }
+                    self.map.remove(&(db, KEYS[a].to_string()));
+                    self.map.insert((db, KEYS[b].into()), src);
+                    if nx {
+                        Reply::Int(1)
+                    } else {
+                        Reply::ok()
+                    }
+                }
+                Op::Copy(db, a, b, to, replace) => {
+                    if db == to && a == b {
+                        return Reply::error("ERR source and destination objects are the same");
+                    }
+                    let Some(src) = self.live(db, KEYS[a]) else { return Reply::Int(0) };
+                    if self.live(to, KEYS[b]).is_some() && !replace {
+                        return Reply::Int(0);
+                    }
+                    self.map.insert((to, KEYS[b].into()), src);
+                    Reply::Int(1)
+                }
+                Op::Move(db, k, to) => {
+                    if db == to {
+                        return Reply::error("ERR source and destination objects are the same");
+                    }
+                    let Some(src) = self.live(db, KEYS[k]) else { return Reply::Int(0) };
+                    if self.live(to, KEYS[k]).is_some() {
+                        return Reply::Int(0);
+                    }
+                    self.map.remove(&(db, KEYS[k].to_string()));
+                    self.map.insert((to, KEYS[k].into()), src);
+                    Reply::Int(1)
+                }
+                Op::Swapdb(a, b) => {
+                    let swap = |d: usize| {
+                        if d == a {
+                            b
+                        } else if d == b {
+                            a
+                        } else {
+                            d
+                        }
+                    };
+                    self.map = self.map.drain().map(|((d, k), v)| ((swap(d), k), v)).collect();
+                    Reply::ok()
+                }
+                Op::Flushdb(db) => {
+                    self.map.retain(|(d, _), _| *d != db);
+                    Reply::ok()
+                }
+                Op::Advance(ms) => {
+                    self.now_ms += ms;
+                    Reply::Nil
+                }
+                Op::ActiveExpire(_) | Op::ScanAll(..) | Op::Keys(_) => Reply::Nil,
+            }
+        }
+    }
+
+    fn strings(reply: &Reply) -> BTreeSet<String> {
+        super::sorted_strings(reply).into_iter().collect()
+    }
+
+    fn run(t: &mut TestShard, model: &mut Model, op: &Op) {
+        let expected = model.apply(op);
+        let k = |i: usize| KEYS[i];
+        let (db, got) = match *op {
+            Op::Set(db, key, v) => (db, vec!["SET".into(), k(key).into(), v.to_string()]),
+            Op::Get(db, key) => (db, vec!["GET".into(), k(key).into()]),
+            Op::Del(db, a, b) => (db, vec!["DEL".into(), k(a).into(), k(b).into()]),
+            Op::Exists(db, a, b) => (db, vec!["EXISTS".into(), k(a).into(), k(b).into()]),
+            Op::Pexpire(db, key, ms) => (db, vec!["PEXPIRE".into(), k(key).into(), ms.to_string()]),
+            Op::Pttl(db, key) => (db, vec!["PTTL".into(), k(key).into()]),
+            Op::Persist(db, key) => (db, vec!["PERSIST".into(), k(key).into()]),
+            Op::Rename(db, a, b, nx) => {
+                let name = if nx { "RENAMENX" } else { "RENAME" };
+                (db, vec![name.into(), k(a).into(), k(b).into()])
+            }
+            Op::Copy(db, a, b, to, replace) => {
+                let mut argv: Vec<String> =
+                    vec!["COPY".into(), k(a).into(), k(b).into(), "DB".into(), to.to_string()];
+                if replace {
+                    argv.push("REPLACE".into());
+                }
+                (db, argv)
+            }
+            Op::Move(db, key, to) => (db, vec!["MOVE".into(), k(key).into(), to.to_string()]),
+            Op::Swapdb(a, b) => (0, vec!["SWAPDB".into(), a.to_string(), b.to_string()]),
+            Op::Flushdb(db) => (db, vec!["FLUSHDB".into()]),
+            Op::Advance(ms) => {
+                t.advance_ms(ms);
+                return;
+            }
+            Op::ActiveExpire(budget) => {
+                t.shard.active_expire(budget);
+                return;
+            }
+            Op::ScanAll(db, count) => {
+                t.db = db;
+                let (keys, _) = super::scan_all(t, &["COUNT", &count.to_string()]);
+                let keys: BTreeSet<String> = keys.into_iter().collect();
+                assert_eq!(keys, model.live_keys(db), "SCAN db {db}");
+                return;
+            }
+            Op::Keys(db) => {
+                t.db = db;
+                assert_eq!(strings(&t.run(&["KEYS", "*"])), model.live_keys(db), "KEYS db {db}");
+                return;
+            }
+        };
+        t.db = db;
+        let argv: Vec<&str> = got.iter().map(String::as_str).collect();
+        assert_eq!(t.run(&argv), expected, "{argv:?} in db {db}");
+    }
+
+    fn check_counters(t: &TestShard) {
+        for (i, db) in t.shard.dbs.iter().enumerate() {
+            let with_ttl = db.table.iter().filter(|(_, e)| e.expire_at_ms != 0).count();
+            assert_eq!(db.expires, with_ttl, "expires counter of db {i}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn engine_matches_model(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut t = TestShard::new();
+            let mut model = Model { now_ms: t.now_ms(), ..Model::default() };
+            for op in &ops {
+                run(&mut t, &mut model, op);
+                check_counters(&t);
+            }
+            for db in 0..DBS {
+                t.db = db;
+                let (keys, _) = super::scan_all(&mut t, &[]);
+                let keys: BTreeSet<String> = keys.into_iter().collect();
+                prop_assert_eq!(keys, model.live_keys(db));
+            }
+        }
+    }
+}
