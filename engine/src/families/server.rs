@@ -1,0 +1,623 @@
+//! Server and introspection commands. COMMAND is generated from the command table itself.
+//! Commands that need connection or server-wide state are declared here with `Handler::Net`
+//! and implemented by the net crate; declaring them here keeps one table for COMMAND, ACL
+//! categories and routing.
+
+use bytes::Bytes;
+
+use crate::command::{cmd, flags::*, CommandSpec, Handler, SubcommandSpec, NO_KEYS};
+use crate::reply::Reply;
+use crate::shard::Ctx;
+
+const CLIENT_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "id",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Returns the unique client ID of the connection.",
+    },
+    SubcommandSpec {
+        name: "setname",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Sets the connection name.",
+    },
+    SubcommandSpec {
+        name: "getname",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Returns the name of the connection.",
+    },
+    SubcommandSpec {
+        name: "list",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Lists open connections.",
+    },
+    SubcommandSpec {
+        name: "info",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Returns information about the connection.",
+    },
+    SubcommandSpec {
+        name: "kill",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Terminates open connections.",
+    },
+    SubcommandSpec {
+        name: "setinfo",
+        arity: 4,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Sets information specific to the client or connection.",
+    },
+    SubcommandSpec {
+        name: "no-evict",
+        arity: 3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Sets the client eviction mode of the connection.",
+    },
+    SubcommandSpec {
+        name: "reply",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Instructs the server whether to reply to commands.",
+    },
+    SubcommandSpec {
+        name: "unpause",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resumes processing commands from paused clients.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
+const CONFIG_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "get",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns the effective values of configuration parameters.",
+    },
+    SubcommandSpec {
+        name: "set",
+        arity: -4,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Sets configuration parameters in-flight.",
+    },
+    SubcommandSpec {
+        name: "resetstat",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resets the server's statistics.",
+    },
+    SubcommandSpec {
+        name: "rewrite",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Persists the effective configuration to file.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
+const COMMAND_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "count",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns a count of commands.",
+    },
+    SubcommandSpec {
+        name: "list",
+        arity: -2,
+        flags: LOADING | STALE,
+        summary: "Returns a list of command names.",
+    },
+    SubcommandSpec {
+        name: "info",
+        arity: -2,
+        flags: LOADING | STALE,
+        summary: "Returns information about one, multiple or all commands.",
+    },
+    SubcommandSpec {
+        name: "docs",
+        arity: -2,
+        flags: LOADING | STALE,
+        summary: "Returns documentary information about one, multiple or all commands.",
+    },
+    SubcommandSpec {
+        name: "getkeys",
+        arity: -3,
+        flags: LOADING | STALE,
+        summary: "Extracts the key names from an arbitrary command.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
+const FUNCTION_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "flush",
+        arity: -2,
+        flags: WRITE | NOSCRIPT,
+        summary: "Deletes all libraries and functions.",
+    },
+    SubcommandSpec {
+        name: "list",
+        arity: -2,
+        flags: NOSCRIPT,
+        summary: "Returns information about all libraries.",
+    },
+];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "command",
+        -1,
+        LOADING | STALE,
+        NO_KEYS,
+        "server",
+        "2.8.13",
+        "Returns detailed information about all commands.",
+        Handler::Shard(command),
+    )
+    .subcommands(COMMAND_SUBS),
+    cmd(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        Handler::Shard(time),
+    ),
+    cmd(
+        "function",
+        -2,
+        NOSCRIPT,
+        NO_KEYS,
+        "scripting",
+        "7.0.0",
+        "A container for function commands.",
+        Handler::Shard(function),
+    )
+    .subcommands(FUNCTION_SUBS),
+    cmd(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "connection",
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        Handler::Net,
+    ),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "connection",
+        "1.0.0",
+        "Authenticates the connection.",
+        Handler::Net,
+    ),
+    cmd(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        "connection",
+        "1.0.0",
+        "Changes the selected database.",
+        Handler::Net,
+    ),
+    cmd(
+        "client",
+        -2,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        "connection",
+        "2.4.0",
+        "A container for client connection commands.",
+        Handler::Net,
+    )
+    .subcommands(CLIENT_SUBS),
+    cmd(
+        "quit",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "connection",
+        "1.0.0",
+        "Closes the connection.",
+        Handler::Net,
+    ),
+    cmd(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "connection",
+        "6.2.0",
+        "Resets the connection.",
+        Handler::Net,
+    ),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        Handler::Net,
+    ),
+    cmd(
+        "config",
+        -2,
+        NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        "server",
+        "2.0.0",
+        "A container for server configuration commands.",
+        Handler::Net,
+    )
+    .subcommands(CONFIG_SUBS),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "A container for debugging commands.",
+        Handler::Net,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        Handler::Net,
+    ),
+    cmd(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        Handler::Net,
+    ),
+    cmd(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+        NO_KEYS,
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        Handler::Net,
+    ),
+    cmd(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        Handler::Net,
+    ),
+    cmd(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_SUBSCRIBED | NO_MULTI,
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        Handler::Net,
+    ),
+    cmd(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_SUBSCRIBED,
+        NO_KEYS,
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        Handler::Net,
+    ),
+];
+
+fn flag_names(flags: u32) -> Vec<Reply> {
+    crate::command::flags::NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| Reply::status(*n))
+        .collect()
+}
+
+fn command_info(spec: &CommandSpec) -> Reply {
+    let subs: Vec<Reply> = spec
+        .subcommands
+        .iter()
+        .map(|s| {
+            Reply::Array(vec![
+                Reply::bulk(format!("{}|{}", spec.name, s.name)),
+                Reply::Int(s.arity as i64),
+                Reply::Array(flag_names(s.flags)),
+                Reply::Int(0),
+                Reply::Int(0),
+                Reply::Int(0),
+                Reply::Array(spec.acl_categories().into_iter().map(Reply::status).collect()),
+                Reply::Array(vec![]),
+                Reply::Array(vec![]),
+                Reply::Array(vec![]),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk(spec.name),
+        Reply::Int(spec.arity as i64),
+        Reply::Array(flag_names(spec.flags)),
+        Reply::Int(spec.first_key as i64),
+        Reply::Int(spec.last_key as i64),
+        Reply::Int(spec.step as i64),
+        Reply::Array(spec.acl_categories().into_iter().map(Reply::status).collect()),
+        Reply::Array(vec![]),
+        Reply::Array(key_specs(spec)),
+        Reply::Array(subs),
+    ])
+}
+
+/// A minimal Redis 7 key-spec per declared key range, so key-spec-aware clients route right.
+fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+    if spec.first_key <= 0 {
+        return vec![];
+    }
+    let flags = if spec.has(WRITE) { "RW" } else { "RO" };
+    vec![Reply::Map(vec![
+        (Reply::bulk_str("flags"), Reply::Array(vec![Reply::status(flags)])),
+        (
+            Reply::bulk_str("begin_search"),
+            Reply::Map(vec![
+                (Reply::bulk_str("type"), Reply::bulk_str("index")),
+                (
+                    Reply::bulk_str("spec"),
+                    Reply::Map(vec![(Reply::bulk_str("index"), Reply::Int(spec.first_key as i64))]),
+                ),
+            ]),
+        ),
+        (
+            Reply::bulk_str("find_keys"),
+            Reply::Map(vec![
+                (Reply::bulk_str("type"), Reply::bulk_str("range")),
+                (
+                    Reply::bulk_str("spec"),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk_str("lastkey"),
+                            Reply::Int(if spec.last_key < 0 {
+                                spec.last_key as i64
+                            } else {
+                                (spec.last_key - spec.first_key) as i64
+                            }),
+                        ),
+                        (Reply::bulk_str("keystep"), Reply::Int(spec.step as i64)),
+                        (Reply::bulk_str("limit"), Reply::Int(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])]
+}
+
+fn sorted_commands() -> Vec<&'static CommandSpec> {
+    let mut all: Vec<_> = crate::commands().collect();
+    all.sort_by_key(|s| s.name);
+    all
+}
+
+fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    if argv.len() == 1 {
+        return Reply::Array(sorted_commands().into_iter().map(command_info).collect());
+    }
+    let sub = argv[1].to_ascii_lowercase();
+    match (sub.as_slice(), argv.len()) {
+        (b"count", 2) => Reply::Int(crate::commands().count() as i64),
+        (b"list", _) => command_list(argv),
+        (b"info", _) => {
+            if argv.len() == 2 {
+                return Reply::Array(sorted_commands().into_iter().map(command_info).collect());
+            }
+            Reply::Array(
+                argv[2..]
+                    .iter()
+                    .map(|name| crate::lookup(name).map_or(Reply::NilArray, command_info))
+                    .collect(),
+            )
+        }
+        (b"docs", _) => {
+            let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+                sorted_commands()
+            } else {
+                argv[2..].iter().filter_map(|n| crate::lookup(n)).collect()
+            };
+            Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|s| {
+                        let mut doc = vec![
+                            (Reply::bulk_str("summary"), Reply::bulk_str(s.summary)),
+                            (Reply::bulk_str("since"), Reply::bulk_str(s.since)),
+                            (Reply::bulk_str("group"), Reply::bulk_str(s.group)),
+                        ];
+                        if !s.subcommands.is_empty() {
+                            doc.push((
+                                Reply::bulk_str("subcommands"),
+                                Reply::Map(
+                                    s.subcommands
+                                        .iter()
+                                        .map(|sub| {
+                                            (
+                                                Reply::bulk(format!("{}|{}", s.name, sub.name)),
+                                                Reply::Map(vec![
+                                                    (
+                                                        Reply::bulk_str("summary"),
+                                                        Reply::bulk_str(sub.summary),
+                                                    ),
+                                                    (
+                                                        Reply::bulk_str("since"),
+                                                        Reply::bulk_str(s.since),
+                                                    ),
+                                                    (
+                                                        Reply::bulk_str("group"),
+                                                        Reply::bulk_str(s.group),
+                                                    ),
+                                                ]),
+                                            )
+                                        })
+                                        .collect(),
+                                ),
+                            ));
+                        }
+                        (Reply::bulk_str(s.name), Reply::Map(doc))
+                    })
+                    .collect(),
+            )
+        }
+        (b"getkeys", n) if n >= 3 => {
+            let target = &argv[2..];
+            let Some(spec) = crate::lookup(&target[0]) else {
+                return Reply::error("ERR Invalid command specified");
+            };
+            if !spec.arity_ok(target.len()) {
+                return Reply::error("ERR Invalid number of arguments specified for command");
+            }
+            let keys = spec.key_indexes(target.len());
+            if keys.is_empty() {
+                return Reply::error("ERR The command has no key arguments");
+            }
+            Reply::Array(keys.into_iter().map(|i| Reply::Bulk(target[i].clone())).collect())
+        }
+        (b"help", 2) => Reply::Array(
+            [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::status(*l))
+            .collect(),
+        ),
+        _ => subcommand_error(&argv[1], "COMMAND"),
+    }
+}
+
+/// Redis's error for an unknown subcommand or wrong subcommand arity.
+pub fn subcommand_error(sub: &[u8], parent: &str) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub).replace(['\r', '\n'], " "),
+        parent
+    ))
+}
+
+fn command_list(argv: &[Bytes]) -> Reply {
+    let all = sorted_commands();
+    if argv.len() == 2 {
+        return Reply::Array(all.into_iter().map(|s| Reply::bulk_str(s.name)).collect());
+    }
+    if argv.len() != 5 || !argv[2].eq_ignore_ascii_case(b"filterby") {
+        return Reply::error("ERR syntax error");
+    }
+    let kind = argv[3].to_ascii_lowercase();
+    let value = &argv[4];
+    let names: Vec<Reply> = all
+        .into_iter()
+        .filter(|s| match kind.as_slice() {
+            b"pattern" => crate::glob::glob_match(value, s.name.as_bytes(), true),
+            b"aclcat" => {
+                let cat = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
+                s.acl_categories().contains(&cat.as_str())
+            }
+            _ => false,
+        })
+        .map(|s| Reply::bulk_str(s.name))
+        .collect();
+    match kind.as_slice() {
+        b"pattern" | b"aclcat" | b"module" => Reply::Array(names),
+        _ => Reply::error("ERR syntax error"),
+    }
+}
+
+fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
+    let us = crate::clock::unix_time_us();
+    Reply::Array(vec![
+        Reply::bulk((us / 1_000_000).to_string()),
+        Reply::bulk((us % 1_000_000).to_string()),
+    ])
+}
+
+/// FUNCTION over an empty library: Mayfly has no scripting engine yet, so there is nothing to
+/// flush or list; the replies are what Redis gives for an empty library.
+fn function(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"flush" => {
+            if argv.len() > 3 {
+                return subcommand_error(&argv[1], "FUNCTION");
+            }
+            if argv.len() == 3
+                && !argv[2].eq_ignore_ascii_case(b"async")
+                && !argv[2].eq_ignore_ascii_case(b"sync")
+            {
+                return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+            }
+            Reply::ok()
+        }
+        b"list" => Reply::Array(vec![]),
+        _ => subcommand_error(&argv[1], "FUNCTION"),
+    }
+}

@@ -1,0 +1,92 @@
+//! What other connections may see of a client (CLIENT LIST/INFO/KILL), shared across shards.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub fd: i32,
+    pub shard: usize,
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub last_cmd: Mutex<&'static str>,
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub in_multi: AtomicBool,
+    pub multi_len: AtomicUsize,
+    pub killed: AtomicBool,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+}
+
+impl ClientInfo {
+    pub fn new(
+        id: u64,
+        fd: i32,
+        shard: usize,
+        addr: String,
+        laddr: String,
+        now_ms: u64,
+    ) -> ClientInfo {
+        ClientInfo {
+            id,
+            fd,
+            shard,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            last_cmd: Mutex::new("NULL"),
+            last_interaction_ms: AtomicU64::new(now_ms),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+        }
+    }
+
+    /// One CLIENT LIST line, in Redis 7.0's field order.
+    pub fn describe(&self, now_ms: u64) -> String {
+        let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
+        let cmd = self.last_cmd.lock().map(|c| *c).unwrap_or("NULL");
+        let age = now_ms.saturating_sub(self.created_ms) / 1000;
+        let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+        let multi = if self.in_multi.load(Ordering::Relaxed) {
+            self.multi_len.load(Ordering::Relaxed) as i64
+        } else {
+            -1
+        };
+        let flags = if self.in_multi.load(Ordering::Relaxed) { "x" } else { "N" };
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let omem = self.omem.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            age,
+            idle,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            multi,
+            qbuf,
+            16384usize.saturating_sub(qbuf),
+            omem,
+            16384 + qbuf + omem,
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -1,0 +1,363 @@
+//! Connections: the accept loop and one task per client.
+//!
+//! A client's requests are parsed on the shard that accepted it, executed in order (each may
+//! hop to the shard that owns its keys), and their replies are written in request order. At
+//! most `BATCH` requests are taken per read before replies are flushed, so one pipelining
+//! client cannot starve the others on its shard.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use io_uring::{opcode, types};
+
+use crate::client::ClientInfo;
+use crate::dispatch;
+use crate::resp::{self, Limits, Parsed, RequestParser};
+use crate::rt::{self, exec, rt, Msg, MultiOp};
+
+/// Requests executed per read before replies are flushed and other tasks get a turn.
+const BATCH: usize = 1024;
+/// Replies buffered before a flush even within a batch.
+const FLUSH_BYTES: usize = 256 * 1024;
+/// Read size for single-shot recv (no provided buffers).
+const READ_SIZE: usize = 16 * 1024;
+
+/// Per-connection state, owned by the connection's task.
+pub struct Conn {
+    pub fd: RawFd,
+    pub info: Arc<ClientInfo>,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Commands queued by MULTI, or None outside a transaction.
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    pub multi_failed: bool,
+    /// Close once the current reply is written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    pub watch: crate::admin::WatchState,
+}
+
+fn set_nodelay(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket we own with a valid int option.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+fn sockaddr_string(fd: RawFd, peer: bool) -> String {
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = &mut storage as *mut libc::sockaddr_storage as *mut libc::sockaddr;
+    // SAFETY: the kernel writes at most `len` bytes into storage.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, p, &mut len)
+        } else {
+            libc::getsockname(fd, p, &mut len)
+        }
+    };
+    if rc != 0 {
+        return "?:0".into();
+    }
+    match storage.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: family says this is a sockaddr_in.
+            let a = unsafe { &*(p as *const libc::sockaddr_in) };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            format!("{}:{}", ip, u16::from_be(a.sin_port))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: family says this is a sockaddr_in6.
+            let a = unsafe { &*(p as *const libc::sockaddr_in6) };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            format!("{}:{}", ip, u16::from_be(a.sin6_port))
+        }
+        _ => "?:0".into(),
+    }
+}
+
+fn close_fd(fd: RawFd) {
+    // SAFETY: closing a socket this task owns; shutdown first ends any in-flight recv.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+        libc::close(fd);
+    }
+}
+
+/// Accepts connections on shard 0 and spreads them round-robin over the shards.
+pub async fn accept_loop(listen_fd: RawFd) {
+    let rt = rt();
+    let multishot = rt.ring.borrow().features.multishot_accept;
+    let mut next = 0usize;
+    loop {
+        let stream = if multishot {
+            Some(MultiOp::start(opcode::AcceptMulti::new(types::Fd(listen_fd)).build()))
+        } else {
+            None
+        };
+        loop {
+            let (res, more) = match &stream {
+                Some(s) => {
+                    let (res, _, more) = s.next().await;
+                    (res, more)
+                }
+                None => {
+                    let sqe = opcode::Accept::new(
+                        types::Fd(listen_fd),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    )
+                    .flags(libc::SOCK_CLOEXEC)
+                    .build();
+                    let (res, _) = rt::op(sqe, rt::ring::Owned::None).await;
+                    (res, true)
+                }
+            };
+            if res >= 0 {
+                let fd = res;
+                let g = &rt.global;
+                let maxclients = g.config.read().map(|c| c.maxclients).unwrap_or(10000) as usize;
+                if g.connected.load(Ordering::Relaxed) >= maxclients {
+                    let msg = b"-ERR max number of clients reached\r\n";
+                    // SAFETY: a best-effort write of a static buffer to a fresh socket.
+                    unsafe { libc::write(fd, msg.as_ptr() as *const libc::c_void, msg.len()) };
+                    close_fd(fd);
+                    rt.env.borrow_mut().stats.rejected_connections += 1;
+                } else {
+                    g.connected.fetch_add(1, Ordering::Relaxed);
+                    let target = next % rt.nshards;
+                    next = next.wrapping_add(1);
+                    if target == rt.id {
+                        exec::spawn(serve(fd));
+                    } else {
+                        rt.mesh.borrow_mut().send(target, Msg::NewConn(fd));
+                    }
+                }
+            } else if res != -libc::EINTR && res != -libc::ECANCELED {
+                // EMFILE and friends: back off briefly instead of spinning.
+                rt::sleep_ms(10).await;
+            }
+            if !more {
+                break;
+            }
+        }
+    }
+}
+
+/// How a connection receives bytes: a multishot recv over the shard's buffer ring, or
+/// single-shot recvs into a buffer of its own.
+enum Receiver {
+    Multi(Option<MultiOp>),
+    Single(Vec<u8>),
+}
+
+impl Receiver {
+    /// Appends at least one byte to `rbuf`; Err on EOF or a socket error.
+    async fn recv(&mut self, fd: RawFd, rbuf: &mut BytesMut) -> Result<usize, ()> {
+        match self {
+            Receiver::Multi(op) => loop {
+                if op.is_none() {
+                    let sqe = opcode::RecvMulti::new(types::Fd(fd), rt::ring::BUF_GROUP).build();
+                    *op = Some(MultiOp::start(sqe));
+                }
+                let Some(stream) = op.as_ref() else { return Err(()) };
+                let (res, flags, more) = stream.next().await;
+                if !more {
+                    *op = None;
+                }
+                if res > 0 {
+                    let Some(bid) = io_uring::cqueue::buffer_select(flags) else { return Err(()) };
+                    rt().ring
+                        .borrow_mut()
+                        .take_buffer(bid, res as usize, |b| rbuf.extend_from_slice(b));
+                    return Ok(res as usize);
+                }
+                if res == 0 {
+                    return Err(());
+                }
+                if res == -libc::ENOBUFS {
+                    // Every provided buffer is in use; let other connections return theirs.
+                    exec::yield_now().await;
+                    continue;
+                }
+                return Err(());
+            },
+            Receiver::Single(buf) => {
+                let mut b = std::mem::take(buf);
+                b.resize(READ_SIZE, 0);
+                let sqe =
+                    opcode::Recv::new(types::Fd(fd), b.as_mut_ptr(), READ_SIZE as u32).build();
+                let (res, back) = rt::op_with_buf(sqe, b).await;
+                *buf = back;
+                if res <= 0 {
+                    return Err(());
+                }
+                rbuf.extend_from_slice(&buf[..res as usize]);
+                Ok(res as usize)
+            }
+        }
+    }
+}
+
+/// Serves one client until it quits, errors, or is killed.
+pub async fn serve(fd: RawFd) {
+    let rt = rt();
+    let global = rt.global.clone();
+    set_nodelay(fd);
+    let now = mayfly_engine::clock::unix_time_ms();
+    let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let info = Arc::new(ClientInfo::new(
+        id,
+        fd,
+        rt.id,
+        sockaddr_string(fd, true),
+        sockaddr_string(fd, false),
+        now,
+    ));
+    if let Ok(mut clients) = global.clients.lock() {
+        clients.insert(id, info.clone());
+    }
+    rt.env.borrow_mut().stats.connections_received += 1;
+    let requirepass_set = global.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
+    let mut conn = Conn {
+        fd,
+        info: info.clone(),
+        db: 0,
+        resp3: false,
+        authenticated: !requirepass_set,
+        multi: None,
+        multi_failed: false,
+        close_after_reply: false,
+        watch: crate::admin::WatchState {
+            dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            keys: Vec::new(),
+        },
+    };
+    let mut receiver = if rt.ring.borrow().features.multishot_recv {
+        Receiver::Multi(None)
+    } else {
+        Receiver::Single(Vec::with_capacity(READ_SIZE))
+    };
+    drop(rt);
+    serve_loop(&mut conn, &mut receiver).await;
+    drop(receiver);
+    close_fd(fd);
+    if let Ok(mut clients) = global.clients.lock() {
+        clients.remove(&id);
+    }
+    global.connected.fetch_sub(1, Ordering::Relaxed);
+    crate::admin::unwatch(&mut conn).await;
+}
+
+fn limits(conn: &Conn) -> (Limits, usize) {
+    let g = rt().global.clone();
+    let c = g.config.read();
+    let (bulk, qbuf) = c
+        .map(|c| (c.proto_max_bulk_len, c.client_query_buffer_limit as usize))
+        .unwrap_or((512 << 20, 1 << 30));
+    (
+        Limits { proto_max_bulk_len: bulk, authenticated: conn.authenticated, ..Limits::default() },
+        qbuf,
+    )
+}
+
+async fn serve_loop(conn: &mut Conn, receiver: &mut Receiver) {
+    let mut rbuf = BytesMut::with_capacity(READ_SIZE);
+    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut parser = RequestParser::new();
+    let (mut limits, mut qbuf_limit) = limits(conn);
+    // When the parser knows how long the pending request is, skip parsing until it is all here.
+    let mut need: Option<usize> = None;
+    loop {
+        let mut executed = 0;
+        loop {
+            if need.is_some_and(|n| rbuf.len() < n) {
+                break;
+            }
+            match parser.parse(&rbuf, &limits) {
+                Ok(Parsed::Request { args, consumed }) => {
+                    need = None;
+                    let frame = rbuf.split_to(consumed).freeze();
+                    let argv = resp::to_args(&frame, &args);
+                    let reply = dispatch::dispatch(conn, argv).await;
+                    if let mayfly_engine::reply::Reply::Error(text) = &reply {
+                        rt().env.borrow_mut().stats.record_error(text);
+                    }
+                    resp::encode(&reply, conn.resp3, &mut wbuf);
+                    executed += 1;
+                    if conn.close_after_reply {
+                        let _ = rt::send_all(conn.fd, wbuf).await;
+                        return;
+                    }
+                    if limits.authenticated != conn.authenticated {
+                        (limits, qbuf_limit) = self::limits(conn);
+                    }
+                    if executed >= BATCH || wbuf.len() >= FLUSH_BYTES {
+                        break;
+                    }
+                }
+                Ok(Parsed::Empty { consumed }) => {
+                    rbuf.advance(consumed);
+                }
+                Ok(Parsed::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    let reply = e.to_reply();
+                    if let mayfly_engine::reply::Reply::Error(text) = &reply {
+                        rt().env.borrow_mut().stats.record_error(text);
+                    }
+                    resp::encode(&reply, conn.resp3, &mut wbuf);
+                    let _ = rt::send_all(conn.fd, wbuf).await;
+                    return;
+                }
+            }
+        }
+        if !wbuf.is_empty() {
+            rt().env.borrow_mut().stats.net_output_bytes += wbuf.len() as u64;
+            match rt::send_all(conn.fd, wbuf).await {
+                Ok(b) => wbuf = b,
+                Err(_) => return,
+            }
+            if wbuf.capacity() > 4 * FLUSH_BYTES {
+                wbuf = Vec::with_capacity(READ_SIZE);
+            }
+        }
+        if conn.info.killed.load(Ordering::Relaxed) {
+            return;
+        }
+        if executed >= BATCH {
+            // More requests may be buffered: give the other tasks a turn first.
+            exec::yield_now().await;
+            continue;
+        }
+        if rbuf.len() > qbuf_limit {
+            // Redis closes clients whose query buffer exceeds client-query-buffer-limit.
+            return;
+        }
+        conn.info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        match receiver.recv(conn.fd, &mut rbuf).await {
+            Ok(n) => {
+                rt().env.borrow_mut().stats.net_input_bytes += n as u64;
+                conn.info
+                    .last_interaction_ms
+                    .store(mayfly_engine::clock::unix_time_ms(), Ordering::Relaxed);
+            }
+            Err(()) => return,
+        }
+        if conn.info.killed.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}

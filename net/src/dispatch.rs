@@ -1,0 +1,342 @@
+//! Routing a command to the shards that own its keys.
+//!
+//! ```text
+//!   keys on one shard ─────────────► Exec on that shard (inline when it is this one)
+//!   keys on several, Split ────────► lock shards in ascending order → Exec subsets → merge → unlock
+//!   keys on several, Gather ───────► lock → Fetch entries → run on a scratch shard → Store back
+//!   keyless Broadcast ─────────────► Exec on every shard → merge
+//! ```
+//! Locks make multi-shard commands atomic and isolated: a reader that takes shared locks in
+//! the same shard order can never see half of a multi-shard write.
+
+use bytes::Bytes;
+use mayfly_engine::clock::Clock;
+use mayfly_engine::command::{flags, CommandSpec, Handler, Merge, MultiShard};
+use mayfly_engine::reply::Reply;
+use mayfly_engine::shard::Shard;
+use mayfly_engine::table::Key;
+
+use crate::admin;
+use crate::conn::Conn;
+use crate::rt::env::{DbKey, Job, Out};
+use crate::rt::{call, rt, submit};
+
+/// `SELECT n` inside a batch: Some(Ok(db)) or Some(Err(reply)); None for other commands.
+pub fn select_in_batch(argv: &[Bytes], databases: usize) -> Option<Result<usize, Reply>> {
+    if !argv[0].eq_ignore_ascii_case(b"select") || argv.len() != 2 {
+        return None;
+    }
+    Some(parse_db_index(&argv[1], databases))
+}
+
+pub fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Reply> {
+    let n = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
+    if n < 0 || n as usize >= databases {
+        return Err(Reply::error("ERR DB index is out of range"));
+    }
+    Ok(n as usize)
+}
+
+/// Entry point for every parsed request.
+pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
+    let spec = match mayfly_engine::check_command(&argv) {
+        Ok(spec) => spec,
+        Err(reply) => {
+            if conn.multi.is_some() {
+                conn.multi_failed = true;
+            }
+            if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+                let rt = rt();
+                let mut env = rt.env.borrow_mut();
+                env.stats.commands.entry(spec.name).or_default().rejected_calls += 1;
+            }
+            return reply;
+        }
+    };
+    if let Ok(mut last) = conn.info.last_cmd.lock() {
+        *last = spec.name;
+    }
+    if !conn.authenticated && !spec.has(flags::NO_AUTH) {
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    if conn.multi.is_some()
+        && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    {
+        if spec.has(flags::NO_MULTI) {
+            conn.multi_failed = true;
+            return Reply::error(format!("ERR Command not allowed inside a transaction"));
+        }
+        if let Some(q) = conn.multi.as_mut() {
+            q.push(argv);
+            conn.info.multi_len.store(q.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        return Reply::status("QUEUED");
+    }
+    execute(conn, spec, argv).await
+}
+
+/// Runs a command that passed the checks (also used by EXEC for queued commands).
+pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
+    match spec.handler {
+        Handler::Net => admin::handle(conn, spec, argv).await,
+        Handler::Shard(_) => route(conn.db, conn.resp3, spec, argv).await,
+    }
+}
+
+/// Routes a shard-implemented command by its keys.
+pub async fn route(db: usize, resp3: bool, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
+    let rt = rt();
+    let g = rt.global.clone();
+    let idx = spec.key_indexes(argv.len());
+    if idx.is_empty() {
+        return match spec.multi {
+            MultiShard::Broadcast(merge) => broadcast(db, resp3, argv, merge).await,
+            MultiShard::Net => admin::keyless_special(db, resp3, spec, argv).await,
+            _ => call(rt.id, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply(),
+        };
+    }
+    let first = g.shard_of(&argv[idx[0]]);
+    if g.nshards == 1 || idx.iter().all(|&i| g.shard_of(&argv[i]) == first) {
+        return call(first, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply();
+    }
+    match spec.multi {
+        MultiShard::Split(merge) => split(db, resp3, spec, argv, &idx, merge).await,
+        _ => gather(db, resp3, spec, vec![argv]).await.pop().unwrap_or(Reply::Nil),
+    }
+}
+
+/// Runs a keyless command on every shard and merges the replies.
+pub async fn broadcast(db: usize, resp3: bool, argv: Vec<Bytes>, merge: Merge) -> Reply {
+    let n = rt().nshards;
+    let pending: Vec<_> =
+        (0..n).map(|s| submit(s, Job::Exec { db, argv: argv.clone(), resp3, txid: 0 })).collect();
+    let mut replies = Vec::with_capacity(n);
+    for p in pending {
+        replies.push(p.get().await.into_reply());
+    }
+    merge_replies(merge, replies, None)
+}
+
+fn merge_replies(merge: Merge, replies: Vec<Reply>, order: Option<&[(usize, usize)]>) -> Reply {
+    if let Some(err) = replies.iter().find(|r| r.is_error()) {
+        return err.clone();
+    }
+    match merge {
+        Merge::SumInts => {
+            Reply::Int(replies.iter().map(|r| if let Reply::Int(n) = r { *n } else { 0 }).sum())
+        }
+        Merge::AllOk => Reply::ok(),
+        Merge::ConcatArrays => {
+            let mut out = Vec::new();
+            for r in replies {
+                if let Reply::Array(items) = r {
+                    out.extend(items);
+                }
+            }
+            Reply::Array(out)
+        }
+        Merge::ArrayInKeyOrder => {
+            // order[i] = (position in `replies`, index within that reply's array) of key i.
+            let mut arrays: Vec<Vec<Option<Reply>>> = replies
+                .into_iter()
+                .map(|r| match r {
+                    Reply::Array(items) => items.into_iter().map(Some).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let order = order.unwrap_or(&[]);
+            Reply::Array(
+                order
+                    .iter()
+                    .map(|&(s, i)| {
+                        arrays
+                            .get_mut(s)
+                            .and_then(|a| a.get_mut(i))
+                            .and_then(Option::take)
+                            .unwrap_or(Reply::Nil)
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Locks `keys` (grouped by shard, ascending) for `txid`.
+async fn lock_all(txid: u64, by_shard: &[(usize, Vec<DbKey>)], exclusive: bool) {
+    for (shard, keys) in by_shard {
+        call(*shard, Job::Lock { txid, keys: keys.clone(), exclusive }).await;
+    }
+}
+
+fn group_by_shard(keys: &[DbKey]) -> Vec<(usize, Vec<DbKey>)> {
+    let g = rt().global.clone();
+    let mut groups: Vec<(usize, Vec<DbKey>)> = Vec::new();
+    for k in keys {
+        let s = g.shard_of(&k.1);
+        match groups.iter_mut().find(|(gs, _)| *gs == s) {
+            Some((_, v)) => v.push(k.clone()),
+            None => groups.push((s, vec![k.clone()])),
+        }
+    }
+    groups.sort_by_key(|(s, _)| *s);
+    groups
+}
+
+/// Multi-shard command whose key groups can run independently per shard (MGET, MSET, DEL, …).
+async fn split(
+    db: usize,
+    resp3: bool,
+    spec: &'static CommandSpec,
+    argv: Vec<Bytes>,
+    idx: &[usize],
+    merge: Merge,
+) -> Reply {
+    let g = rt().global.clone();
+    let step = spec.step.max(1) as usize;
+    let mut per_shard: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    let mut order: Vec<(usize, usize)> = Vec::with_capacity(idx.len());
+    for &i in idx {
+        let s = g.shard_of(&argv[i]);
+        let pos = match per_shard.iter().position(|(ps, _)| *ps == s) {
+            Some(p) => p,
+            None => {
+                per_shard.push((s, vec![argv[0].clone()]));
+                per_shard.len() - 1
+            }
+        };
+        let sub = &mut per_shard[pos].1;
+        order.push((pos, (sub.len() - 1) / step));
+        sub.extend(argv[i..(i + step).min(argv.len())].iter().cloned());
+    }
+    let txid = g.next_txid();
+    let keys: Vec<DbKey> = idx.iter().map(|&i| (db, Key::from(&argv[i][..]))).collect();
+    let groups = group_by_shard(&keys);
+    lock_all(txid, &groups, spec.has(flags::WRITE)).await;
+    let pending: Vec<_> = per_shard
+        .iter()
+        .map(|(s, sub)| submit(*s, Job::Exec { db, argv: sub.clone(), resp3, txid }))
+        .collect();
+    let mut replies = Vec::with_capacity(pending.len());
+    for p in pending {
+        replies.push(p.get().await.into_reply());
+    }
+    let unlocks: Vec<_> = groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
+    for u in unlocks {
+        u.get().await;
+    }
+    merge_replies(merge, replies, Some(&order))
+}
+
+/// The (db, key) pairs a command touches, honouring `COPY … DB n`.
+fn command_db_keys(db: usize, spec: &CommandSpec, argv: &[Bytes]) -> Vec<DbKey> {
+    let idx = spec.key_indexes(argv.len());
+    let mut dst_db = db;
+    if spec.name == "copy" {
+        let mut i = 3;
+        while i + 1 < argv.len() {
+            if argv[i].eq_ignore_ascii_case(b"db") {
+                if let Some(n) =
+                    std::str::from_utf8(&argv[i + 1]).ok().and_then(|s| s.parse::<usize>().ok())
+                {
+                    dst_db = n;
+                }
+            }
+            i += 1;
+        }
+    }
+    idx.iter()
+        .enumerate()
+        .map(|(n, &i)| (if n == 1 { dst_db } else { db }, Key::from(&argv[i][..])))
+        .collect()
+}
+
+/// Runs `cmds` atomically over keys that live on several shards: lock every key, copy the
+/// entries into a scratch shard, run the commands there, and store what they changed.
+pub async fn gather(
+    db: usize,
+    resp3: bool,
+    _spec: &'static CommandSpec,
+    cmds: Vec<Vec<Bytes>>,
+) -> Vec<Reply> {
+    let rt = rt();
+    let g = rt.global.clone();
+    let databases = rt.env.borrow().shard.dbs.len();
+    let mut keys: Vec<DbKey> = Vec::new();
+    let mut write = false;
+    let mut cur_db = db;
+    for argv in &cmds {
+        if let Some(Ok(n)) = select_in_batch(argv, databases) {
+            cur_db = n;
+            continue;
+        }
+        if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+            write |= spec.has(flags::WRITE);
+            for k in command_db_keys(cur_db, spec, argv) {
+                if k.0 < databases && !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    let groups = group_by_shard(&keys);
+    let txid = g.next_txid();
+    lock_all(txid, &groups, write).await;
+    let fetches: Vec<_> =
+        groups.iter().map(|(s, ks)| submit(*s, Job::Fetch { keys: ks.clone() })).collect();
+    let (config, now) = {
+        let env = rt.env.borrow();
+        (env.shard.config.clone(), env.shard.clock.now_ms())
+    };
+    let mut scratch = Shard::new(usize::MAX, config, Clock::Manual(now));
+    for ((_, ks), f) in groups.iter().zip(fetches) {
+        if let Out::Entries(entries) = f.get().await {
+            for (k, e) in ks.iter().zip(entries) {
+                if let Some(e) = e {
+                    scratch.dbs[k.0].insert(k.1.clone(), e);
+                }
+            }
+        }
+    }
+    scratch.write_log = Some(Vec::new());
+    let mut replies = Vec::with_capacity(cmds.len());
+    let mut cur_db = db;
+    for argv in &cmds {
+        if let Some(sel) = select_in_batch(argv, databases) {
+            match sel {
+                Ok(n) => {
+                    cur_db = n;
+                    replies.push(Reply::ok());
+                }
+                Err(e) => replies.push(e),
+            }
+            continue;
+        }
+        replies.push(scratch.execute(cur_db, argv, resp3));
+    }
+    let mut written: Vec<DbKey> = scratch.write_log.take().unwrap_or_default();
+    written.sort();
+    written.dedup();
+    let mut per_shard: Vec<(usize, Vec<(DbKey, Option<mayfly_engine::db::Entry>)>)> =
+        groups.iter().map(|(s, _)| (*s, Vec::new())).collect();
+    for k in written {
+        let s = g.shard_of(&k.1);
+        let entry = scratch.dbs[k.0].table.get(&k.1).cloned();
+        match per_shard.iter_mut().find(|(ps, _)| *ps == s) {
+            Some((_, w)) => w.push((k, entry)),
+            None => {
+                // A key the commands did not declare (cannot happen for table-declared keys);
+                // it still has to reach its owner.
+                per_shard.push((s, vec![(k, entry)]));
+            }
+        }
+    }
+    let stores: Vec<_> =
+        per_shard.into_iter().map(|(s, writes)| submit(s, Job::Store { txid, writes })).collect();
+    for st in stores {
+        st.get().await;
+    }
+    replies
+}

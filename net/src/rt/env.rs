@@ -1,0 +1,359 @@
+//! A shard's state as the runtime sees it: the engine shard, the key lock table used by
+//! multi-shard operations, and jobs waiting for locks.
+//!
+//! Multi-shard operations take key locks shard by shard in ascending shard order (so two of
+//! them can never wait on each other in a cycle), run, and release. Single-shard commands take
+//! no locks: they run at once unless one of their keys is locked, in which case they wait in
+//! `pending` and are retried, in arrival order, whenever locks are released.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mayfly_engine::db::Entry;
+use mayfly_engine::reply::Reply;
+use mayfly_engine::shard::Shard;
+use mayfly_engine::table::Key;
+
+use super::stats::ShardStats;
+
+pub type DbKey = (usize, Key);
+
+/// Work sent to a shard.
+pub enum Job {
+    /// Run one command. `txid` ≠ 0 means it runs inside that transaction's locks.
+    Exec { db: usize, argv: Vec<Bytes>, resp3: bool, txid: u64 },
+    /// Run several commands back to back (a single-shard EXEC), atomically.
+    Batch { db: usize, cmds: Vec<Vec<Bytes>>, resp3: bool },
+    /// Lock keys for transaction `txid`; answered when granted.
+    Lock { txid: u64, keys: Vec<DbKey>, exclusive: bool },
+    /// Release `txid`'s locks (no answer needed, but one is sent for ordering).
+    Unlock { txid: u64 },
+    /// Copy out the live entries of keys (locked by `txid`).
+    Fetch { keys: Vec<DbKey> },
+    /// Write entries back (None deletes) and release `txid`'s locks.
+    Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)> },
+    /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
+    Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
+}
+
+/// What a job produces.
+pub enum Out {
+    Reply(Reply),
+    Replies(Vec<Reply>),
+    Entries(Vec<Option<Entry>>),
+    Done,
+    Any(Box<dyn std::any::Any + Send>),
+}
+
+impl Out {
+    pub fn into_reply(self) -> Reply {
+        match self {
+            Out::Reply(r) => r,
+            _ => Reply::error("ERR internal: unexpected job result"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct LockState {
+    shared: u32,
+    exclusive: bool,
+}
+
+#[derive(Default)]
+pub struct LockTable {
+    keys: HashMap<DbKey, LockState>,
+    held: HashMap<u64, Vec<(DbKey, bool)>>,
+}
+
+impl LockTable {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// True when a lock-free command touching `keys` (writing when `write`) must wait.
+    fn blocks(&self, keys: &[DbKey], write: bool) -> bool {
+        keys.iter().any(|k| match self.keys.get(k) {
+            Some(s) => s.exclusive || (write && s.shared > 0),
+            None => false,
+        })
+    }
+
+    fn try_lock(&mut self, txid: u64, keys: &[DbKey], exclusive: bool) -> bool {
+        let held = self.held.get(&txid);
+        let mine = |k: &DbKey| held.is_some_and(|h| h.iter().any(|(hk, _)| hk == k));
+        let free = keys.iter().all(|k| match self.keys.get(k) {
+            None => true,
+            Some(_) if mine(k) => true,
+            Some(s) => !s.exclusive && (!exclusive || s.shared == 0),
+        });
+        if !free {
+            return false;
+        }
+        let list = self.held.entry(txid).or_default();
+        for k in keys {
+            let s = self.keys.entry(k.clone()).or_default();
+            if exclusive {
+                s.exclusive = true;
+            } else {
+                s.shared += 1;
+            }
+            list.push((k.clone(), exclusive));
+        }
+        true
+    }
+
+    fn unlock(&mut self, txid: u64) -> bool {
+        let Some(list) = self.held.remove(&txid) else { return false };
+        for (k, exclusive) in list {
+            if let Some(s) = self.keys.get_mut(&k) {
+                if exclusive {
+                    s.exclusive = false;
+                } else {
+                    s.shared = s.shared.saturating_sub(1);
+                }
+                if !s.exclusive && s.shared == 0 {
+                    self.keys.remove(&k);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Where a job's result goes.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplyTo {
+    /// A reply slot on this shard.
+    Local(usize),
+    /// A reply slot on another shard.
+    Remote { shard: usize, token: usize },
+}
+
+pub struct Env {
+    pub shard: Shard,
+    pub locks: LockTable,
+    pub pending: VecDeque<(Job, ReplyTo)>,
+    pub stats: ShardStats,
+    /// WATCHed keys on this shard → the dirty flags of the watching connections.
+    pub watches: HashMap<DbKey, Vec<Arc<AtomicBool>>>,
+}
+
+/// Keys of one command, as (db, key), for lock checks.
+pub fn command_keys(db: usize, argv: &[Bytes]) -> Vec<DbKey> {
+    match mayfly_engine::lookup(&argv[0]) {
+        Some(spec) => spec
+            .key_indexes(argv.len())
+            .into_iter()
+            .map(|i| (db, Key::from(&argv[i][..])))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+fn is_write(argv: &[Bytes]) -> bool {
+    mayfly_engine::lookup(&argv[0]).is_some_and(|s| s.has(mayfly_engine::command::flags::WRITE))
+}
+
+impl Env {
+    pub fn new(shard: Shard) -> Env {
+        Env {
+            shard,
+            locks: LockTable::default(),
+            pending: VecDeque::new(),
+            stats: ShardStats::default(),
+            watches: HashMap::new(),
+        }
+    }
+
+    pub fn watch(&mut self, key: DbKey, flag: Arc<AtomicBool>) {
+        self.watches.entry(key).or_default().push(flag);
+        // Writes are only logged while someone watches, so the hot path pays nothing otherwise.
+        self.shard.write_log.get_or_insert_with(Vec::new);
+    }
+
+    pub fn unwatch(&mut self, key: &DbKey, flag: &Arc<AtomicBool>) {
+        if let Some(list) = self.watches.get_mut(key) {
+            list.retain(|f| !Arc::ptr_eq(f, flag));
+            if list.is_empty() {
+                self.watches.remove(key);
+            }
+        }
+        if self.watches.is_empty() {
+            self.shard.write_log = None;
+        }
+    }
+
+    /// Marks the watchers of every key written since the last call.
+    pub fn flag_watchers(&mut self) {
+        if self.watches.is_empty() {
+            return;
+        }
+        if let Some(log) = self.shard.write_log.as_mut() {
+            for key in log.drain(..) {
+                if let Some(flags) = self.watches.get(&key) {
+                    for f in flags {
+                        f.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flag_key(&self, key: &DbKey) {
+        if let Some(flags) = self.watches.get(key) {
+            for f in flags {
+                f.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// FLUSHALL/FLUSHDB/SWAPDB change keys without per-key writes: flag watchers of keys that
+    /// exist in the affected databases, as Redis does.
+    fn flag_flush(&self, argv: &[Bytes], db: usize) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let name = argv[0].to_ascii_lowercase();
+        let dbs: Vec<usize> = match name.as_slice() {
+            b"flushall" => (0..self.shard.dbs.len()).collect(),
+            b"flushdb" => vec![db],
+            b"swapdb" if argv.len() == 3 => argv[1..]
+                .iter()
+                .filter_map(|a| std::str::from_utf8(a).ok().and_then(|s| s.parse().ok()))
+                .collect(),
+            _ => return,
+        };
+        for key in self.watches.keys() {
+            if !dbs.contains(&key.0) {
+                continue;
+            }
+            let exists_here =
+                self.shard.dbs.get(key.0).is_some_and(|d| d.table.contains_key(&key.1));
+            let exists_swapped = name == b"swapdb"
+                && dbs.iter().any(|&d| {
+                    d != key.0
+                        && self.shard.dbs.get(d).is_some_and(|t| t.table.contains_key(&key.1))
+                });
+            if exists_here || exists_swapped {
+                self.flag_key(key);
+            }
+        }
+    }
+
+    /// Runs `job` now if its locks allow; otherwise hands it back.
+    pub fn try_run(&mut self, job: Job) -> Result<Out, Job> {
+        match job {
+            Job::Exec { db, argv, resp3, txid } => {
+                if txid == 0
+                    && !self.locks.is_empty()
+                    && self.locks.blocks(&command_keys(db, &argv), is_write(&argv))
+                {
+                    return Err(Job::Exec { db, argv, resp3, txid });
+                }
+                self.flag_flush(&argv, db);
+                let reply = self.exec(db, &argv, resp3);
+                self.flag_watchers();
+                Ok(Out::Reply(reply))
+            }
+            Job::Batch { db, cmds, resp3 } => {
+                if !self.locks.is_empty()
+                    && cmds.iter().any(|c| self.locks.blocks(&command_keys(db, c), true))
+                {
+                    return Err(Job::Batch { db, cmds, resp3 });
+                }
+                let mut replies = Vec::with_capacity(cmds.len());
+                let mut db = db;
+                for c in &cmds {
+                    if let Some(new_db) = crate::dispatch::select_in_batch(c, self.shard.dbs.len())
+                    {
+                        match new_db {
+                            Ok(n) => {
+                                db = n;
+                                replies.push(Reply::ok());
+                            }
+                            Err(e) => replies.push(e),
+                        }
+                        continue;
+                    }
+                    self.flag_flush(c, db);
+                    replies.push(self.exec(db, c, resp3));
+                }
+                self.flag_watchers();
+                Ok(Out::Replies(replies))
+            }
+            Job::Lock { txid, keys, exclusive } => {
+                if self.locks.try_lock(txid, &keys, exclusive) {
+                    Ok(Out::Done)
+                } else {
+                    Err(Job::Lock { txid, keys, exclusive })
+                }
+            }
+            Job::Unlock { txid } => {
+                self.locks.unlock(txid);
+                Ok(Out::Done)
+            }
+            Job::Fetch { keys } => {
+                let now = self.shard.clock.now_ms();
+                let entries = keys
+                    .iter()
+                    .map(|(db, k)| {
+                        let d = &mut self.shard.dbs[*db];
+                        match d.table.get(k) {
+                            Some(e) if e.is_expired(now) => {
+                                d.remove(k);
+                                self.shard.stats.expired_keys += 1;
+                                None
+                            }
+                            Some(e) => Some(e.clone()),
+                            None => None,
+                        }
+                    })
+                    .collect();
+                Ok(Out::Entries(entries))
+            }
+            Job::Store { txid, writes } => {
+                for ((db, k), entry) in writes {
+                    self.flag_key(&(db, k.clone()));
+                    let d = &mut self.shard.dbs[db];
+                    match entry {
+                        Some(e) => {
+                            d.insert(k, e);
+                        }
+                        None => {
+                            d.remove(&k);
+                        }
+                    }
+                    self.shard.dirty += 1;
+                }
+                self.locks.unlock(txid);
+                Ok(Out::Done)
+            }
+            Job::Run(f) => {
+                let out = f(self);
+                self.flag_watchers();
+                Ok(out)
+            }
+        }
+    }
+
+    /// Executes one command on this shard and records its stats.
+    pub fn exec(&mut self, db: usize, argv: &[Bytes], resp3: bool) -> Reply {
+        let spec = match mayfly_engine::check_command(argv) {
+            Ok(spec) => spec,
+            Err(reply) => return reply,
+        };
+        let start = std::time::Instant::now();
+        let reply = self.shard.execute_spec(spec, db, argv, resp3);
+        let us = start.elapsed().as_micros() as u64;
+        self.stats.record(spec.name, us, reply.is_error());
+        reply
+    }
+
+    /// True after a job that may have released locks; the caller then retries `pending`.
+    pub fn releases_locks(job: &Job) -> bool {
+        matches!(job, Job::Unlock { .. } | Job::Store { .. })
+    }
+}

@@ -1,0 +1,358 @@
+//! The shard runtime: one thread per shard, each with its own io_uring, task executor and
+//! engine shard, connected to the others by the mesh.
+//!
+//! ```text
+//!   shard thread i (pinned before it allocates)
+//!   ┌───────────────────────────────────────────────────────────────┐
+//!   │ loop {                                                        │
+//!   │   run ready tasks (connections, accept)        ── bounded     │
+//!   │   take mesh messages: jobs → Env, replies → waiting tasks    │
+//!   │   flush mesh (one eventfd wake per parked target)            │
+//!   │   tick (active expiry, bounded) when the timer fired         │
+//!   │   submit; park in io_uring_enter when nothing is runnable    │
+//!   │   reap completions → wake tasks                              │
+//!   │ }                                                             │
+//!   └───────────────────────────────────────────────────────────────┘
+//! ```
+//! Everything a task needs is reached through [`rt()`], a thread-local handle; borrows of its
+//! cells never live across an `.await`.
+
+pub mod env;
+pub mod exec;
+pub mod mesh;
+pub mod park;
+pub mod ring;
+pub mod stats;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, types};
+
+use crate::server::Global;
+use env::{Env, Job, Out, ReplyTo};
+use ring::{Owned, Ring};
+
+/// Messages between shards.
+pub enum Msg {
+    Job {
+        job: Job,
+        reply_to: ReplyTo,
+    },
+    Reply {
+        token: usize,
+        out: Out,
+    },
+    /// A connection accepted on another shard, now owned by the receiver.
+    NewConn(RawFd),
+}
+
+struct ReplySlot {
+    out: Option<Out>,
+    waker: Option<Waker>,
+    used: bool,
+}
+
+/// Handle to the current shard's runtime.
+pub struct Rt {
+    pub id: usize,
+    pub nshards: usize,
+    pub ring: RefCell<Ring>,
+    pub env: RefCell<Env>,
+    pub mesh: RefCell<mesh::Endpoint<Msg>>,
+    replies: RefCell<(Vec<ReplySlot>, Vec<usize>)>,
+    pub global: Arc<Global>,
+}
+
+thread_local! {
+    static RT: RefCell<Option<Rc<Rt>>> = const { RefCell::new(None) };
+}
+
+/// The runtime of the shard thread this runs on.
+pub fn rt() -> Rc<Rt> {
+    RT.with(|r| r.borrow().clone().expect("rt() called outside a shard thread"))
+}
+
+impl Rt {
+    fn alloc_reply(&self) -> usize {
+        let mut r = self.replies.borrow_mut();
+        let slot = ReplySlot { out: None, waker: None, used: true };
+        match r.1.pop() {
+            Some(i) => {
+                r.0[i] = slot;
+                i
+            }
+            None => {
+                r.0.push(slot);
+                r.0.len() - 1
+            }
+        }
+    }
+
+    fn complete(&self, token: usize, out: Out) {
+        let mut r = self.replies.borrow_mut();
+        if let Some(slot) = r.0.get_mut(token) {
+            if slot.used {
+                slot.out = Some(out);
+                if let Some(w) = slot.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Delivers a job result to whoever waits for it.
+    fn deliver(&self, reply_to: ReplyTo, out: Out) {
+        match reply_to {
+            ReplyTo::Local(token) => self.complete(token, out),
+            ReplyTo::Remote { shard, token } => {
+                self.mesh.borrow_mut().send(shard, Msg::Reply { token, out })
+            }
+        }
+    }
+
+    /// Runs a job that arrived for this shard (from the mesh or locally), or parks it until
+    /// the locks it needs are free.
+    fn accept_job(&self, job: Job, reply_to: ReplyTo) {
+        let releases = Env::releases_locks(&job);
+        let result = self.env.borrow_mut().try_run(job);
+        match result {
+            Ok(out) => self.deliver(reply_to, out),
+            Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
+        }
+        if releases {
+            self.retry_pending();
+        }
+    }
+
+    fn retry_pending(&self) {
+        let mut waiting = std::mem::take(&mut self.env.borrow_mut().pending);
+        let mut still = std::collections::VecDeque::new();
+        while let Some((job, reply_to)) = waiting.pop_front() {
+            let releases = Env::releases_locks(&job);
+            let result = self.env.borrow_mut().try_run(job);
+            match result {
+                Ok(out) => self.deliver(reply_to, out),
+                Err(job) => still.push_back((job, reply_to)),
+            }
+            if releases {
+                // Newly freed locks may unblock jobs we already passed over.
+                still.extend(waiting.drain(..));
+                waiting = still;
+                still = std::collections::VecDeque::new();
+            }
+        }
+        let mut env = self.env.borrow_mut();
+        still.extend(env.pending.drain(..));
+        env.pending = still;
+    }
+}
+
+/// Future of a job's result.
+pub struct ReplyFuture {
+    token: usize,
+}
+
+impl Future for ReplyFuture {
+    type Output = Out;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out> {
+        let rt = rt();
+        let mut r = rt.replies.borrow_mut();
+        let slot = &mut r.0[self.token];
+        match slot.out.take() {
+            Some(out) => {
+                slot.used = false;
+                slot.waker = None;
+                r.1.push(self.token);
+                Poll::Ready(out)
+            }
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A job's result: already there (ran inline), or on its way.
+pub enum Pending {
+    Ready(Out),
+    Wait(ReplyFuture),
+}
+
+impl Pending {
+    pub async fn get(self) -> Out {
+        match self {
+            Pending::Ready(out) => out,
+            Pending::Wait(f) => f.await,
+        }
+    }
+}
+
+/// Sends `job` to `shard` without waiting, so several shards can work at once. A job for this
+/// shard whose locks are free runs inline without any message.
+pub fn submit(shard: usize, job: Job) -> Pending {
+    let rt = rt();
+    if shard == rt.id {
+        let releases = Env::releases_locks(&job);
+        let result = rt.env.borrow_mut().try_run(job);
+        return match result {
+            Ok(out) => {
+                if releases {
+                    rt.retry_pending();
+                }
+                Pending::Ready(out)
+            }
+            Err(job) => {
+                let token = rt.alloc_reply();
+                rt.env.borrow_mut().pending.push_back((job, ReplyTo::Local(token)));
+                Pending::Wait(ReplyFuture { token })
+            }
+        };
+    }
+    let token = rt.alloc_reply();
+    rt.mesh
+        .borrow_mut()
+        .send(shard, Msg::Job { job, reply_to: ReplyTo::Remote { shard: rt.id, token } });
+    Pending::Wait(ReplyFuture { token })
+}
+
+/// Runs `job` on `shard` and waits for its result.
+pub async fn call(shard: usize, job: Job) -> Out {
+    submit(shard, job).get().await
+}
+
+/// Future of one io_uring completion of op `id`.
+pub struct OpFuture {
+    id: usize,
+    released: bool,
+}
+
+impl Future for OpFuture {
+    type Output = (i32, u32);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let rt = rt();
+        let mut ring = rt.ring.borrow_mut();
+        match ring.poll_op(self.id, cx.waker()) {
+            Poll::Ready(r) => {
+                ring.release(self.id);
+                self.released = true;
+                Poll::Ready(r)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for OpFuture {
+    fn drop(&mut self) {
+        if !self.released {
+            rt().ring.borrow_mut().release(self.id);
+        }
+    }
+}
+
+/// Starts a single-shot op and returns the future of its completion.
+pub fn op(sqe: io_uring::squeue::Entry, owned: Owned) -> OpFuture {
+    let id = rt().ring.borrow_mut().start(sqe, owned);
+    OpFuture { id, released: false }
+}
+
+/// Runs a single-shot op that reads or writes `buf`, and gives the buffer back with the result.
+/// The op owns the buffer while in flight, so a cancelled task never leaves the kernel writing
+/// into freed memory.
+pub async fn op_with_buf(sqe: io_uring::squeue::Entry, buf: Vec<u8>) -> (i32, Vec<u8>) {
+    let id = rt().ring.borrow_mut().start(sqe, Owned::Buf(buf));
+    let mut fut = PeekFuture { id, done: false };
+    let (res, _) = (&mut fut).await;
+    fut.done = true;
+    let buf = rt().ring.borrow_mut().take_owned_buf(id);
+    (res, buf)
+}
+
+/// Sends all of `buf` on `fd`; returns the emptied buffer for reuse, or the errno.
+pub async fn send_all(fd: RawFd, mut buf: Vec<u8>) -> Result<Vec<u8>, i32> {
+    let mut off = 0;
+    while off < buf.len() {
+        let sqe = opcode::Send::new(types::Fd(fd), buf[off..].as_ptr(), (buf.len() - off) as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        let (res, back) = op_with_buf(sqe, buf).await;
+        buf = back;
+        if res <= 0 {
+            return Err(if res == 0 { libc::EPIPE } else { -res });
+        }
+        off += res as usize;
+    }
+    buf.clear();
+    Ok(buf)
+}
+
+/// Like [`OpFuture`] but leaves the slot allocated so the caller can take back owned data.
+struct PeekFuture {
+    id: usize,
+    done: bool,
+}
+
+impl Future for PeekFuture {
+    type Output = (i32, u32);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let rt = rt();
+        let mut ring = rt.ring.borrow_mut();
+        ring.poll_op(self.id, cx.waker())
+    }
+}
+
+impl Drop for PeekFuture {
+    fn drop(&mut self) {
+        if !self.done {
+            // Cancelled mid-send: the slot keeps the buffer until the kernel is done with it.
+            rt().ring.borrow_mut().release(self.id);
+        }
+    }
+}
+
+/// A stream of completions of a multishot op (accept, recv).
+pub struct MultiOp {
+    pub id: usize,
+}
+
+impl MultiOp {
+    pub fn start(sqe: io_uring::squeue::Entry) -> MultiOp {
+        MultiOp { id: rt().ring.borrow_mut().start(sqe, Owned::None) }
+    }
+
+    /// The next completion, and whether more will follow.
+    pub async fn next(&self) -> (i32, u32, bool) {
+        let (res, flags) =
+            std::future::poll_fn(|cx| rt().ring.borrow_mut().poll_op(self.id, cx.waker())).await;
+        (res, flags, io_uring::cqueue::more(flags))
+    }
+}
+
+impl Drop for MultiOp {
+    fn drop(&mut self) {
+        let rt = rt();
+        let mut ring = rt.ring.borrow_mut();
+        if !ring.op_done(self.id) {
+            ring.push_raw(
+                opcode::AsyncCancel::new(self.id as u64).build().user_data(ring::UD_IGNORE),
+            );
+        }
+        ring.release(self.id);
+    }
+}
+
+/// Sleeps for `ms` milliseconds on the ring's timer.
+pub async fn sleep_ms(ms: u64) {
+    let ts = Box::new(types::Timespec::new().sec(ms / 1000).nsec(((ms % 1000) * 1_000_000) as u32));
+    let sqe = opcode::Timeout::new(&*ts as *const types::Timespec).build();
+    op(sqe, Owned::Timespec(ts)).await;
+}
+
+pub mod shard_loop;

@@ -1,0 +1,169 @@
+//! Shard thread start-up and the loop itself.
+
+use std::cell::RefCell;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use io_uring::{opcode, types};
+use mayfly_engine::clock::Clock;
+use mayfly_engine::shard::Shard;
+
+use super::env::Env;
+use super::exec::{self, Executor};
+use super::mesh::Endpoint;
+use super::ring::{Ring, UD_TICK, UD_WAKE};
+use super::{park, Msg, Rt, RT};
+use crate::server::Global;
+
+/// Polls per loop turn before looking at the mesh and the ring again.
+const TASK_BUDGET: usize = 512;
+/// Mesh messages taken per loop turn.
+const MESH_BUDGET: usize = 4096;
+/// Entries the active expiry cycle may visit per tick.
+const EXPIRE_BUDGET: usize = 20_000;
+/// Loop turns spent spinning on the mesh before parking in the kernel.
+const SPIN_TURNS: usize = 64;
+
+pub struct ShardSpec {
+    pub id: usize,
+    pub cpu: Option<usize>,
+    pub node: usize,
+    pub node_count: usize,
+}
+
+/// Body of a shard thread. Pins first, so everything allocated after is node-local.
+pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: Option<RawFd>) {
+    if let Some(cpu) = spec.cpu {
+        if let Err(e) = mayfly_tuning::affinity::pin_current_thread(cpu) {
+            eprintln!("shard {}: could not pin to CPU {cpu}: {e}", spec.id);
+        }
+        if let Err(e) =
+            mayfly_tuning::affinity::prefer_node_for_current_thread(spec.node, spec.node_count)
+        {
+            eprintln!("shard {}: could not prefer NUMA node {}: {e}", spec.id, spec.node);
+        }
+    }
+    let ring = match Ring::new(4096, 1024, 4096) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "mayfly: io_uring is unavailable ({e}); it may be disabled by kernel.io_uring_disabled or a seccomp profile. Mayfly needs io_uring."
+            );
+            std::process::exit(1);
+        }
+    };
+    if spec.id == 0 {
+        println!("{}", ring.features.describe());
+    }
+    let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
+    let shard = Shard::new(spec.id, config, Clock::System);
+    let nshards = mesh.shard_count();
+    let rt = Rc::new(Rt {
+        id: spec.id,
+        nshards,
+        ring: RefCell::new(ring),
+        env: RefCell::new(Env::new(shard)),
+        mesh: RefCell::new(mesh),
+        replies: RefCell::new((Vec::new(), Vec::new())),
+        global: global.clone(),
+    });
+    RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
+    global.started.fetch_add(1, Ordering::SeqCst);
+
+    if let Some(fd) = listener {
+        exec::spawn(crate::conn::accept_loop(fd));
+    }
+
+    let wake_fd = rt.mesh.borrow().parker().eventfd;
+    let mut wake_buf: Box<u64> = Box::new(0);
+    arm_wake(&rt, wake_fd, &mut wake_buf);
+    let tick_ms = 1000 / global.hz().max(1);
+    let tick_ts = Box::new(
+        types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32),
+    );
+    arm_tick(&rt, &tick_ts);
+
+    let parkers = rt.mesh.borrow().parkers();
+    let sleeping = &parkers[spec.id].sleeping;
+    let mut executor = Executor::new();
+    let mut inbox: Vec<Msg> = Vec::with_capacity(256);
+    let mut idle_turns = 0usize;
+    loop {
+        let polled = executor.run_ready(TASK_BUDGET);
+
+        rt.mesh.borrow_mut().recv(MESH_BUDGET, &mut inbox);
+        let got = inbox.len();
+        for msg in inbox.drain(..) {
+            match msg {
+                Msg::Job { job, reply_to } => rt.accept_job(job, reply_to),
+                Msg::Reply { token, out } => rt.complete(token, out),
+                Msg::NewConn(fd) => exec::spawn(crate::conn::serve(fd)),
+            }
+        }
+        rt.mesh.borrow_mut().flush();
+
+        {
+            let mut ring = rt.ring.borrow_mut();
+            if ring.tick_fired {
+                ring.tick_fired = false;
+                drop(ring);
+                tick(&rt);
+                arm_tick(&rt, &tick_ts);
+            }
+        }
+        if rt.ring.borrow().wake_fired {
+            rt.ring.borrow_mut().wake_fired = false;
+            arm_wake(&rt, wake_fd, &mut wake_buf);
+        }
+        if global.shutdown.load(Ordering::Relaxed) {
+            break;
+        }
+
+        let busy = polled > 0 || got > 0 || executor.has_ready() || rt.mesh.borrow().has_outbound();
+        if busy {
+            idle_turns = 0;
+            let _ = rt.ring.borrow_mut().submit();
+            rt.ring.borrow_mut().reap();
+            continue;
+        }
+        idle_turns += 1;
+        if idle_turns < SPIN_TURNS {
+            // Stay awake briefly: a reply from another shard usually arrives within microseconds.
+            let _ = rt.ring.borrow_mut().submit();
+            rt.ring.borrow_mut().reap();
+            std::hint::spin_loop();
+            continue;
+        }
+        park::prepare_park(&**sleeping);
+        if rt.mesh.borrow().has_inbound() || executor.has_ready() {
+            park::cancel_park(&**sleeping);
+            continue;
+        }
+        let _ = rt.ring.borrow_mut().submit_and_wait(1);
+        park::cancel_park(&**sleeping);
+        rt.ring.borrow_mut().reap();
+        idle_turns = 0;
+    }
+}
+
+fn arm_wake(rt: &Rt, fd: RawFd, buf: &mut u64) {
+    let sqe =
+        opcode::Read::new(types::Fd(fd), buf as *mut u64 as *mut u8, 8).build().user_data(UD_WAKE);
+    rt.ring.borrow_mut().push_raw(sqe);
+}
+
+fn arm_tick(rt: &Rt, ts: &types::Timespec) {
+    let sqe = opcode::Timeout::new(ts as *const types::Timespec).build().user_data(UD_TICK);
+    rt.ring.borrow_mut().push_raw(sqe);
+}
+
+/// Periodic work, bounded: active expiry.
+fn tick(rt: &Rt) {
+    let mut env = rt.env.borrow_mut();
+    if env.shard.config.active_expire_enabled {
+        env.shard.active_expire(EXPIRE_BUDGET);
+        env.flag_watchers();
+    }
+}
