@@ -361,11 +361,11 @@ fn check_memlock(facts: &HostFacts) -> Check {
     let old_kernel =
         facts.kernel_release.as_deref().and_then(kernel_version).is_some_and(|v| v < (5, 12));
     let why = if old_kernel {
-        "before Linux 5.12 every io_uring's rings are charged to RLIMIT_MEMLOCK, and registered \
-         buffers always are: a low limit makes ring setup fail with ENOMEM"
+        "before Linux 5.12 every io_uring's rings are charged to RLIMIT_MEMLOCK (registered \
+         buffers always are): a low limit makes ring setup fail with ENOMEM"
     } else {
-        "registered and provided io_uring buffers are pinned and charged to RLIMIT_MEMLOCK; a low \
-         limit forces the server back to copying receives"
+        "io_uring registered buffers are pinned and charged to RLIMIT_MEMLOCK: with a low limit \
+         registering them fails with ENOMEM and the server must do without"
     };
     let Some(Limit { soft, hard }) = facts.memlock_bytes else {
         return unreadable(ID, "locked memory (RLIMIT_MEMLOCK)", ">= 64 MiB or unlimited", why);
