@@ -399,10 +399,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if src_db == dst_db && src == dst {
         return Reply::error(SAME_OBJECT_ERR);
     }
-    let Some(entry) = ctx.lookup_read(src) else {
+    if ctx.lookup_read(src).is_none() {
         return Reply::Int(0);
-    };
-    let (value, expire_at_ms) = (entry.value.clone(), entry.expire_at_ms);
+    }
     in_db(ctx, dst_db, |ctx| {
         if ctx.lookup_write(dst).is_some() {
             if !replace {
@@ -410,7 +409,11 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             }
             ctx.db().remove(dst);
         }
-        let mut copied = Entry::with_expiry(value, expire_at_ms);
+        // Cloned only once the copy is certain: the value may be large.
+        let Some(source) = ctx.shard.dbs[src_db].table.get(src) else {
+            return Reply::Int(0);
+        };
+        let mut copied = Entry::with_expiry(source.value.clone(), source.expire_at_ms);
         copied.lru = lru_now(ctx.now_ms);
         ctx.db().insert(dst.as_ref().into(), copied);
         ctx.note_write(dst);
