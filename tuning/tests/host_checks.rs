@@ -375,3 +375,25 @@ fn snippets_list_the_recommended_settings() {
     assert!(sysctl_snippet(&good).contains("nothing to change"));
     assert!(!systemd_snippet(&good, &p).contains("Limit"));
 }
+
+#[test]
+fn irq_affinity_falls_back_to_the_hex_mask() {
+    let dir = copy_fixture("2socket-2x16-smt");
+    let root = dir.path();
+    std::fs::remove_file(root.join("proc/irq/101/smp_affinity_list")).unwrap();
+    // Bit 16 of the second 32-bit group: CPU 48, where queue 0 belongs.
+    write(root, "/proc/irq/101/smp_affinity", "00010000,00000000");
+    let (r, _) = report_for(root);
+    assert_eq!(
+        verdict(&r, "irq.affinity"),
+        Verdict::Ok,
+        "{}",
+        r.check("irq.affinity").unwrap().current
+    );
+    write(root, "/proc/irq/101/smp_affinity", "00000000,00000001");
+    let (r, _) = report_for(root);
+    assert_eq!(verdict(&r, "irq.affinity"), Verdict::Warn);
+    std::fs::remove_file(root.join("proc/irq/101/smp_affinity")).unwrap();
+    let (r, _) = report_for(root);
+    assert!(r.check("irq.affinity").unwrap().current.contains("affinity unreadable for IRQs 101"));
+}

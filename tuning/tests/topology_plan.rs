@@ -265,3 +265,25 @@ fn host_topology_reads_and_plans() {
     );
     assert!(p.shards.iter().all(|s| allowed.contains(&s.cpu) && t.node_of(s.cpu) == s.node));
 }
+
+#[test]
+fn offline_cpus_are_listed_but_never_planned() {
+    let dir = TempDir::new("offline");
+    let root = dir.path();
+    write(root, "/sys/devices/system/cpu/online", "0-2");
+    for cpu in 0..4 {
+        write(
+            root,
+            &format!("/sys/devices/system/cpu/cpu{cpu}/topology/core_id"),
+            &cpu.to_string(),
+        );
+    }
+    let t = Topology::read(root).unwrap();
+    assert_eq!(t.cpus.len(), 4);
+    assert!(!t.cpu(3).unwrap().online);
+    assert_eq!(t.online_cpus(), vec![0, 1, 2]);
+    assert_eq!(t.online_cores(), 3);
+    let p = plan(&t, &opts(Some(8), false));
+    assert!(p.shards.iter().all(|s| s.cpu != 3));
+    assert!(!p.irq_cpus.contains(&3));
+}
