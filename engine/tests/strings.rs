@@ -969,3 +969,379 @@ fn transcripts_match_redis() {
 fn runner_detects_a_wrong_reply() {
     replay("self-check", "SET k v => S(OK)\nGET k => B(w)\nGET k => B(v)\nGET k => B(v)\nGET k => B(v)\nGET k => B(v)", false);
 }
+
+// ---------------------------------------------------------------------------------------------
+// INCRBYFLOAT against a golden file: 1,866 random operand pairs (decimal, exponent, hex, tiny,
+// huge, binary fractions whose printing ties, invalid forms), each checked as
+// `SET k a` + `INCRBYFLOAT k b` on redis-server 7.0.15.
+
+#[test]
+fn incrbyfloat_matches_redis_golden_file() {
+    let golden = include_str!("data/incrbyfloat_redis7.tsv");
+    let mut t = TestShard::new();
+    let mut n = 0;
+    for line in golden.lines() {
+        let mut cols = line.split('\t');
+        let (Some(a), Some(b), Some(expected)) = (cols.next(), cols.next(), cols.next()) else {
+            panic!("bad golden line {line:?}");
+        };
+        assert_eq!(t.run(&["SET", "k", a]), Reply::ok());
+        let expected = if expected.starts_with("ERR ") {
+            Reply::error(expected.to_string())
+        } else {
+            bulk(expected)
+        };
+        assert_eq!(t.run(&["INCRBYFLOAT", "k", b]), expected, "SET k {a:?}; INCRBYFLOAT k {b:?}");
+        n += 1;
+    }
+    assert!(n > 1800);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TTL edges, exact to the millisecond on the manual clock.
+
+fn expire_at(t: &mut TestShard, key: &str) -> Option<u64> {
+    t.shard.dbs[t.db].table.get(key.as_bytes()).map(|e| e.expire_at_ms)
+}
+
+/// Checks the key reads `value` until `ttl_ms - 1` ms from now and is gone at `ttl_ms`.
+fn assert_expires_after(t: &mut TestShard, key: &str, value: &str, ttl_ms: u64) {
+    assert_eq!(expire_at(t, key), Some(t.now_ms() + ttl_ms), "{key} expire time");
+    t.advance_ms(ttl_ms - 1);
+    assert_eq!(t.run(&["GET", key]), bulk(value), "{key} one ms before expiry");
+    t.advance_ms(1);
+    assert_eq!(t.run(&["GET", key]), Reply::Nil, "{key} at expiry");
+    assert_eq!(expire_at(t, key), None, "{key} removed on access");
+}
+
+#[test]
+fn set_expire_options_are_exact_to_the_millisecond() {
+    let mut t = TestShard::new();
+    assert_eq!(t.run(&["SET", "k", "v", "PX", "100"]), Reply::ok());
+    assert_expires_after(&mut t, "k", "v", 100);
+
+    assert_eq!(t.run(&["SET", "k", "v", "EX", "1"]), Reply::ok());
+    assert_expires_after(&mut t, "k", "v", 1000);
+
+    let at = t.now_ms() + 250;
+    assert_eq!(t.run(&["SET", "k", "v", "PXAT", &at.to_string()]), Reply::ok());
+    assert_expires_after(&mut t, "k", "v", 250);
+
+    // EXAT counts whole seconds from the epoch; START_MS is a whole second.
+    assert_eq!(START_MS % 1000, 0);
+    let now_s = t.now_ms() / 1000;
+    assert_eq!(t.run(&["SET", "k", "v", "EXAT", &(now_s + 3).to_string()]), Reply::ok());
+    let ttl_ms = (now_s + 3) * 1000 - t.now_ms();
+    assert_eq!(ttl_ms, 2650, "the clock is 350 ms into a second here");
+    assert_expires_after(&mut t, "k", "v", ttl_ms);
+
+    assert_eq!(t.run(&["SETEX", "k", "2", "v"]), Reply::ok());
+    assert_expires_after(&mut t, "k", "v", 2000);
+
+    assert_eq!(t.run(&["PSETEX", "k", "7", "v"]), Reply::ok());
+    assert_expires_after(&mut t, "k", "v", 7);
+}
+
+#[test]
+fn past_or_present_absolute_expiry_stores_an_already_expired_key() {
+    let mut t = TestShard::new();
+    t.run(&["SET", "k", "old"]);
+    let now = t.now_ms().to_string();
+    // Redis 7.0 replies OK (or the old value with GET) and the key is gone on the next access.
+    assert_eq!(t.run(&["SET", "k", "v", "PXAT", &now, "GET"]), bulk("old"));
+    assert_eq!(t.shard.dbs[0].len(), 1, "stored, expired lazily");
+    assert_eq!(t.run(&["GET", "k"]), Reply::Nil);
+    assert_eq!(t.shard.dbs[0].len(), 0);
+    assert_eq!(t.shard.dbs[0].expires, 0);
+    assert_eq!(t.run(&["SET", "k", "v", "PXAT", "1"]), Reply::ok());
+    assert_eq!(t.run(&["SETNX", "k", "w"]), Reply::Int(1), "expired key counts as absent");
+    assert_eq!(t.run(&["GET", "k"]), bulk("w"));
+    assert_eq!(expire_at(&mut t, "k"), Some(0));
+}
+
+#[test]
+fn getex_sets_and_clears_expiry_exactly() {
+    let mut t = TestShard::new();
+    t.run(&["SET", "k", "v"]);
+    assert_eq!(t.run(&["GETEX", "k", "PX", "50"]), bulk("v"));
+    assert_eq!(expire_at(&mut t, "k"), Some(t.now_ms() + 50));
+    assert_eq!(t.run(&["GETEX", "k", "EX", "5"]), bulk("v"));
+    assert_eq!(expire_at(&mut t, "k"), Some(t.now_ms() + 5000));
+    assert_eq!(t.shard.dbs[0].expires, 1);
+    assert_eq!(t.run(&["GETEX", "k", "PERSIST"]), bulk("v"));
+    assert_eq!(expire_at(&mut t, "k"), Some(0));
+    assert_eq!(t.shard.dbs[0].expires, 0);
+    // Plain GETEX leaves the TTL alone.
+    t.run(&["GETEX", "k", "PX", "10"]);
+    assert_eq!(t.run(&["GETEX", "k"]), bulk("v"));
+    assert_expires_after(&mut t, "k", "v", 10);
+
+    // An absolute time one ms ahead keeps the key for exactly that ms; now or earlier deletes.
+    t.run(&["SET", "k", "v"]);
+    let next = (t.now_ms() + 1).to_string();
+    assert_eq!(t.run(&["GETEX", "k", "PXAT", &next]), bulk("v"));
+    assert_eq!(t.run(&["GET", "k"]), bulk("v"));
+    t.advance_ms(1);
+    assert_eq!(t.run(&["GET", "k"]), Reply::Nil);
+    t.run(&["SET", "k", "v"]);
+    let now = t.now_ms().to_string();
+    assert_eq!(t.run(&["GETEX", "k", "PXAT", &now]), bulk("v"));
+    assert_eq!(t.shard.dbs[0].len(), 0, "deleted at once, not left to expire");
+    assert_eq!(t.run(&["GETEX", "k", "PXAT", &now]), Reply::Nil);
+}
+
+#[test]
+fn in_place_edits_keep_the_ttl_and_replacements_drop_it() {
+    let mut t = TestShard::new();
+    let keep: &[&[&str]] = &[
+        &["APPEND", "k", "x"],
+        &["SETRANGE", "k", "0", "y"],
+        &["INCR", "n"],
+        &["DECRBY", "n", "3"],
+        &["INCRBYFLOAT", "n", "1.5"],
+        &["SET", "k", "z", "KEEPTTL"],
+        &["GETEX", "k"],
+    ];
+    for cmd in keep {
+        t.run(&["SET", "k", "5", "PX", "1000"]);
+        t.run(&["SET", "n", "5", "PX", "1000"]);
+        let before = (expire_at(&mut t, "k"), expire_at(&mut t, "n"));
+        t.advance_ms(10);
+        assert!(!t.run(cmd).is_error(), "{cmd:?}");
+        assert_eq!((expire_at(&mut t, "k"), expire_at(&mut t, "n")), before, "{cmd:?} keeps TTL");
+        assert_eq!(t.shard.dbs[0].expires, 2);
+    }
+    let drop: &[&[&str]] = &[
+        &["SET", "k", "z"],
+        &["GETSET", "k", "z"],
+        &["MSET", "k", "z"],
+        &["SET", "k", "z", "XX"],
+        &["SET", "k", "z", "GET"],
+    ];
+    for cmd in drop {
+        t.run(&["SET", "k", "5", "PX", "1000"]);
+        assert!(!t.run(cmd).is_error(), "{cmd:?}");
+        assert_eq!(expire_at(&mut t, "k"), Some(0), "{cmd:?} clears TTL");
+    }
+    // A value edited after its key expired starts fresh, without a TTL.
+    t.run(&["SET", "k", "5", "PX", "10"]);
+    t.advance_ms(10);
+    assert_eq!(t.run(&["INCR", "k"]), Reply::Int(1));
+    assert_eq!(expire_at(&mut t, "k"), Some(0));
+    t.run(&["SET", "k", "abc", "PX", "10"]);
+    t.advance_ms(10);
+    assert_eq!(t.run(&["APPEND", "k", "d"]), Reply::Int(1));
+    assert_eq!(t.run(&["GET", "k"]), bulk("d"));
+}
+
+#[test]
+fn nx_xx_and_msetnx_see_expired_keys_as_absent() {
+    let mut t = TestShard::new();
+    t.run(&["SET", "a", "1", "PX", "5"]);
+    t.advance_ms(5);
+    assert_eq!(t.run(&["SET", "a", "2", "XX"]), Reply::Nil);
+    assert_eq!(t.run(&["MSETNX", "a", "3", "b", "4"]), Reply::Int(1));
+    assert_eq!(t.run(&["MGET", "a", "b"]), Reply::Array(vec![bulk("3"), bulk("4")]));
+    t.run(&["PSETEX", "b", "5", "x"]);
+    t.advance_ms(4);
+    assert_eq!(t.run(&["MSETNX", "b", "y", "c", "z"]), Reply::Int(0));
+    assert_eq!(t.run(&["GET", "c"]), Reply::Nil);
+    t.advance_ms(1);
+    assert_eq!(t.run(&["MSETNX", "b", "y", "c", "z"]), Reply::Int(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other behaviour.
+
+#[test]
+fn values_are_binary_safe() {
+    let mut t = TestShard::new();
+    let value = Bytes::from_static(b"x x\0\r\n\xff");
+    let key = Bytes::from_static(b"k\0\n");
+    let run = |t: &mut TestShard, args: &[&Bytes]| {
+        t.run_bytes(&args.iter().map(|b| (*b).clone()).collect::<Vec<_>>())
+    };
+    let set = Bytes::from_static(b"SET");
+    let get = Bytes::from_static(b"GET");
+    assert_eq!(run(&mut t, &[&set, &key, &value]), Reply::ok());
+    assert_eq!(run(&mut t, &[&get, &key]), Reply::Bulk(value.clone()));
+    assert_eq!(t.run(&["GET", "k"]), Reply::Nil);
+    let append = Bytes::from_static(b"APPEND");
+    assert_eq!(run(&mut t, &[&append, &key, &value]), Reply::Int(14));
+}
+
+#[test]
+fn encodings_follow_redis() {
+    let mut t = TestShard::new();
+    let enc = |t: &mut TestShard, k: &str| {
+        t.shard.dbs[0].table.get(k.as_bytes()).map(|e| e.value.encoding()).unwrap_or("none")
+    };
+    t.run(&["SET", "a", "-42"]);
+    assert_eq!(enc(&mut t, "a"), "int");
+    t.run(&["INCRBY", "a", "2"]);
+    assert_eq!(enc(&mut t, "a"), "int");
+    t.run(&["INCRBYFLOAT", "a", "2"]);
+    assert_eq!(t.run(&["GET", "a"]), bulk("-38"));
+    assert_eq!(enc(&mut t, "a"), "embstr", "INCRBYFLOAT stores text, as Redis");
+    t.run(&["INCR", "a"]);
+    assert_eq!(enc(&mut t, "a"), "int");
+    t.run(&["SET", "a", "12"]);
+    t.run(&["APPEND", "a", "3"]);
+    assert_ne!(enc(&mut t, "a"), "int", "APPEND result is never int-encoded");
+    t.run(&["SET", "a", "12"]);
+    t.run(&["SETRANGE", "a", "0", "3"]);
+    assert_ne!(enc(&mut t, "a"), "int", "SETRANGE result is never int-encoded");
+    t.run(&["SET", "big", &"x".repeat(100)]);
+    assert_eq!(enc(&mut t, "big"), "raw");
+}
+
+#[test]
+fn append_grows_a_large_value_and_respects_the_limit() {
+    let config = mayfly_engine::config::Config { proto_max_bulk_len: 4096, ..Default::default() };
+    let mut t = TestShard::with_config(config);
+    let chunk = "0123456789abcdef".repeat(16); // 256 bytes
+    for i in 1..=16 {
+        assert_eq!(t.run(&["APPEND", "k", &chunk]), Reply::Int(256 * i));
+    }
+    assert_eq!(
+        t.run(&["APPEND", "k", "x"]),
+        Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    );
+    assert_eq!(t.run(&["STRLEN", "k"]), Reply::Int(4096));
+    assert_eq!(t.run(&["GETRANGE", "k", "-16", "-1"]), bulk("0123456789abcdef"));
+    assert_eq!(t.run(&["SETRANGE", "k", "4095", "Z"]), Reply::Int(4096));
+    assert_eq!(
+        t.run(&["SETRANGE", "k", "4096", "Z"]),
+        Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    );
+    assert_eq!(t.run(&["GETRANGE", "k", "-2", "-1"]), bulk("eZ"));
+}
+
+#[test]
+fn keyspace_hits_and_misses_count_reads_only() {
+    let mut t = TestShard::new();
+    t.run(&["SET", "a", "1"]);
+    t.run(&["GET", "a"]);
+    t.run(&["GET", "nope"]);
+    t.run(&["MGET", "a", "nope", "a"]);
+    t.run(&["INCR", "a"]);
+    t.run(&["APPEND", "b", "x"]);
+    assert_eq!(t.shard.stats.keyspace_hits, 3);
+    assert_eq!(t.shard.stats.keyspace_misses, 2);
+}
+
+#[test]
+fn writes_are_counted_and_failed_commands_write_nothing() {
+    let mut t = TestShard::new();
+    let dirty = |t: &TestShard| t.shard.dirty;
+    t.run(&["SET", "a", "1"]);
+    let d0 = dirty(&t);
+    for cmd in [
+        &["SET", "a", "2", "NX"][..],
+        &["SET", "a", "2", "EX", "0"],
+        &["INCRBY", "a", "x"],
+        &["SETRANGE", "a", "-1", "x"],
+        &["GETEX", "a"],
+        &["GETEX", "a", "PERSIST"],
+        &["MSETNX", "a", "1", "b", "2"],
+        &["GET", "a"],
+        &["LCS", "a", "b"],
+    ] {
+        t.run(cmd);
+        assert_eq!(dirty(&t), d0, "{cmd:?} must not count as a write");
+    }
+    t.run(&["INCR", "a"]);
+    assert_eq!(dirty(&t), d0 + 1);
+    t.run(&["MSET", "a", "1", "b", "2"]);
+    assert_eq!(dirty(&t), d0 + 3);
+}
+
+#[test]
+fn lcs_of_the_redis_test_suite_rna_strings() {
+    // From Redis's tests/unit/type/string.tcl.
+    let rna1 = "CACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTTCGTCCGGGTGTG";
+    let rna2 = "ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTT";
+    let rnalcs = "ACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTT";
+    let mut t = TestShard::new();
+    t.run(&["SET", "virus1{t}", rna1]);
+    t.run(&["SET", "virus2{t}", rna2]);
+    assert_eq!(t.run(&["LCS", "virus1{t}", "virus2{t}"]), bulk(rnalcs));
+    assert_eq!(t.run(&["LCS", "virus1{t}", "virus2{t}", "LEN"]), Reply::Int(rnalcs.len() as i64));
+    let range = |a: (i64, i64), b: (i64, i64), len: Option<i64>| {
+        let mut v = vec![
+            Reply::Array(vec![Reply::Int(a.0), Reply::Int(a.1)]),
+            Reply::Array(vec![Reply::Int(b.0), Reply::Int(b.1)]),
+        ];
+        v.extend(len.map(Reply::Int));
+        Reply::Array(v)
+    };
+    let expected = |with_len: bool, min: i64| {
+        let all = [
+            ((238, 238), (239, 239), 1),
+            ((236, 236), (238, 238), 1),
+            ((229, 230), (236, 237), 2),
+            ((224, 224), (235, 235), 1),
+            ((1, 222), (13, 234), 222),
+        ];
+        let matches = all
+            .iter()
+            .filter(|m| m.2 >= min)
+            .map(|&(a, b, l)| range(a, b, with_len.then_some(l)))
+            .collect();
+        Reply::Map(vec![
+            (bulk("matches"), Reply::Array(matches)),
+            (bulk("len"), Reply::Int(rnalcs.len() as i64)),
+        ])
+    };
+    assert_eq!(t.run(&["LCS", "virus1{t}", "virus2{t}", "IDX"]), expected(false, 0));
+    assert_eq!(t.run(&["LCS", "virus1{t}", "virus2{t}", "IDX", "WITHMATCHLEN"]), expected(true, 0));
+    assert_eq!(
+        t.run(&["LCS", "virus1{t}", "virus2{t}", "IDX", "WITHMATCHLEN", "MINMATCHLEN", "5"]),
+        expected(true, 5)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command table: arity, flags and key positions as in Redis's src/commands/*.json, and the
+// multi-shard strategy each multi-key command needs.
+
+#[test]
+fn command_table_matches_redis_json() {
+    use flags::{DENYOOM, FAST, READONLY, WRITE};
+    #[rustfmt::skip]
+    type Row = (&'static str, i32, u32, (i32, i32, i32), MultiShard);
+    let expected: &[Row] = &[
+        ("get", 2, READONLY | FAST, (1, 1, 1), MultiShard::None),
+        ("set", -3, WRITE | DENYOOM, (1, 1, 1), MultiShard::None),
+        ("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("setex", 4, WRITE | DENYOOM, (1, 1, 1), MultiShard::None),
+        ("psetex", 4, WRITE | DENYOOM, (1, 1, 1), MultiShard::None),
+        ("getex", -2, WRITE | FAST, (1, 1, 1), MultiShard::None),
+        ("getdel", 2, WRITE | FAST, (1, 1, 1), MultiShard::None),
+        ("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("mget", -2, READONLY | FAST, (1, -1, 1), MultiShard::Split(Merge::ArrayInKeyOrder)),
+        ("mset", -3, WRITE | DENYOOM, (1, -1, 2), MultiShard::Split(Merge::AllOk)),
+        ("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), MultiShard::Gather),
+        ("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("strlen", 2, READONLY | FAST, (1, 1, 1), MultiShard::None),
+        ("getrange", 4, READONLY, (1, 1, 1), MultiShard::None),
+        ("substr", 4, READONLY, (1, 1, 1), MultiShard::None),
+        ("setrange", 4, WRITE | DENYOOM, (1, 1, 1), MultiShard::None),
+        ("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("incrbyfloat", 3, WRITE | DENYOOM | FAST, (1, 1, 1), MultiShard::None),
+        ("lcs", -3, READONLY, (1, 2, 1), MultiShard::Gather),
+    ];
+    for &(name, arity, flags, keys, multi) in expected {
+        let spec = mayfly_engine::lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(spec.arity, arity, "{name} arity");
+        assert_eq!(spec.flags, flags, "{name} flags");
+        assert_eq!((spec.first_key, spec.last_key, spec.step), keys, "{name} keys");
+        assert_eq!(spec.multi, multi, "{name} multi-shard");
+        assert_eq!(spec.group, "string", "{name} group");
+    }
+    let mset = mayfly_engine::lookup(b"MSET").expect("mset");
+    assert_eq!(mset.key_indexes(7), vec![1, 3, 5]);
+}

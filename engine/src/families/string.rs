@@ -511,7 +511,8 @@ fn mget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    if argv.len() % 2 == 0 {
+    // Pairs after the name: an even argc means a key without a value.
+    if argv.len() & 1 == 0 {
         return OpError::WrongArity("mset".into()).into();
     }
     for pair in argv[1..].chunks_exact(2) {
@@ -521,7 +522,8 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    if argv.len() % 2 == 0 {
+    // Pairs after the name: an even argc means a key without a value.
+    if argv.len() & 1 == 0 {
         return OpError::WrongArity("msetnx".into()).into();
     }
     let pairs = argv[1..].chunks_exact(2);

@@ -195,7 +195,7 @@ fn parse_decimal(neg: bool, s: &[u8]) -> Option<LongDouble> {
     // the smallest subnormal about 1.8e-4951; outside that band the answer is known without
     // big arithmetic.
     let magnitude = digits.len() as i64 + exp10;
-    if magnitude > 4933 || magnitude < -4951 {
+    if !(-4951..=4933).contains(&magnitude) {
         return None;
     }
     let mut num = Big::default();
@@ -253,7 +253,7 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<LongDouble> {
         return Some(LongDouble::Finite { neg, mant: 0, exp: 0 });
     }
     let magnitude = num.bit_len() as i64 + exp2;
-    if magnitude > 16385 || magnitude < -16447 {
+    if !(-16447..=16385).contains(&magnitude) {
         return None;
     }
     finish(neg, round_ratio(&num, &Big::from_u64(1), exp2))
