@@ -92,7 +92,7 @@ fn machines() -> impl Strategy<Value = Machine> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn plans_keep_their_promises(m in machines(), shards in proptest::option::of(0usize..40), use_smt in any::<bool>()) {
