@@ -2,6 +2,7 @@
 //! add a new family to `FAMILIES` below.
 
 pub mod connection;
+pub mod server;
 pub mod expire;
 pub mod keys;
 pub mod string;
@@ -9,7 +10,7 @@ pub mod string;
 use crate::command::CommandSpec;
 
 static FAMILIES: &[&[CommandSpec]] =
-    &[connection::COMMANDS, string::COMMANDS, keys::COMMANDS, expire::COMMANDS];
+    &[connection::COMMANDS, server::COMMANDS, string::COMMANDS, keys::COMMANDS, expire::COMMANDS];
 
 /// Every family's table.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
