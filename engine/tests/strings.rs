@@ -1345,3 +1345,133 @@ fn command_table_matches_redis_json() {
     let mset = mayfly_engine::lookup(b"MSET").expect("mset");
     assert_eq!(mset.key_indexes(7), vec![1, 3, 5]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Model check: random edits applied to the shard and to a plain byte vector agree.
+
+mod model {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(Vec<u8>),
+        SetInt(i64),
+        Append(Vec<u8>),
+        SetRange(u16, Vec<u8>),
+        GetRange(i64, i64),
+        IncrBy(i64),
+        Strlen,
+        GetDel,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let bytes = vec(prop_oneof![Just(b'1'), Just(b'0'), Just(b'-'), any::<u8>()], 0..12);
+        prop_oneof![
+            bytes.clone().prop_map(Op::Set),
+            prop_oneof![any::<i64>(), -1000i64..1000].prop_map(Op::SetInt),
+            bytes.clone().prop_map(Op::Append),
+            (0u16..40, bytes).prop_map(|(o, b)| Op::SetRange(o, b)),
+            (-50i64..50, -50i64..50).prop_map(|(s, e)| Op::GetRange(s, e)),
+            prop_oneof![any::<i64>(), -5i64..5].prop_map(Op::IncrBy),
+            Just(Op::Strlen),
+            Just(Op::GetDel),
+        ]
+    }
+
+    /// GETRANGE as a plain slice computation over the model.
+    fn model_range(v: &[u8], start: i64, end: i64) -> Vec<u8> {
+        let len = v.len() as i64;
+        if start < 0 && end < 0 && start > end {
+            return Vec::new();
+        }
+        let s = if start < 0 { (len + start).max(0) } else { start };
+        let e = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+        if len == 0 || s > e {
+            return Vec::new();
+        }
+        v[s as usize..=e as usize].to_vec()
+    }
+
+    fn run(t: &mut TestShard, args: &[&[u8]]) -> Reply {
+        t.run_bytes(&args.iter().map(|a| Bytes::copy_from_slice(a)).collect::<Vec<_>>())
+    }
+
+    proptest! {
+        #[test]
+        fn edits_match_a_byte_model(ops in vec(op(), 1..40)) {
+            let mut t = TestShard::new();
+            let mut model: Option<Vec<u8>> = None;
+            for op in ops {
+                match op {
+                    Op::Set(b) => {
+                        prop_assert_eq!(run(&mut t, &[b"SET", b"k", &b]), Reply::ok());
+                        model = Some(b);
+                    }
+                    Op::SetInt(n) => {
+                        let b = n.to_string().into_bytes();
+                        prop_assert_eq!(run(&mut t, &[b"SET", b"k", &b]), Reply::ok());
+                        model = Some(b);
+                    }
+                    Op::Append(b) => {
+                        let m = model.get_or_insert_with(Vec::new);
+                        m.extend_from_slice(&b);
+                        let expected = Reply::Int(m.len() as i64);
+                        prop_assert_eq!(run(&mut t, &[b"APPEND", b"k", &b]), expected);
+                    }
+                    Op::SetRange(offset, b) => {
+                        let reply = run(&mut t, &[b"SETRANGE", b"k", offset.to_string().as_bytes(), &b]);
+                        let offset = offset as usize;
+                        if !b.is_empty() {
+                            let m = model.get_or_insert_with(Vec::new);
+                            if m.len() < offset + b.len() {
+                                m.resize(offset + b.len(), 0);
+                            }
+                            m[offset..offset + b.len()].copy_from_slice(&b);
+                        }
+                        let len = model.as_ref().map_or(0, Vec::len);
+                        prop_assert_eq!(reply, Reply::Int(len as i64));
+                    }
+                    Op::GetRange(s, e) => {
+                        let expected = model_range(model.as_deref().unwrap_or(&[]), s, e);
+                        let reply = run(&mut t, &[b"GETRANGE", b"k", s.to_string().as_bytes(), e.to_string().as_bytes()]);
+                        prop_assert_eq!(reply, Reply::Bulk(Bytes::from(expected)));
+                    }
+                    Op::IncrBy(d) => {
+                        let reply = run(&mut t, &[b"INCRBY", b"k", d.to_string().as_bytes()]);
+                        let current = match &model {
+                            None => Some(0),
+                            Some(m) => std::str::from_utf8(m).ok().and_then(|s| {
+                                let n: i64 = s.parse().ok()?;
+                                // Strict form only: what i64 prints back to the same bytes.
+                                (n.to_string() == s).then_some(n)
+                            }),
+                        };
+                        match current {
+                            None => prop_assert_eq!(reply, Reply::error("ERR value is not an integer or out of range")),
+                            Some(n) => match n.checked_add(d) {
+                                None => prop_assert_eq!(reply, Reply::error("ERR increment or decrement would overflow")),
+                                Some(v) => {
+                                    prop_assert_eq!(reply, Reply::Int(v));
+                                    model = Some(v.to_string().into_bytes());
+                                }
+                            },
+                        }
+                    }
+                    Op::Strlen => {
+                        let len = model.as_ref().map_or(0, Vec::len);
+                        prop_assert_eq!(run(&mut t, &[b"STRLEN", b"k"]), Reply::Int(len as i64));
+                    }
+                    Op::GetDel => {
+                        let expected = model.take().map_or(Reply::Nil, |m| Reply::Bulk(Bytes::from(m)));
+                        prop_assert_eq!(run(&mut t, &[b"GETDEL", b"k"]), expected);
+                    }
+                }
+                let stored = run(&mut t, &[b"GET", b"k"]);
+                let expected = model.clone().map_or(Reply::Nil, |m| Reply::Bulk(Bytes::from(m)));
+                prop_assert_eq!(stored, expected);
+            }
+        }
+    }
+}
