@@ -971,7 +971,7 @@ fn runner_detects_a_wrong_reply() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// INCRBYFLOAT against a golden file: 1,866 random operand pairs (decimal, exponent, hex, tiny,
+// INCRBYFLOAT against a golden file: 1,856 random operand pairs (decimal, exponent, hex, tiny,
 // huge, binary fractions whose printing ties, invalid forms), each checked as
 // `SET k a` + `INCRBYFLOAT k b` on redis-server 7.0.15.
 
