@@ -262,8 +262,8 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let run = &self.run;
-        let mode = match run.rate {
-            Some(rate) => format!("open loop at {rate:.0} ops/s"),
+        let mode = match &self.open_loop {
+            Some(open) => format!("open loop at {:.0} ops/s", open.requested_rate),
             None => "closed loop".to_string(),
         };
         let _ = writeln!(
