@@ -523,9 +523,10 @@ async fn info(conn: &Conn, argv: &[Bytes]) -> Reply {
         section(
             "Clients",
             format!(
-                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 g.connected.load(Ordering::Relaxed),
-                config.maxclients
+                config.maxclients,
+                g.blocked_clients.load(Ordering::Relaxed)
             ),
         );
     }

@@ -38,6 +38,9 @@ pub struct Conn {
     /// Close once the current reply is written (QUIT, protocol errors).
     pub close_after_reply: bool,
     pub watch: crate::admin::WatchState,
+    /// Bytes received and not yet parsed.
+    pub rbuf: BytesMut,
+    pub receiver: Receiver,
 }
 
 fn set_nodelay(fd: RawFd) {
@@ -156,14 +159,20 @@ pub async fn accept_loop(listen_fd: RawFd) {
 
 /// How a connection receives bytes: a multishot recv over the shard's buffer ring, or
 /// single-shot recvs into a buffer of its own.
-enum Receiver {
+pub enum Receiver {
     Multi(Option<MultiOp>),
     Single(Vec<u8>),
 }
 
 impl Receiver {
+    /// True when a pending recv may be dropped without losing bytes (multishot: completions
+    /// stay queued in the op; single-shot: the data would be lost with the buffer).
+    pub fn cancel_safe(&self) -> bool {
+        matches!(self, Receiver::Multi(_))
+    }
+
     /// Appends at least one byte to `rbuf`; Err on EOF or a socket error.
-    async fn recv(&mut self, fd: RawFd, rbuf: &mut BytesMut) -> Result<usize, ()> {
+    pub async fn recv(&mut self, fd: RawFd, rbuf: &mut BytesMut) -> Result<usize, ()> {
         match self {
             Receiver::Multi(op) => loop {
                 if op.is_none() {
@@ -229,6 +238,11 @@ pub async fn serve(fd: RawFd) {
     }
     rt.env.borrow_mut().stats.connections_received += 1;
     let requirepass_set = global.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
+    let receiver = if rt.ring.borrow().features.multishot_recv {
+        Receiver::Multi(None)
+    } else {
+        Receiver::Single(Vec::with_capacity(READ_SIZE))
+    };
     let mut conn = Conn {
         fd,
         info: info.clone(),
@@ -242,15 +256,13 @@ pub async fn serve(fd: RawFd) {
             dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             keys: Vec::new(),
         },
-    };
-    let mut receiver = if rt.ring.borrow().features.multishot_recv {
-        Receiver::Multi(None)
-    } else {
-        Receiver::Single(Vec::with_capacity(READ_SIZE))
+        rbuf: BytesMut::with_capacity(READ_SIZE),
+        receiver,
     };
     drop(rt);
-    serve_loop(&mut conn, &mut receiver).await;
-    drop(receiver);
+    serve_loop(&mut conn).await;
+    // Drop the recv op (cancelling it) before the fd goes away.
+    conn.receiver = Receiver::Single(Vec::new());
     close_fd(fd);
     if let Ok(mut clients) = global.clients.lock() {
         clients.remove(&id);
@@ -271,8 +283,7 @@ fn limits(conn: &Conn) -> (Limits, usize) {
     )
 }
 
-async fn serve_loop(conn: &mut Conn, receiver: &mut Receiver) {
-    let mut rbuf = BytesMut::with_capacity(READ_SIZE);
+async fn serve_loop(conn: &mut Conn) {
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SIZE);
     let mut parser = RequestParser::new();
     let (mut limits, mut qbuf_limit) = limits(conn);
@@ -281,13 +292,13 @@ async fn serve_loop(conn: &mut Conn, receiver: &mut Receiver) {
     loop {
         let mut executed = 0;
         loop {
-            if need.is_some_and(|n| rbuf.len() < n) {
+            if need.is_some_and(|n| conn.rbuf.len() < n) {
                 break;
             }
-            match parser.parse(&rbuf, &limits) {
+            match parser.parse(&conn.rbuf, &limits) {
                 Ok(Parsed::Request { args, consumed }) => {
                     need = None;
-                    let frame = rbuf.split_to(consumed).freeze();
+                    let frame = conn.rbuf.split_to(consumed).freeze();
                     let argv = resp::to_args(&frame, &args);
                     let reply = dispatch::dispatch(conn, argv).await;
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
@@ -307,7 +318,7 @@ async fn serve_loop(conn: &mut Conn, receiver: &mut Receiver) {
                     }
                 }
                 Ok(Parsed::Empty { consumed }) => {
-                    rbuf.advance(consumed);
+                    conn.rbuf.advance(consumed);
                 }
                 Ok(Parsed::Incomplete { need: n }) => {
                     need = n;
@@ -342,12 +353,12 @@ async fn serve_loop(conn: &mut Conn, receiver: &mut Receiver) {
             exec::yield_now().await;
             continue;
         }
-        if rbuf.len() > qbuf_limit {
+        if conn.rbuf.len() > qbuf_limit {
             // Redis closes clients whose query buffer exceeds client-query-buffer-limit.
             return;
         }
-        conn.info.qbuf.store(rbuf.len(), Ordering::Relaxed);
-        match receiver.recv(conn.fd, &mut rbuf).await {
+        conn.info.qbuf.store(conn.rbuf.len(), Ordering::Relaxed);
+        match conn.receiver.recv(conn.fd, &mut conn.rbuf).await {
             Ok(n) => {
                 rt().env.borrow_mut().stats.net_input_bytes += n as u64;
                 conn.info

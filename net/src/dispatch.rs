@@ -75,7 +75,119 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         }
         return Reply::status("QUEUED");
     }
+    if spec.has(flags::BLOCKING) {
+        return block(conn, spec, argv).await;
+    }
     execute(conn, spec, argv).await
+}
+
+/// The timeout of a blocking command in ms (0 = forever), or None when it does not parse
+/// (the engine then answers Redis's error).
+fn block_timeout_ms(spec: &CommandSpec, argv: &[Bytes]) -> Option<u64> {
+    let arg = match spec.name {
+        "blmpop" | "bzmpop" => argv.get(1)?,
+        _ => argv.last()?,
+    };
+    let secs: f64 = std::str::from_utf8(arg).ok()?.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some((secs * 1000.0).ceil() as u64)
+}
+
+/// What a blocking command answers when it times out.
+fn timeout_reply(spec: &CommandSpec) -> Reply {
+    match spec.name {
+        "blmove" | "brpoplpush" => Reply::Nil,
+        _ => Reply::NilArray,
+    }
+}
+
+/// Blocking commands (BLPOP & co.). When all keys live on one shard, the command is parked
+/// there as a waiter and served by the write that feeds it, in blocking order. Keys spread
+/// over shards fall back to retrying the atomic multi-shard attempt every few milliseconds.
+async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
+    use crate::rt::{race, Either, Pending};
+    let Some(timeout_ms) = block_timeout_ms(spec, &argv) else {
+        return execute(conn, spec, argv).await;
+    };
+    let rt = rt();
+    let g = rt.global.clone();
+    let idx = spec.key_indexes(argv.len());
+    let shards: Vec<usize> = idx.iter().map(|&i| g.shard_of(&argv[i])).collect();
+    let single = shards.windows(2).all(|w| w[0] == w[1]);
+    let deadline = if timeout_ms == 0 {
+        None
+    } else {
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms))
+    };
+    let remaining = |d: Option<std::time::Instant>| {
+        d.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as u64)
+    };
+    if !single || shards.is_empty() {
+        loop {
+            let r = route(conn.db, conn.resp3, spec, argv.clone()).await;
+            if !crate::rt::env::is_empty_blocking_reply(&r) || r.is_error() {
+                return r;
+            }
+            if remaining(deadline) == Some(0) {
+                return timeout_reply(spec);
+            }
+            crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10)).await;
+        }
+    }
+    let shard = shards[0];
+    let id = conn.info.id;
+    let pending = crate::rt::submit(shard, Job::Block { id, db: conn.db, argv, resp3: conn.resp3 });
+    let fut = match pending {
+        Pending::Ready(out) => return out.into_reply(),
+        Pending::Wait(f) => f,
+    };
+    let token = fut.token;
+    g.blocked_clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut fut = std::pin::pin!(fut);
+    let outcome = loop {
+        let left = remaining(deadline);
+        if left == Some(0) {
+            break None;
+        }
+        let timer = async {
+            match left {
+                Some(ms) => crate::rt::sleep_ms(ms).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let cancel_safe = conn.receiver.cancel_safe();
+        let watch_socket = async {
+            if cancel_safe {
+                conn.receiver.recv(conn.fd, &mut conn.rbuf).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        match race(fut.as_mut(), race(timer, watch_socket)).await {
+            Either::Left(out) => break Some(out.into_reply()),
+            Either::Right(Either::Left(())) => continue,
+            // Pipelined bytes arrived while blocked: keep them for after the reply.
+            Either::Right(Either::Right(Ok(_))) => continue,
+            Either::Right(Either::Right(Err(()))) => {
+                conn.close_after_reply = true;
+                break None;
+            }
+        }
+    };
+    g.blocked_clients.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(reply) = outcome {
+        return reply;
+    }
+    // Timed out or disconnected: withdraw the waiter, unless it was served meanwhile.
+    let withdrawn = call(shard, Job::Unblock { id }).await.into_reply();
+    if withdrawn == Reply::Int(1) {
+        rt.cancel_reply(token);
+        timeout_reply(spec)
+    } else {
+        fut.await.into_reply()
+    }
 }
 
 /// Runs a command that passed the checks (also used by EXEC for queued commands).

@@ -36,6 +36,27 @@ pub enum Job {
     Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)> },
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
+    /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
+    /// this shard) and answer when a write makes it succeed.
+    Block { id: u64, db: usize, argv: Vec<Bytes>, resp3: bool },
+    /// Withdraw waiter `id`: answers `Out::Reply(Int(1))` when it was still waiting, 0 when
+    /// it had already been served (its reply is on the way).
+    Unblock { id: u64 },
+}
+
+/// A client blocked on keys of this shard.
+pub struct Waiter {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+    pub resp3: bool,
+    pub reply_to: ReplyTo,
+    pub keys: Vec<DbKey>,
+}
+
+/// True for the reply a blocking command gives when it finds nothing (what it answers on
+/// timeout, or inside MULTI).
+pub fn is_empty_blocking_reply(r: &Reply) -> bool {
+    matches!(r, Reply::Nil | Reply::NilArray)
 }
 
 /// What a job produces.
@@ -139,6 +160,13 @@ pub struct Env {
     pub stats: ShardStats,
     /// WATCHed keys on this shard → the dirty flags of the watching connections.
     pub watches: HashMap<DbKey, Vec<Arc<AtomicBool>>>,
+    /// Keys with blocked clients → waiter ids, in the order they blocked.
+    pub blocked: HashMap<DbKey, VecDeque<u64>>,
+    pub waiters: HashMap<u64, Waiter>,
+    /// Replies for served waiters, delivered by the runtime after the job that served them.
+    pub deliveries: Vec<(ReplyTo, Out)>,
+    /// Written keys that have waiters, to serve after the current job.
+    ready_keys: Vec<DbKey>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
@@ -165,13 +193,106 @@ impl Env {
             pending: VecDeque::new(),
             stats: ShardStats::default(),
             watches: HashMap::new(),
+            blocked: HashMap::new(),
+            waiters: HashMap::new(),
+            deliveries: Vec::new(),
+            ready_keys: Vec::new(),
         }
+    }
+
+    /// Writes are logged only while someone watches or blocks, so the hot path pays nothing
+    /// otherwise.
+    fn update_write_log(&mut self) {
+        if self.watches.is_empty() && self.blocked.is_empty() {
+            self.shard.write_log = None;
+        } else {
+            self.shard.write_log.get_or_insert_with(Vec::new);
+        }
+    }
+
+    fn park_waiter(&mut self, id: u64, waiter: Waiter) {
+        for k in &waiter.keys {
+            let q = self.blocked.entry(k.clone()).or_default();
+            if !q.contains(&id) {
+                q.push_back(id);
+            }
+        }
+        self.waiters.insert(id, waiter);
+        self.update_write_log();
+    }
+
+    fn remove_waiter(&mut self, id: u64) -> Option<Waiter> {
+        let w = self.waiters.remove(&id)?;
+        for k in &w.keys {
+            if let Some(q) = self.blocked.get_mut(k) {
+                q.retain(|x| *x != id);
+                if q.is_empty() {
+                    self.blocked.remove(k);
+                }
+            }
+        }
+        self.update_write_log();
+        Some(w)
+    }
+
+    /// Serves waiters on keys written by the last job, first blocked first served, as Redis's
+    /// handleClientsBlockedOnKeys does. Serving may write other keys (BLMOVE), which are
+    /// served in turn; each round makes progress or stops, so this ends.
+    fn serve_blocked(&mut self) {
+        let mut rounds = 0;
+        while let Some(key) = self.ready_keys.pop() {
+            rounds += 1;
+            if rounds > 100_000 {
+                break;
+            }
+            loop {
+                let Some(&id) = self.blocked.get(&key).and_then(|q| q.front()) else { break };
+                let Some(w) = self.waiters.get(&id) else {
+                    if let Some(q) = self.blocked.get_mut(&key) {
+                        q.pop_front();
+                    }
+                    continue;
+                };
+                let (db, argv, resp3) = (w.db, w.argv.clone(), w.resp3);
+                let reply = self.exec(db, &argv, resp3);
+                if is_empty_blocking_reply(&reply) || reply.is_error() {
+                    // Nothing for it (or the key changed type): it stays blocked, and so do
+                    // the ones behind it.
+                    break;
+                }
+                if let Some(w) = self.remove_waiter(id) {
+                    self.deliveries.push((w.reply_to, Out::Reply(reply)));
+                }
+                self.collect_ready_keys();
+            }
+        }
+    }
+
+    fn collect_ready_keys(&mut self) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        if let Some(log) = self.shard.write_log.as_ref() {
+            for key in log {
+                if self.blocked.contains_key(key) && !self.ready_keys.contains(key) {
+                    self.ready_keys.push(key.clone());
+                }
+            }
+        }
+    }
+
+    /// After every job: serve blocked clients on written keys, then flag watchers.
+    fn after_job(&mut self) {
+        self.collect_ready_keys();
+        if !self.ready_keys.is_empty() {
+            self.serve_blocked();
+        }
+        self.flag_watchers();
     }
 
     pub fn watch(&mut self, key: DbKey, flag: Arc<AtomicBool>) {
         self.watches.entry(key).or_default().push(flag);
-        // Writes are only logged while someone watches, so the hot path pays nothing otherwise.
-        self.shard.write_log.get_or_insert_with(Vec::new);
+        self.update_write_log();
     }
 
     pub fn unwatch(&mut self, key: &DbKey, flag: &Arc<AtomicBool>) {
@@ -181,17 +302,16 @@ impl Env {
                 self.watches.remove(key);
             }
         }
-        if self.watches.is_empty() {
-            self.shard.write_log = None;
-        }
+        self.update_write_log();
     }
 
-    /// Marks the watchers of every key written since the last call.
+    /// Marks the watchers of every key written since the last call, and clears the log.
     pub fn flag_watchers(&mut self) {
-        if self.watches.is_empty() {
-            return;
-        }
         if let Some(log) = self.shard.write_log.as_mut() {
+            if self.watches.is_empty() {
+                log.clear();
+                return;
+            }
             for key in log.drain(..) {
                 if let Some(flags) = self.watches.get(&key) {
                     for f in flags {
@@ -255,7 +375,7 @@ impl Env {
                 }
                 self.flag_flush(&argv, db);
                 let reply = self.exec(db, &argv, resp3);
-                self.flag_watchers();
+                self.after_job();
                 Ok(Out::Reply(reply))
             }
             Job::Batch { db, cmds, resp3 } => {
@@ -281,7 +401,7 @@ impl Env {
                     self.flag_flush(c, db);
                     replies.push(self.exec(db, c, resp3));
                 }
-                self.flag_watchers();
+                self.after_job();
                 Ok(Out::Replies(replies))
             }
             Job::Lock { txid, keys, exclusive } => {
@@ -315,8 +435,12 @@ impl Env {
                 Ok(Out::Entries(entries))
             }
             Job::Store { txid, writes } => {
+                let mut stored: Vec<DbKey> = Vec::new();
                 for ((db, k), entry) in writes {
                     self.flag_key(&(db, k.clone()));
+                    if !self.blocked.is_empty() {
+                        stored.push((db, k.clone()));
+                    }
                     let d = &mut self.shard.dbs[db];
                     match entry {
                         Some(e) => {
@@ -329,12 +453,33 @@ impl Env {
                     self.shard.dirty += 1;
                 }
                 self.locks.unlock(txid);
+                if !self.blocked.is_empty() {
+                    if let Some(log) = self.shard.write_log.as_mut() {
+                        log.extend(stored);
+                    }
+                }
+                self.after_job();
                 Ok(Out::Done)
             }
             Job::Run(f) => {
                 let out = f(self);
-                self.flag_watchers();
+                self.after_job();
                 Ok(out)
+            }
+            Job::Block { id, db, argv, resp3 } => {
+                if !self.locks.is_empty() && self.locks.blocks(&command_keys(db, &argv), true) {
+                    return Err(Job::Block { id, db, argv, resp3 });
+                }
+                let reply = self.exec(db, &argv, resp3);
+                if !is_empty_blocking_reply(&reply) {
+                    self.after_job();
+                    return Ok(Out::Reply(reply));
+                }
+                // Parked: the answer comes through `deliveries` (served) or Unblock (timeout).
+                Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3 })))
+            }
+            Job::Unblock { id } => {
+                Ok(Out::Reply(Reply::Int(self.remove_waiter(id).is_some() as i64)))
             }
         }
     }
@@ -352,8 +497,25 @@ impl Env {
         reply
     }
 
+    /// Parks a blocking command that found nothing, replying later to `reply_to`.
+    pub fn park(&mut self, marker: ParkedMarker, reply_to: ReplyTo) {
+        let keys = command_keys(marker.db, &marker.argv);
+        let waiter =
+            Waiter { db: marker.db, argv: marker.argv, resp3: marker.resp3, reply_to, keys };
+        self.park_waiter(marker.id, waiter);
+    }
+
     /// True after a job that may have released locks; the caller then retries `pending`.
     pub fn releases_locks(job: &Job) -> bool {
         matches!(job, Job::Unlock { .. } | Job::Store { .. })
     }
+}
+
+/// What a `Job::Block` that found nothing hands back to the runtime, which parks it with the
+/// reply address it alone knows.
+pub struct ParkedMarker {
+    pub id: u64,
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+    pub resp3: bool,
 }

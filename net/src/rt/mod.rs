@@ -35,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, types};
 
 use crate::server::Global;
-use env::{Env, Job, Out, ReplyTo};
+use env::{Env, Job, Out, ParkedMarker, ReplyTo};
 use ring::{Owned, Ring};
 
 /// Messages between shards.
@@ -94,6 +94,19 @@ impl Rt {
         }
     }
 
+    /// Frees a reply slot whose answer will never come (a withdrawn waiter).
+    pub fn cancel_reply(&self, token: usize) {
+        let mut r = self.replies.borrow_mut();
+        if let Some(slot) = r.0.get_mut(token) {
+            if slot.used {
+                slot.used = false;
+                slot.out = None;
+                slot.waker = None;
+                r.1.push(token);
+            }
+        }
+    }
+
     fn complete(&self, token: usize, out: Out) {
         let mut r = self.replies.borrow_mut();
         if let Some(slot) = r.0.get_mut(token) {
@@ -122,11 +135,32 @@ impl Rt {
         let releases = Env::releases_locks(&job);
         let result = self.env.borrow_mut().try_run(job);
         match result {
-            Ok(out) => self.deliver(reply_to, out),
+            Ok(out) => self.finish(out, reply_to),
             Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
         }
+        self.flush_deliveries();
         if releases {
             self.retry_pending();
+        }
+    }
+
+    /// Delivers a result, or parks a blocking command that found nothing.
+    fn finish(&self, out: Out, reply_to: ReplyTo) {
+        match out {
+            Out::Any(b) if b.is::<ParkedMarker>() => {
+                if let Ok(marker) = b.downcast::<ParkedMarker>() {
+                    self.env.borrow_mut().park(*marker, reply_to);
+                }
+            }
+            out => self.deliver(reply_to, out),
+        }
+    }
+
+    /// Sends the replies of waiters served by the last job.
+    fn flush_deliveries(&self) {
+        let deliveries = std::mem::take(&mut self.env.borrow_mut().deliveries);
+        for (to, out) in deliveries {
+            self.deliver(to, out);
         }
     }
 
@@ -137,9 +171,10 @@ impl Rt {
             let releases = Env::releases_locks(&job);
             let result = self.env.borrow_mut().try_run(job);
             match result {
-                Ok(out) => self.deliver(reply_to, out),
+                Ok(out) => self.finish(out, reply_to),
                 Err(job) => still.push_back((job, reply_to)),
             }
+            self.flush_deliveries();
             if releases {
                 // Newly freed locks may unblock jobs we already passed over.
                 still.extend(waiting.drain(..));
@@ -155,7 +190,7 @@ impl Rt {
 
 /// Future of a job's result.
 pub struct ReplyFuture {
-    token: usize,
+    pub token: usize,
 }
 
 impl Future for ReplyFuture {
@@ -201,7 +236,13 @@ pub fn submit(shard: usize, job: Job) -> Pending {
     if shard == rt.id {
         let releases = Env::releases_locks(&job);
         let result = rt.env.borrow_mut().try_run(job);
+        rt.flush_deliveries();
         return match result {
+            Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {
+                let token = rt.alloc_reply();
+                rt.finish(Out::Any(b), ReplyTo::Local(token));
+                Pending::Wait(ReplyFuture { token })
+            }
             Ok(out) => {
                 if releases {
                     rt.retry_pending();
@@ -252,7 +293,15 @@ impl Future for OpFuture {
 impl Drop for OpFuture {
     fn drop(&mut self) {
         if !self.released {
-            rt().ring.borrow_mut().release(self.id);
+            let rt = rt();
+            let mut ring = rt.ring.borrow_mut();
+            if !ring.op_done(self.id) {
+                // Nobody waits any more (a timer outlived its race): ask the kernel to drop it.
+                ring.push_raw(
+                    opcode::AsyncCancel::new(self.id as u64).build().user_data(ring::UD_IGNORE),
+                );
+            }
+            ring.release(self.id);
         }
     }
 }
@@ -356,3 +405,25 @@ pub async fn sleep_ms(ms: u64) {
 }
 
 pub mod shard_loop;
+
+/// Which of two futures finished first.
+pub enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both futures; returns the first result (the left one wins ties).
+pub async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
