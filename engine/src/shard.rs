@@ -138,8 +138,7 @@ impl Shard {
                 }
             }
             db.expire_cursor = cursor;
-            if ttl_n > 0 {
-                let avg = ttl_sum / ttl_n;
+            if let Some(avg) = ttl_sum.checked_div(ttl_n) {
                 // Running average as Redis does: weighted towards the old value.
                 db.avg_ttl_ms =
                     if db.avg_ttl_ms == 0 { avg } else { (db.avg_ttl_ms / 50) * 49 + avg / 50 };
