@@ -162,7 +162,7 @@ pub struct BenchArgs {
 }
 
 fn seconds(value: f64, name: &str) -> Result<Duration, BenchError> {
-    if !value.is_finite() || value < 0.0 || value > 1e9 {
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return Err(BenchError::Config(format!("{name} must be a number of seconds >= 0")));
     }
     Ok(Duration::from_secs_f64(value))
@@ -202,9 +202,14 @@ impl BenchArgs {
                 let mean = self.key_median.unwrap_or(keyspace / 2.0);
                 let stddev = self.key_stddev.unwrap_or(keyspace / 6.0);
                 if !(mean.is_finite() && stddev.is_finite() && stddev > 0.0) {
-                    return Err(BenchError::Config("gaussian needs a finite median and a positive stddev".into()));
+                    return Err(BenchError::Config(
+                        "gaussian needs a finite median and a positive stddev".into(),
+                    ));
                 }
-                (KeyDistribution::Gaussian { mean, stddev }, format!("gaussian mean {mean} stddev {stddev}"))
+                (
+                    KeyDistribution::Gaussian { mean, stddev },
+                    format!("gaussian mean {mean} stddev {stddev}"),
+                )
             }
         })
     }
@@ -213,14 +218,17 @@ impl BenchArgs {
     pub fn templates(&self) -> Result<Vec<Template>, BenchError> {
         if !self.command.is_empty() {
             if self.command_ratio.len() > self.command.len() {
-                return Err(BenchError::Config("more --command-ratio than --command values".into()));
+                return Err(BenchError::Config(
+                    "more --command-ratio than --command values".into(),
+                ));
             }
             return self
                 .command
                 .iter()
                 .enumerate()
                 .map(|(i, text)| {
-                    Template::parse(text, self.command_ratio.get(i).copied().unwrap_or(1)).map_err(BenchError::Config)
+                    Template::parse(text, self.command_ratio.get(i).copied().unwrap_or(1))
+                        .map_err(BenchError::Config)
                 })
                 .collect();
         }
@@ -241,10 +249,17 @@ impl BenchArgs {
         let (distribution, distribution_name) = self.distribution()?;
         let data_size = DataSize::parse(&self.data_size).map_err(BenchError::Config)?;
         let templates = self.templates()?;
-        let commands = templates.iter().map(|t| format!("{} (weight {})", t.text, t.weight)).collect();
-        let workload =
-            Workload::new(templates, self.keyspace, &self.key_prefix, distribution, data_size, self.seed)
-                .map_err(BenchError::Config)?;
+        let commands =
+            templates.iter().map(|t| format!("{} (weight {})", t.text, t.weight)).collect();
+        let workload = Workload::new(
+            templates,
+            self.keyspace,
+            &self.key_prefix,
+            distribution,
+            data_size,
+            self.seed,
+        )
+        .map_err(BenchError::Config)?;
         let stop = match (self.requests, self.duration) {
             (Some(n), _) => Stop::Requests(n),
             (None, Some(d)) => Stop::Duration(seconds(d, "--duration")?),
@@ -332,7 +347,11 @@ fn observe(bar: &indicatif::ProgressBar, stop: Stop) -> impl FnMut(&LiveStatus) 
             Stop::Duration(_) => bar.set_position(status.measured_ns / 1_000_000),
             Stop::Requests(_) => bar.set_position(status.recorded),
         }
-        bar.set_message(format!("{:.0} ops/s  p99 {:.3} ms", status.ops_per_sec, status.p99_ns as f64 / 1e6));
+        bar.set_message(format!(
+            "{:.0} ops/s  p99 {:.3} ms",
+            status.ops_per_sec,
+            status.p99_ns as f64 / 1e6
+        ));
     }
 }
 
@@ -346,7 +365,10 @@ pub fn bench(args: &BenchArgs) -> Result<Report, BenchError> {
         let result = runner::run(&prefill, observe(&bar, prefill.stop))?;
         bar.finish_and_clear();
         let errors: u64 = result.errors.values().sum();
-        eprintln!("prefill: {} replies in {:.2} s, {} errors", result.replies_total, result.wall_seconds, errors);
+        eprintln!(
+            "prefill: {} replies in {:.2} s, {} errors",
+            result.replies_total, result.wall_seconds, errors
+        );
         if errors > 0 {
             eprintln!("prefill errors: {:?}", result.errors);
         }
@@ -376,10 +398,16 @@ fn load(path: &std::path::Path) -> Result<Report, BenchError> {
 }
 
 /// `compare A.json B.json [--plot FILE]`: returns the table.
-pub fn compare_files(a: &std::path::Path, b: &std::path::Path, plot_path: Option<&std::path::Path>) -> Result<String, BenchError> {
+pub fn compare_files(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    plot_path: Option<&std::path::Path>,
+) -> Result<String, BenchError> {
     let report_a = load(a)?;
     let report_b = load(b)?;
-    let name = |p: &std::path::Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = |p: &std::path::Path| {
+        p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
     let table = compare::render(&report_a, &name(a), &report_b, &name(b));
     if let Some(path) = plot_path {
         let series = [
@@ -395,7 +423,9 @@ pub fn compare_files(a: &std::path::Path, b: &std::path::Path, plot_path: Option
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let outcome = match &cli.command {
-        Some(Command::Compare { a, b, plot }) => compare_files(a, b, plot.as_deref()).map(|table| print!("{table}")),
+        Some(Command::Compare { a, b, plot }) => {
+            compare_files(a, b, plot.as_deref()).map(|table| print!("{table}"))
+        }
         None => bench(&cli.bench).map(|report| print!("{}", report.summary())),
     };
     match outcome {
@@ -404,5 +434,89 @@ pub fn main() -> i32 {
             eprintln!("mayfly-bench: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("mayfly-bench").chain(args.iter().copied()))
+            .expect("valid arguments")
+    }
+
+    #[test]
+    fn memtier_style_options_build_a_run() {
+        let cli = parse(&[
+            "--server",
+            "localhost",
+            "--port",
+            "7000",
+            "--connections",
+            "8",
+            "--pipeline",
+            "4",
+            "--threads",
+            "2",
+            "--rate",
+            "5000",
+            "--duration",
+            "3",
+            "--zipf",
+            "0.9",
+            "--keyspace",
+            "500",
+            "--data-size",
+            "10-20",
+            "--command",
+            "HSET h:__key__ f __data__",
+            "--command",
+            "HGET h:__key__ f",
+            "--command-ratio",
+            "3",
+        ]);
+        assert!(cli.command.is_none());
+        let (config, description) = cli.bench.run_config().expect("config");
+        assert_eq!(config.server.port, 7000);
+        assert_eq!((config.connections, config.pipeline, config.threads), (8, 4, 2));
+        assert_eq!(config.rate, Some(5000.0));
+        assert_eq!(config.stop, Stop::Duration(Duration::from_secs(3)));
+        assert_eq!(config.workload.distribution, KeyDistribution::Zipf(0.9));
+        assert_eq!(config.workload.data_size, DataSize { min: 10, max: 20 });
+        let weights: Vec<u32> = config.workload.templates.iter().map(|t| t.weight).collect();
+        assert_eq!(weights, vec![3, 1]);
+        assert_eq!(config.workload.labels(), vec!["HSET", "HGET"]);
+        assert_eq!(description.server, "localhost:7000");
+    }
+
+    #[test]
+    fn default_workload_is_the_ratio_with_optional_ttl() {
+        let cli = parse(&["--ratio", "1:4", "--ttl", "60", "--requests", "100"]);
+        let templates = cli.bench.templates().expect("templates");
+        assert_eq!(templates[0].text, "SET __key__ __data__ EX 60");
+        assert_eq!((templates[0].weight, templates[1].weight), (1, 4));
+        let (config, _) = cli.bench.run_config().expect("config");
+        assert_eq!(config.stop, Stop::Requests(100));
+        let prefill = cli.bench.prefill_config(&config).expect("prefill");
+        assert_eq!(prefill.stop, Stop::Requests(100_000));
+        assert_eq!(prefill.workload.distribution, KeyDistribution::Sequential);
+    }
+
+    #[test]
+    fn compare_subcommand_and_bad_options() {
+        let cli = parse(&["compare", "a.json", "b.json", "--plot", "x.svg"]);
+        match cli.command {
+            Some(Command::Compare { a, b, plot }) => {
+                assert_eq!((a, b, plot), ("a.json".into(), "b.json".into(), Some("x.svg".into())));
+            }
+            None => panic!("compare not parsed"),
+        }
+        assert!(
+            Cli::try_parse_from(["mayfly-bench", "--duration", "1", "--requests", "5"]).is_err()
+        );
+        assert!(parse(&["--ratio", "0:0"]).bench.run_config().is_err());
+        assert!(parse(&["--zipf=-1"]).bench.run_config().is_err());
+        assert!(parse(&["--duration=-1"]).bench.run_config().is_err());
     }
 }

@@ -82,7 +82,10 @@ impl ServerOptions {
         let socket_address = self.resolve()?;
         let mut stream = TcpStream::connect_timeout(&socket_address, self.connect_timeout)
             .map_err(|e| BenchError::Connect { address: address.clone(), reason: e.to_string() })?;
-        let io_err = |e: std::io::Error| BenchError::Connect { address: address.clone(), reason: e.to_string() };
+        let io_err = |e: std::io::Error| BenchError::Connect {
+            address: address.clone(),
+            reason: e.to_string(),
+        };
         stream.set_nodelay(true).map_err(io_err)?;
         stream.set_read_timeout(Some(self.connect_timeout)).map_err(io_err)?;
         stream.set_write_timeout(Some(self.connect_timeout)).map_err(io_err)?;
@@ -118,7 +121,9 @@ impl ServerOptions {
 pub fn call(stream: &mut TcpStream, args: &[&str], what: &str) -> Result<(), BenchError> {
     let mut out = Vec::new();
     encode_command(&mut out, args);
-    stream.write_all(&out).map_err(|e| BenchError::Handshake(format!("{what}: write failed: {e}")))?;
+    stream
+        .write_all(&out)
+        .map_err(|e| BenchError::Handshake(format!("{what}: write failed: {e}")))?;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
@@ -139,7 +144,9 @@ pub fn call(stream: &mut TcpStream, args: &[&str], what: &str) -> Result<(), Ben
                     .read(&mut chunk)
                     .map_err(|e| BenchError::Handshake(format!("{what}: no reply: {e}")))?;
                 if n == 0 {
-                    return Err(BenchError::Handshake(format!("{what}: server closed the connection")));
+                    return Err(BenchError::Handshake(format!(
+                        "{what}: server closed the connection"
+                    )));
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }

@@ -51,10 +51,21 @@ pub fn render(a: &Report, a_name: &str, b: &Report, b_name: &str) -> String {
     for (ca, cb) in pairs {
         let _ = writeln!(out, "\n{:<14} {:>14} {:>14} {:>8}", ca.name, "A", "B", "B/A");
         for ((name, va), (_, vb)) in metrics(ca).iter().zip(metrics(cb).iter()) {
-            let _ = writeln!(out, "  {:<12} {:>14} {:>14} {:>8}", name, fmt_num(*va), fmt_num(*vb), ratio(*va, *vb));
+            let _ = writeln!(
+                out,
+                "  {:<12} {:>14} {:>14} {:>8}",
+                name,
+                fmt_num(*va),
+                fmt_num(*vb),
+                ratio(*va, *vb)
+            );
         }
     }
-    let _ = writeln!(out, "\n  {:<12} {:>14} {:>14} {:>8}", "errors", a.errors_total, b.errors_total, "");
+    let _ = writeln!(
+        out,
+        "\n  {:<12} {:>14} {:>14} {:>8}",
+        "errors", a.errors_total, b.errors_total, ""
+    );
     out
 }
 

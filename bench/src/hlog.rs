@@ -8,7 +8,9 @@
 //! convention of the Java writer.
 
 use crate::runner::{new_histogram, RunResult};
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -33,14 +35,22 @@ pub fn render(result: &RunResult) -> Result<Vec<u8>, String> {
             for h in &interval.per_command {
                 all.add(h).expect("histograms share bounds");
             }
-            writer.write_histogram(&all, start, length, None).map_err(|e| format!("hlog: {e:?}"))?;
+            writer
+                .write_histogram(&all, start, length, None)
+                .map_err(|e| format!("hlog: {e:?}"))?;
             for (label, h) in result.labels.iter().zip(&interval.per_command) {
                 let Some(tag) = Tag::new(label) else { continue };
-                writer.write_histogram(h, start, length, Some(tag)).map_err(|e| format!("hlog: {e:?}"))?;
+                writer
+                    .write_histogram(h, start, length, Some(tag))
+                    .map_err(|e| format!("hlog: {e:?}"))?;
             }
         }
     }
-    let start_s = result.start_time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let start_s = result
+        .start_time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     let mut out = Vec::with_capacity(body.len() + 512);
     out.extend_from_slice(b"#[Logged with mayfly-bench]\n");
     out.extend_from_slice(b"#[Histogram log format version 1.3]\n");

@@ -98,7 +98,13 @@ impl ZipfSampler {
     /// `exponent` must be positive; it is clamped to a tiny positive value otherwise.
     pub fn new(n: u64, exponent: f64) -> ZipfSampler {
         let exponent = if exponent > 0.0 { exponent } else { 1e-9 };
-        let mut zipf = ZipfSampler { n: n.max(1) as f64, exponent, h_integral_x1: 0.0, h_integral_n: 0.0, s: 0.0 };
+        let mut zipf = ZipfSampler {
+            n: n.max(1) as f64,
+            exponent,
+            h_integral_x1: 0.0,
+            h_integral_n: 0.0,
+            s: 0.0,
+        };
         zipf.h_integral_x1 = zipf.h_integral(1.5) - 1.0;
         zipf.h_integral_n = zipf.h_integral(zipf.n + 0.5);
         zipf.s = 2.0 - zipf.h_integral_inverse(zipf.h_integral(2.5) - zipf.h(2.0));
@@ -178,7 +184,10 @@ mod tests {
         for rank in [1u64, 2, 5, 10, 50] {
             let expected = draws as f64 * (rank as f64).powf(-exponent) / norm;
             let got = counts[rank as usize - 1] as f64;
-            assert!((got - expected).abs() / expected < 0.1, "rank {rank}: got {got}, want {expected}");
+            assert!(
+                (got - expected).abs() / expected < 0.1,
+                "rank {rank}: got {got}, want {expected}"
+            );
         }
     }
 
@@ -208,7 +217,8 @@ mod tests {
 
     #[test]
     fn gaussian_centres_on_its_mean() {
-        let counts = histogram(KeyDistribution::Gaussian { mean: 500.0, stddev: 50.0 }, 1000, 100_000);
+        let counts =
+            histogram(KeyDistribution::Gaussian { mean: 500.0, stddev: 50.0 }, 1000, 100_000);
         let within_one_sigma: u64 = counts[450..550].iter().sum();
         let share = within_one_sigma as f64 / 100_000.0;
         assert!((0.64..0.72).contains(&share), "{share}");

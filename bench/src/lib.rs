@@ -17,13 +17,13 @@
 //!
 //! The crate stands alone: it shares no code with the Mayfly server.
 
+pub mod cli;
 pub mod client;
+pub mod compare;
+pub mod hlog;
 pub mod keys;
+pub mod plot;
+pub mod report;
 pub mod resp;
 pub mod runner;
 pub mod workload;
-pub mod hlog;
-pub mod report;
-pub mod cli;
-pub mod compare;
-pub mod plot;

@@ -32,7 +32,11 @@ fn percentile_label(nines: f64) -> String {
 /// Points (nines, ms) of one distribution; the 100th percentile is drawn
 /// at the right edge, as HdrHistogram's plotter does.
 fn curve(command: &CommandReport, right_edge: f64) -> Vec<(f64, f64)> {
-    command.percentiles.iter().map(|p| (nines(p.percentile).min(right_edge), p.value_us / 1000.0)).collect()
+    command
+        .percentiles
+        .iter()
+        .map(|p| (nines(p.percentile).min(right_edge), p.value_us / 1000.0))
+        .collect()
 }
 
 /// Draws the plot for one or more runs into `path` (SVG).
@@ -60,11 +64,18 @@ fn draw_inner(series: &[Series<'_>], path: &std::path::Path) -> DrawResult {
         .filter(|x| x.is_finite())
         .fold(2.0f64, f64::max);
     let right_edge = finite_max.ceil().clamp(2.0, MAX_NINES);
-    let max_ms =
-        curves.iter().flat_map(|(_, c)| c.percentiles.iter().map(|p| p.value_us / 1000.0)).fold(0.001f64, f64::max);
-    let max_time_s =
-        series.iter().flat_map(|s| s.report.timeline.iter().map(|t| t.start_s + t.length_s)).fold(1.0f64, f64::max);
-    let max_ops = series.iter().flat_map(|s| s.report.timeline.iter().map(|t| t.ops_per_sec)).fold(1.0f64, f64::max);
+    let max_ms = curves
+        .iter()
+        .flat_map(|(_, c)| c.percentiles.iter().map(|p| p.value_us / 1000.0))
+        .fold(0.001f64, f64::max);
+    let max_time_s = series
+        .iter()
+        .flat_map(|s| s.report.timeline.iter().map(|t| t.start_s + t.length_s))
+        .fold(1.0f64, f64::max);
+    let max_ops = series
+        .iter()
+        .flat_map(|s| s.report.timeline.iter().map(|t| t.ops_per_sec))
+        .fold(1.0f64, f64::max);
 
     let root = SVGBackend::new(path, (1000, 900)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -94,9 +105,15 @@ fn draw_inner(series: &[Series<'_>], path: &std::path::Path) -> DrawResult {
         chart
             .draw_series(LineSeries::new(curve(command, right_edge), style))?
             .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .draw()?;
 
     let mut throughput = ChartBuilder::on(&lower)
         .caption("Throughput over time", ("sans-serif", 20))
@@ -111,15 +128,26 @@ fn draw_inner(series: &[Series<'_>], path: &std::path::Path) -> DrawResult {
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     for (i, s) in series.iter().enumerate() {
-        let color = Palette99::pick(i + if series.len() == 1 { curves.len() - 1 } else { 0 }).to_rgba();
-        let points: Vec<(f64, f64)> =
-            s.report.timeline.iter().map(|t| (t.start_s + t.length_s / 2.0, t.ops_per_sec)).collect();
+        let color =
+            Palette99::pick(i + if series.len() == 1 { curves.len() - 1 } else { 0 }).to_rgba();
+        let points: Vec<(f64, f64)> = s
+            .report
+            .timeline
+            .iter()
+            .map(|t| (t.start_s + t.length_s / 2.0, t.ops_per_sec))
+            .collect();
         throughput
             .draw_series(LineSeries::new(points, ShapeStyle::from(&color).stroke_width(2)))?
             .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
-    throughput.configure_series_labels().position(SeriesLabelPosition::LowerRight).border_style(BLACK).draw()?;
+    throughput
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

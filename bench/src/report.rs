@@ -131,9 +131,12 @@ pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
 
 /// Decodes [`encode_histogram`] output.
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes =
-        base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| format!("bad base64: {e}"))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("bad histogram: {e:?}"))
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("bad base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("bad histogram: {e:?}"))
 }
 
 /// Statistics of one histogram over `seconds` of measurement.
@@ -185,8 +188,12 @@ impl Report {
         let seconds = result.measured_ns as f64 / 1e9;
         let overall_h = overall_histogram(result);
         let overall = command_report("ALL", &overall_h, seconds);
-        let commands =
-            result.labels.iter().zip(&result.totals).map(|(name, h)| command_report(name, h, seconds)).collect();
+        let commands = result
+            .labels
+            .iter()
+            .zip(&result.totals)
+            .map(|(name, h)| command_report(name, h, seconds))
+            .collect();
         let timeline = result
             .intervals
             .iter()
@@ -196,7 +203,8 @@ impl Report {
                     merged.add(h).expect("histograms share bounds");
                 }
                 let length_s = interval.length_ns as f64 / 1e9;
-                let value = |q: f64| if merged.is_empty() { 0.0 } else { us(merged.value_at_quantile(q)) };
+                let value =
+                    |q: f64| if merged.is_empty() { 0.0 } else { us(merged.value_at_quantile(q)) };
                 TimelinePoint {
                     start_s: interval.start_ns as f64 / 1e9,
                     length_s,
@@ -286,13 +294,24 @@ impl Report {
             rows.push(&self.overall);
         }
         for row in rows {
-            let _ = write!(out, "{:<12} {:>12.2} {:>10.3}", row.name, row.ops_per_sec, row.mean_us / 1000.0);
-            for value in [row.p50_us, row.p90_us, row.p99_us, row.p999_us, row.p9999_us, row.max_us] {
+            let _ = write!(
+                out,
+                "{:<12} {:>12.2} {:>10.3}",
+                row.name,
+                row.ops_per_sec,
+                row.mean_us / 1000.0
+            );
+            for value in [row.p50_us, row.p90_us, row.p99_us, row.p999_us, row.p9999_us, row.max_us]
+            {
                 let _ = write!(out, " {:>10.3}", value / 1000.0);
             }
             out.push('\n');
         }
-        let _ = writeln!(out, "Requests recorded: {}   errors: {}", self.overall.count, self.errors_total);
+        let _ = writeln!(
+            out,
+            "Requests recorded: {}   errors: {}",
+            self.overall.count, self.errors_total
+        );
         for (kind, count) in &self.errors {
             let _ = writeln!(out, "  error {kind}: {count}");
         }
@@ -319,7 +338,9 @@ impl Report {
         let _ = writeln!(
             out,
             "Client CPU: {:.3} s for {} replies = {:.3} CPU s per million requests",
-            self.client.cpu_seconds, self.client.replies_total, self.client.cpu_seconds_per_million_requests
+            self.client.cpu_seconds,
+            self.client.replies_total,
+            self.client.cpu_seconds_per_million_requests
         );
         out
     }

@@ -62,8 +62,8 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 }
 
 fn parse_int(line: &[u8]) -> Result<i64, ProtocolError> {
-    let text = std::str::from_utf8(line)
-        .map_err(|_| ProtocolError("length is not ASCII".to_string()))?;
+    let text =
+        std::str::from_utf8(line).map_err(|_| ProtocolError("length is not ASCII".to_string()))?;
     text.parse::<i64>().map_err(|_| ProtocolError(format!("bad length {text:?}")))
 }
 
@@ -123,7 +123,9 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed, ProtocolError> {
                         return Ok(Parsed::Incomplete);
                     }
                     if &buf[end..end + 2] != b"\r\n" {
-                        return Err(ProtocolError("bulk string not terminated by CRLF".to_string()));
+                        return Err(ProtocolError(
+                            "bulk string not terminated by CRLF".to_string(),
+                        ));
                     }
                     if top {
                         kind = if tag == b'!' {
@@ -146,7 +148,9 @@ pub fn parse_reply(buf: &[u8]) -> Result<Parsed, ProtocolError> {
                     }
                 } else {
                     if !(0..=MAX_ANNOUNCED_LEN).contains(&count) {
-                        return Err(ProtocolError(format!("aggregate length {count} out of range")));
+                        return Err(ProtocolError(format!(
+                            "aggregate length {count} out of range"
+                        )));
                     }
                     let per_entry = if tag == b'%' || tag == b'|' { 2 } else { 1 };
                     children = count as u64 * per_entry;
@@ -251,7 +255,12 @@ mod tests {
     fn whole(input: &[u8]) -> ReplyKind {
         match parse_reply(input).expect("valid") {
             Parsed::Reply { kind, len } => {
-                assert_eq!(len, input.len(), "consumed all of {:?}", String::from_utf8_lossy(input));
+                assert_eq!(
+                    len,
+                    input.len(),
+                    "consumed all of {:?}",
+                    String::from_utf8_lossy(input)
+                );
                 kind
             }
             Parsed::Incomplete => panic!("incomplete: {:?}", String::from_utf8_lossy(input)),
@@ -292,7 +301,10 @@ mod tests {
         assert_eq!(whole(b"!21\r\nSYNTAX invalid syntax\r\n"), ReplyKind::Error("SYNTAX".into()));
         assert_eq!(whole(b">2\r\n+message\r\n+hi\r\n"), ReplyKind::Push);
         // The attribute is skipped with the reply it annotates.
-        assert_eq!(whole(b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n:7\r\n"), ReplyKind::Ok);
+        assert_eq!(
+            whole(b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n:7\r\n"),
+            ReplyKind::Ok
+        );
         assert_eq!(whole(b"|1\r\n+a\r\n+b\r\n-ERR x\r\n"), ReplyKind::Error("ERR".into()));
         assert_eq!(whole(b"*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n"), ReplyKind::Ok);
         assert_eq!(whole(b"|0\r\n-MOVED 1 x\r\n"), ReplyKind::Error("MOVED".into()));

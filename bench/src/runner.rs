@@ -281,7 +281,13 @@ impl Worker {
         let timer = sys_fd(unsafe {
             libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
         })?;
-        epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, timer.as_raw_fd(), libc::EPOLLIN as u32, TIMER_TOKEN)?;
+        epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            timer.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            TIMER_TOKEN,
+        )?;
         for (i, conn) in conns.iter().enumerate() {
             epoll_ctl(
                 epoll.as_raw_fd(),
@@ -329,7 +335,8 @@ impl Worker {
         let errors = std::mem::take(&mut self.current_errors);
         // The collector outlives the workers; a send error means it is gone
         // and there is nobody left to report to.
-        let _ = self.tx.send(Msg::Interval { thread: self.id, index: self.index, per_command, errors });
+        let _ =
+            self.tx.send(Msg::Interval { thread: self.id, index: self.index, per_command, errors });
     }
 
     fn count_error(&mut self, kind: &str, count: u64, start_ns: u64) {
@@ -409,7 +416,12 @@ impl Worker {
             let timeout_ms = if wake_ns <= now { 0 } else { self.arm_timer(wake_ns) };
             // SAFETY: events is a valid buffer of the given length.
             let n = unsafe {
-                libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout_ms)
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    timeout_ms,
+                )
             };
             if n < 0 {
                 let err = std::io::Error::last_os_error();
@@ -425,7 +437,9 @@ impl Worker {
                 if token == TIMER_TOKEN {
                     let mut expirations = [0u8; 8];
                     // SAFETY: reading 8 bytes from a timerfd into an 8-byte buffer.
-                    unsafe { libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+                    unsafe {
+                        libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8)
+                    };
                     self.timer_armed_ns = None;
                     continue;
                 }
@@ -495,7 +509,12 @@ impl Worker {
             };
             // SAFETY: valid timerfd and itimerspec.
             let rc = unsafe {
-                libc::timerfd_settime(self.timer.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+                libc::timerfd_settime(
+                    self.timer.as_raw_fd(),
+                    libc::TFD_TIMER_ABSTIME,
+                    &spec,
+                    std::ptr::null_mut(),
+                )
             };
             if rc < 0 {
                 // Fall back to epoll's millisecond timeout.
@@ -628,7 +647,9 @@ impl Worker {
                 return;
             }
             Ok(n) => conn.read_end += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                return
+            }
             Err(e) => {
                 self.lose(i, &format!("connection: read failed: {e}"));
                 return;
@@ -707,7 +728,10 @@ struct IntervalAccumulator {
 }
 
 /// Runs the benchmark; `observe` is called about four times a second with live numbers.
-pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<RunResult, BenchError> {
+pub fn run(
+    config: &RunConfig,
+    mut observe: impl FnMut(&LiveStatus),
+) -> Result<RunResult, BenchError> {
     config.validate()?;
     let workload = Arc::clone(&config.workload);
     let labels = workload.labels();
@@ -715,7 +739,9 @@ pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<R
     let mut streams = Vec::with_capacity(config.connections);
     for _ in 0..config.connections {
         let stream = config.server.open()?;
-        stream.set_nonblocking(true).map_err(|e| BenchError::Io(format!("set_nonblocking: {e}")))?;
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| BenchError::Io(format!("set_nonblocking: {e}")))?;
         streams.push(stream);
     }
 
@@ -745,7 +771,9 @@ pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<R
     for (j, stream) in streams.into_iter().enumerate() {
         let j64 = j as u64;
         let remaining = match config.stop {
-            Stop::Requests(total) => share(total, j64 + 1, connections) - share(total, j64, connections),
+            Stop::Requests(total) => {
+                share(total, j64 + 1, connections) - share(total, j64, connections)
+            }
             Stop::Duration(_) => u64::MAX,
         };
         let sequential_start = share(workload.keyspace, j64, connections);
@@ -791,7 +819,8 @@ pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<R
     while done < threads {
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Interval { thread, index, per_command, errors }) => {
-                latest_shipped[thread] = Some(latest_shipped[thread].map_or(index, |i| i.max(index)));
+                latest_shipped[thread] =
+                    Some(latest_shipped[thread].map_or(index, |i| i.max(index)));
                 let acc = intervals.entry(index).or_insert_with(|| IntervalAccumulator {
                     per_command: labels.iter().map(|_| new_histogram()).collect(),
                     errors: 0,
@@ -867,14 +896,22 @@ pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<R
                 errors: 0,
             });
             let start_ns = index * interval_ns;
-            if start_ns >= measured_ns && acc.per_command.iter().all(|h| h.is_empty()) && acc.errors == 0 {
+            if start_ns >= measured_ns
+                && acc.per_command.iter().all(|h| h.is_empty())
+                && acc.errors == 0
+            {
                 continue;
             }
             for (total, h) in totals.iter_mut().zip(&acc.per_command) {
                 total.add(h).expect("histograms share bounds");
             }
             let length_ns = interval_ns.min(measured_ns.saturating_sub(start_ns)).max(1);
-            records.push(IntervalRecord { start_ns, length_ns, per_command: acc.per_command, errors: acc.errors });
+            records.push(IntervalRecord {
+                start_ns,
+                length_ns,
+                per_command: acc.per_command,
+                errors: acc.errors,
+            });
         }
     }
     Ok(RunResult {
@@ -885,7 +922,11 @@ pub fn run(config: &RunConfig, mut observe: impl FnMut(&LiveStatus)) -> Result<R
         measured_ns,
         interval_ns,
         start_time,
-        open_loop: config.rate.map(|requested_rate| OpenLoopResult { requested_rate, send_lag, unsent }),
+        open_loop: config.rate.map(|requested_rate| OpenLoopResult {
+            requested_rate,
+            send_lag,
+            unsent,
+        }),
         replies_total,
         cpu_seconds,
         wall_seconds: (end_ns - t0) as f64 / 1e9,
@@ -904,7 +945,8 @@ mod tests {
     #[test]
     fn shares_cover_the_total_exactly() {
         for (total, whole) in [(10u64, 3u64), (7, 7), (3, 5), (1_000_003, 50)] {
-            let parts: Vec<u64> = (0..whole).map(|j| share(total, j + 1, whole) - share(total, j, whole)).collect();
+            let parts: Vec<u64> =
+                (0..whole).map(|j| share(total, j + 1, whole) - share(total, j, whole)).collect();
             assert_eq!(parts.iter().sum::<u64>(), total);
             let min = parts.iter().min().copied().unwrap_or(0);
             let max = parts.iter().max().copied().unwrap_or(0);

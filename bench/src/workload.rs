@@ -104,7 +104,7 @@ fn parse_parts(word: &str) -> Vec<Part> {
             }
         };
         if at > 0 {
-            parts.push(Part::Literal(rest[..at].as_bytes().to_vec()));
+            parts.push(Part::Literal(rest.as_bytes()[..at].to_vec()));
         }
         parts.push(part);
         rest = &rest[at + skip..];
@@ -114,7 +114,8 @@ fn parse_parts(word: &str) -> Vec<Part> {
 
 /// Parses `--ratio SET:GET`, e.g. `1:10`.
 pub fn parse_ratio(text: &str) -> Result<(u32, u32), String> {
-    let (set, get) = text.split_once(':').ok_or_else(|| format!("ratio {text:?} is not SET:GET"))?;
+    let (set, get) =
+        text.split_once(':').ok_or_else(|| format!("ratio {text:?} is not SET:GET"))?;
     let set: u32 = set.trim().parse().map_err(|_| format!("bad SET weight in ratio {text:?}"))?;
     let get: u32 = get.trim().parse().map_err(|_| format!("bad GET weight in ratio {text:?}"))?;
     if set == 0 && get == 0 {
@@ -223,7 +224,9 @@ impl Workload {
     pub fn generator(&self, connection: u64, sequential_start: u64) -> Generator {
         let start = sequential_start;
         Generator {
-            rng: SmallRng::seed_from_u64(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ connection),
+            rng: SmallRng::seed_from_u64(
+                self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ connection,
+            ),
             keys: KeySampler::new(&self.distribution, self.keyspace, start),
         }
     }

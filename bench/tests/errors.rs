@@ -26,7 +26,9 @@ fn unreachable_server_is_a_clear_error() {
 
 #[test]
 fn error_replies_are_counted_by_kind_not_timed() {
-    let server = FakeServer::start(Behavior::Error("WRONGTYPE Operation against a key holding the wrong kind of value"));
+    let server = FakeServer::start(Behavior::Error(
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    ));
     let cfg = config(server.port, 2, Stop::Requests(1_000), None);
     let result = run(&cfg, |_| {}).expect("run");
     assert_eq!(result.errors.get("WRONGTYPE"), Some(&1_000), "{:?}", result.errors);
@@ -48,7 +50,8 @@ fn server_closing_connections_is_reported() {
     let cfg = config(port, 2, Stop::Requests(100), None);
     let result = run(&cfg, |_| {}).expect("run starts; losses are counted");
     closer.join().expect("closer thread");
-    let lost: u64 = result.errors.iter().filter(|(k, _)| k.starts_with("connection")).map(|(_, v)| v).sum();
+    let lost: u64 =
+        result.errors.iter().filter(|(k, _)| k.starts_with("connection")).map(|(_, v)| v).sum();
     assert_eq!(lost, 2, "{:?}", result.errors);
     assert!(result.totals.iter().all(|h| h.is_empty()));
 }

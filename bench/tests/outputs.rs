@@ -19,7 +19,10 @@ fn short_run(port: u16, requests: u64) -> RunResult {
 /// Printed values are milliseconds with three decimals: equal within half a unit of the last digit.
 fn assert_printed(printed: f64, value_ns: u64, what: &str) {
     let exact_ms = value_ns as f64 / 1e6;
-    assert!((printed - exact_ms).abs() <= 0.0005 + 1e-9, "{what}: printed {printed} ms, histogram {exact_ms} ms");
+    assert!(
+        (printed - exact_ms).abs() <= 0.0005 + 1e-9,
+        "{what}: printed {printed} ms, histogram {exact_ms} ms"
+    );
 }
 
 #[test]
@@ -46,7 +49,11 @@ fn printed_percentiles_equal_the_recorded_histograms() {
         let mean_ns = histogram.mean();
         assert!((row[0] - mean_ns / 1e6).abs() <= 0.0005 + 1e-9, "{label} mean");
         for (i, (quantile, title)) in SUMMARY_QUANTILES.iter().enumerate() {
-            let value_ns = if *quantile >= 1.0 { histogram.max() } else { histogram.value_at_quantile(*quantile) };
+            let value_ns = if *quantile >= 1.0 {
+                histogram.max()
+            } else {
+                histogram.value_at_quantile(*quantile)
+            };
             assert_printed(row[i + 1], value_ns, &format!("{label} {title}"));
         }
     }
@@ -77,9 +84,16 @@ fn hlog_reads_back_with_the_same_counts() {
     assert!(text.contains("#[BaseTime: "));
     assert!(text.contains("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"));
     let legend_at = text.find("\"StartTimestamp\"").expect("legend");
-    let first_interval = text.lines().position(|l| l.starts_with("0.000,")).expect("first interval line");
-    assert!(text.lines().position(|l| l.starts_with("\"StartTimestamp\"")).expect("legend line") < first_interval);
-    assert!(!text[legend_at..].lines().skip(1).any(|l| l.starts_with('#')), "no header after the legend");
+    let first_interval =
+        text.lines().position(|l| l.starts_with("0.000,")).expect("first interval line");
+    assert!(
+        text.lines().position(|l| l.starts_with("\"StartTimestamp\"")).expect("legend line")
+            < first_interval
+    );
+    assert!(
+        !text[legend_at..].lines().skip(1).any(|l| l.starts_with('#')),
+        "no header after the legend"
+    );
 
     let totals = hlog::read_totals(&bytes).expect("read back");
     let untagged = totals.get("").expect("untagged histograms");
@@ -111,10 +125,15 @@ fn compare_and_plot() {
     let dir = std::env::temp_dir().join(format!("mayfly-bench-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("both.svg");
-    let series = [plot::Series { name: "A".into(), report: &a }, plot::Series { name: "B".into(), report: &b }];
+    let series = [
+        plot::Series { name: "A".into(), report: &a },
+        plot::Series { name: "B".into(), report: &b },
+    ];
     plot::draw(&series, &path).expect("draw");
     let svg = std::fs::read_to_string(&path).expect("svg written");
-    assert!(svg.starts_with("<svg") && svg.contains("Latency by percentile") && svg.contains("99.9%"));
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Latency by percentile") && svg.contains("99.9%")
+    );
     assert!(svg.contains("Throughput over time"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -127,6 +146,10 @@ fn warmup_is_not_recorded() {
     let result = run(&cfg, |_| {}).expect("run");
     let recorded: u64 = result.totals.iter().map(|h| h.len()).sum();
     assert!(recorded > 0);
-    assert!(result.replies_total > recorded, "warm-up replies {} vs recorded {recorded}", result.replies_total);
+    assert!(
+        result.replies_total > recorded,
+        "warm-up replies {} vs recorded {recorded}",
+        result.replies_total
+    );
     assert!(result.measured_ns >= 600_000_000);
 }

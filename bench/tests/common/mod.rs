@@ -47,7 +47,9 @@ impl FakeServer {
                     Ok((stream, _)) => {
                         let behavior = behavior.clone();
                         let stop = Arc::clone(&stop_accept);
-                        connections.push(std::thread::spawn(move || serve(stream, behavior, stop, started)));
+                        connections.push(std::thread::spawn(move || {
+                            serve(stream, behavior, stop, started)
+                        }));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -79,7 +81,10 @@ fn serve(mut stream: TcpStream, behavior: Behavior, stop: Arc<AtomicBool>, start
         let n = match stream.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
                 continue
             }
             Err(_) => return,
@@ -135,8 +140,15 @@ pub fn set_get_workload(set_weight: u32, get_weight: u32) -> Arc<Workload> {
         Template::parse("GET __key__", get_weight).expect("template"),
     ];
     Arc::new(
-        Workload::new(templates, 1000, "key:", KeyDistribution::Uniform, DataSize { min: 8, max: 8 }, 1)
-            .expect("workload"),
+        Workload::new(
+            templates,
+            1000,
+            "key:",
+            KeyDistribution::Uniform,
+            DataSize { min: 8, max: 8 },
+            1,
+        )
+        .expect("workload"),
     )
 }
 
