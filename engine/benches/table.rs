@@ -370,8 +370,13 @@ fn latency_report() {
             worst.join(", ")
         );
     };
+    // `--caps=896,448` picks the segment capacities (default below).
+    let caps: Vec<usize> = std::env::args()
+        .find_map(|a| a.strip_prefix("--caps=").map(str::to_owned))
+        .map(|list| list.split(',').filter_map(|c| c.parse().ok()).collect())
+        .unwrap_or_else(|| vec![896, 448, 1792]);
     // Alternate the tables so machine noise hits both alike.
-    for cap in [896, 448, 1792] {
+    for cap in caps {
         let mut p = Plain(hashbrown::HashTable::new());
         let l = insert_latencies(BIG, |k, v| {
             let buckets = p.0.allocation_size();
