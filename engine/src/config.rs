@@ -116,6 +116,8 @@ pub struct Config {
     pub set_max_intset_entries: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
+    /// Largest sparse HyperLogLog (header included) before it is promoted to dense.
+    pub hll_sparse_max_bytes: u64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_tracking: bool,
@@ -170,6 +172,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
@@ -379,6 +382,7 @@ pub static PARAMS: &[Param] = &[
         u64
     ),
     param!("set-max-intset-entries", None, false, set_max_intset_entries, u64),
+    param!("hll-sparse-max-bytes", None, false, hll_sparse_max_bytes, mem),
     param!(
         "zset-max-listpack-entries",
         Some("zset-max-ziplist-entries"),
