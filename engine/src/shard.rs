@@ -122,7 +122,7 @@ impl Shard {
             let share = (budget - visited).max(16);
             let mut seen = 0;
             loop {
-                cursor = db.table.scan(cursor, 64, |k, e| {
+                cursor = db.table.scan(cursor, 1024, |k, e| {
                     seen += 1;
                     if e.expire_at_ms != 0 {
                         if e.expire_at_ms <= now {

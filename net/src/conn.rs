@@ -40,6 +40,10 @@ pub struct Conn {
     pub watch: crate::admin::WatchState,
     /// Bytes received and not yet parsed.
     pub rbuf: BytesMut,
+    /// Pub/Sub subscriptions of this connection.
+    pub subs: crate::pubsub::ClientSubs,
+    /// The reply is an array of separate replies to write one after another (SUBSCRIBE).
+    pub split_reply: bool,
     pub receiver: Receiver,
 }
 
@@ -161,17 +165,20 @@ pub async fn accept_loop(listen_fd: RawFd) {
 /// single-shot recvs into a buffer of its own.
 pub enum Receiver {
     Multi(Option<MultiOp>),
-    Single(Vec<u8>),
+    /// Single-shot recv; an in-flight op (which owns its buffer) survives a dropped `recv()`
+    /// future, so racing `recv()` against other events never loses bytes.
+    Single {
+        inflight: Option<usize>,
+        spare: Vec<u8>,
+    },
 }
 
 impl Receiver {
-    /// True when a pending recv may be dropped without losing bytes (multishot: completions
-    /// stay queued in the op; single-shot: the data would be lost with the buffer).
-    pub fn cancel_safe(&self) -> bool {
-        matches!(self, Receiver::Multi(_))
+    pub fn single() -> Receiver {
+        Receiver::Single { inflight: None, spare: Vec::with_capacity(READ_SIZE) }
     }
 
-    /// Appends at least one byte to `rbuf`; Err on EOF or a socket error.
+    /// Appends at least one byte to `rbuf`; Err on EOF or a socket error. Cancel-safe.
     pub async fn recv(&mut self, fd: RawFd, rbuf: &mut BytesMut) -> Result<usize, ()> {
         match self {
             Receiver::Multi(op) => loop {
@@ -201,19 +208,47 @@ impl Receiver {
                 }
                 return Err(());
             },
-            Receiver::Single(buf) => {
-                let mut b = std::mem::take(buf);
-                b.resize(READ_SIZE, 0);
-                let sqe =
-                    opcode::Recv::new(types::Fd(fd), b.as_mut_ptr(), READ_SIZE as u32).build();
-                let (res, back) = rt::op_with_buf(sqe, b).await;
-                *buf = back;
+            Receiver::Single { inflight, spare } => {
+                let id = match *inflight {
+                    Some(id) => id,
+                    None => {
+                        let mut b = std::mem::take(spare);
+                        b.resize(READ_SIZE, 0);
+                        let sqe =
+                            opcode::Recv::new(types::Fd(fd), b.as_mut_ptr(), READ_SIZE as u32)
+                                .build();
+                        let id = rt().ring.borrow_mut().start(sqe, rt::ring::Owned::Buf(b));
+                        *inflight = Some(id);
+                        id
+                    }
+                };
+                let (res, _) =
+                    std::future::poll_fn(|cx| rt().ring.borrow_mut().poll_op(id, cx.waker())).await;
+                *inflight = None;
+                let buf = rt().ring.borrow_mut().take_owned_buf(id);
                 if res <= 0 {
+                    *spare = buf;
                     return Err(());
                 }
                 rbuf.extend_from_slice(&buf[..res as usize]);
+                *spare = buf;
                 Ok(res as usize)
             }
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Receiver::Single { inflight: Some(id), .. } = self {
+            let rt = rt();
+            let mut ring = rt.ring.borrow_mut();
+            if !ring.op_done(*id) {
+                ring.push_raw(
+                    opcode::AsyncCancel::new(*id as u64).build().user_data(rt::ring::UD_IGNORE),
+                );
+            }
+            ring.release(*id);
         }
     }
 }
@@ -241,7 +276,7 @@ pub async fn serve(fd: RawFd) {
     let receiver = if rt.ring.borrow().features.multishot_recv {
         Receiver::Multi(None)
     } else {
-        Receiver::Single(Vec::with_capacity(READ_SIZE))
+        Receiver::single()
     };
     let mut conn = Conn {
         fd,
@@ -257,18 +292,21 @@ pub async fn serve(fd: RawFd) {
             keys: Vec::new(),
         },
         rbuf: BytesMut::with_capacity(READ_SIZE),
+        subs: Default::default(),
+        split_reply: false,
         receiver,
     };
     drop(rt);
     serve_loop(&mut conn).await;
     // Drop the recv op (cancelling it) before the fd goes away.
-    conn.receiver = Receiver::Single(Vec::new());
+    conn.receiver = Receiver::Single { inflight: None, spare: Vec::new() };
     close_fd(fd);
     if let Ok(mut clients) = global.clients.lock() {
         clients.remove(&id);
     }
     global.connected.fetch_sub(1, Ordering::Relaxed);
     crate::admin::unwatch(&mut conn).await;
+    crate::admin::unsubscribe_all(&mut conn);
 }
 
 fn limits(conn: &Conn) -> (Limits, usize) {
@@ -304,7 +342,16 @@ async fn serve_loop(conn: &mut Conn) {
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
                         rt().env.borrow_mut().stats.record_error(text);
                     }
-                    resp::encode(&reply, conn.resp3, &mut wbuf);
+                    if conn.split_reply {
+                        conn.split_reply = false;
+                        if let mayfly_engine::reply::Reply::Array(parts) = &reply {
+                            for part in parts {
+                                resp::encode(part, conn.resp3, &mut wbuf);
+                            }
+                        }
+                    } else {
+                        resp::encode(&reply, conn.resp3, &mut wbuf);
+                    }
                     executed += 1;
                     if conn.close_after_reply {
                         let _ = rt::send_all(conn.fd, wbuf).await;
@@ -335,6 +382,14 @@ async fn serve_loop(conn: &mut Conn) {
                 }
             }
         }
+        if let Some(mb) = conn.subs.mailbox.clone() {
+            if mb.overflowed.get() {
+                return;
+            }
+            for msg in mb.drain() {
+                resp::encode(&msg, conn.resp3, &mut wbuf);
+            }
+        }
         if !wbuf.is_empty() {
             rt().env.borrow_mut().stats.net_output_bytes += wbuf.len() as u64;
             match rt::send_all(conn.fd, wbuf).await {
@@ -358,7 +413,17 @@ async fn serve_loop(conn: &mut Conn) {
             return;
         }
         conn.info.qbuf.store(conn.rbuf.len(), Ordering::Relaxed);
-        match conn.receiver.recv(conn.fd, &mut conn.rbuf).await {
+        let received = match conn.subs.mailbox.clone() {
+            // A subscriber waits for its socket and its mailbox at once.
+            Some(mb) => {
+                match rt::race(conn.receiver.recv(conn.fd, &mut conn.rbuf), mb.ready()).await {
+                    rt::Either::Left(r) => r,
+                    rt::Either::Right(()) => continue,
+                }
+            }
+            None => conn.receiver.recv(conn.fd, &mut conn.rbuf).await,
+        };
+        match received {
             Ok(n) => {
                 rt().env.borrow_mut().stats.net_input_bytes += n as u64;
                 conn.info

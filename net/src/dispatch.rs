@@ -62,6 +62,17 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
+    if !conn.resp3 && conn.subs.active() && !spec.has(flags::ALLOW_SUBSCRIBED) {
+        return Reply::error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+    }
+    if !conn.resp3 && conn.subs.active() && spec.name == "ping" {
+        // RESP2 subscribers get PING as a message-shaped array.
+        let payload = argv.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]);
+    }
     if conn.multi.is_some()
         && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
     {
@@ -157,14 +168,7 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
                 None => std::future::pending::<()>().await,
             }
         };
-        let cancel_safe = conn.receiver.cancel_safe();
-        let watch_socket = async {
-            if cancel_safe {
-                conn.receiver.recv(conn.fd, &mut conn.rbuf).await
-            } else {
-                std::future::pending().await
-            }
-        };
+        let watch_socket = conn.receiver.recv(conn.fd, &mut conn.rbuf);
         match race(fut.as_mut(), race(timer, watch_socket)).await {
             Either::Left(out) => break Some(out.into_reply()),
             Either::Right(Either::Left(())) => continue,

@@ -16,6 +16,7 @@ pub mod client;
 pub mod conn;
 pub mod dispatch;
 pub mod memory;
+pub mod pubsub;
 pub mod resp;
 pub mod rt;
 pub mod server;

@@ -67,6 +67,8 @@ pub struct Rt {
     pub mesh: RefCell<mesh::Endpoint<Msg>>,
     replies: RefCell<(Vec<ReplySlot>, Vec<usize>)>,
     pub global: Arc<Global>,
+    /// This shard's Pub/Sub subscriptions.
+    pub pubsub: RefCell<crate::pubsub::Registry>,
 }
 
 thread_local! {

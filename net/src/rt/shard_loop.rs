@@ -22,7 +22,7 @@ const TASK_BUDGET: usize = 512;
 /// Mesh messages taken per loop turn.
 const MESH_BUDGET: usize = 4096;
 /// Entries the active expiry cycle may visit per tick.
-const EXPIRE_BUDGET: usize = 20_000;
+const EXPIRE_BUDGET: usize = 10_000;
 /// Loop turns spent spinning on the mesh before parking in the kernel.
 const SPIN_TURNS: usize = 64;
 
@@ -68,6 +68,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         mesh: RefCell::new(mesh),
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
+        pubsub: RefCell::new(crate::pubsub::Registry::default()),
     });
     RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
