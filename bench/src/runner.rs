@@ -39,6 +39,8 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const TIMER_TOKEN: u64 = u64::MAX;
 /// Longest sleep of a worker loop, so stop conditions are checked often.
 const MAX_SLEEP_NS: u64 = 100_000_000;
+/// How often a worker scans all its connections for timeouts and completion.
+const SCAN_INTERVAL_NS: u64 = 5_000_000;
 
 /// A new empty latency histogram with the run's bounds.
 pub fn new_histogram() -> Histogram<u64> {
@@ -247,6 +249,10 @@ struct Worker {
     send_lag: Histogram<u64>,
     replies_total: u64,
     last_reply_ns: u64,
+    /// Set when a connection may have finished or failed: forces a full scan.
+    rescan: bool,
+    /// epoll_pwait2 (Linux 5.11+) is available.
+    use_pwait2: bool,
 }
 
 fn epoll_ctl(epoll: RawFd, op: i32, fd: RawFd, events: u32, token: u64) -> std::io::Result<()> {
@@ -316,6 +322,8 @@ impl Worker {
             send_lag: new_histogram(),
             replies_total: 0,
             last_reply_ns: 0,
+            rescan: true,
+            use_pwait2: true,
         })
     }
 
@@ -366,8 +374,13 @@ impl Worker {
     }
 
     fn run(mut self) {
+        // Wake-ups must be as precise as the open-loop schedule: shrink the
+        // default 50 µs timer slack of this thread to 1 µs.
+        // SAFETY: prctl with an integer argument changes only this thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         let start = now_ns();
+        let mut next_scan_ns = 0;
         for i in 0..self.conns.len() {
             self.conns[i].last_progress_ns = start;
             if self.plan.period_ns.is_none() {
@@ -382,6 +395,17 @@ impl Worker {
                     self.issue_open(i, now);
                 }
             }
+            // The full scan (termination, reply timeouts) runs when something
+            // may have finished, and every few milliseconds otherwise, so the
+            // per-event cost stays independent of the connection count.
+            if !self.rescan && now < next_scan_ns {
+                if !self.wait(&mut events, now) {
+                    break;
+                }
+                continue;
+            }
+            self.rescan = false;
+            next_scan_ns = now + SCAN_INTERVAL_NS;
             let mut busy = false;
             for i in 0..self.conns.len() {
                 let conn = &self.conns[i];
@@ -412,47 +436,8 @@ impl Worker {
                     break;
                 }
             }
-            let wake_ns = self.wake_time(now);
-            let timeout_ms = if wake_ns <= now { 0 } else { self.arm_timer(wake_ns) };
-            // SAFETY: events is a valid buffer of the given length.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as i32,
-                    timeout_ms,
-                )
-            };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() == ErrorKind::Interrupted {
-                    continue;
-                }
-                self.count_error(&format!("client: epoll_wait failed: {err}"), 1, u64::MAX);
+            if !self.wait(&mut events, now) {
                 break;
-            }
-            for event in &events[..n as usize] {
-                let token = event.u64;
-                let flags = event.events;
-                if token == TIMER_TOKEN {
-                    let mut expirations = [0u8; 8];
-                    // SAFETY: reading 8 bytes from a timerfd into an 8-byte buffer.
-                    unsafe {
-                        libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8)
-                    };
-                    self.timer_armed_ns = None;
-                    continue;
-                }
-                let i = token as usize;
-                if i >= self.conns.len() || !self.conns[i].alive {
-                    continue;
-                }
-                if flags & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
-                    self.on_readable(i);
-                }
-                if flags & libc::EPOLLOUT as u32 != 0 && self.conns[i].alive {
-                    self.flush(i);
-                }
             }
         }
         // Requests the schedule wanted sent in the measured phase but that never went out.
@@ -474,6 +459,76 @@ impl Worker {
             last_reply_ns: self.last_reply_ns,
         };
         let _ = self.tx.send(Msg::Done(summary));
+    }
+
+    /// Sleeps until a socket event or the next deadline, then handles the
+    /// events. Returns false if the event loop itself failed.
+    fn wait(&mut self, events: &mut [libc::epoll_event], now: u64) -> bool {
+        let wake_ns = self.wake_time(now);
+        let n = if self.use_pwait2 {
+            // One syscall with a nanosecond timeout: the cheapest precise sleep.
+            let wait_ns = wake_ns.saturating_sub(now);
+            let timeout = libc::timespec {
+                tv_sec: (wait_ns / 1_000_000_000) as libc::time_t,
+                tv_nsec: (wait_ns % 1_000_000_000) as libc::c_long,
+            };
+            // SAFETY: events is a valid buffer of the given length; timeout is valid; no sigmask.
+            unsafe {
+                libc::epoll_pwait2(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    &timeout,
+                    std::ptr::null(),
+                )
+            }
+        } else {
+            // Older kernels: an absolute timerfd gives the precision instead.
+            let timeout_ms = if wake_ns <= now { 0 } else { self.arm_timer(wake_ns) };
+            // SAFETY: events is a valid buffer of the given length.
+            unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    timeout_ms,
+                )
+            }
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == ErrorKind::Interrupted {
+                return true;
+            }
+            if self.use_pwait2 && err.raw_os_error() == Some(libc::ENOSYS) {
+                self.use_pwait2 = false;
+                return true;
+            }
+            self.count_error(&format!("client: epoll_wait failed: {err}"), 1, u64::MAX);
+            return false;
+        }
+        for event in &events[..n as usize] {
+            let token = event.u64;
+            let flags = event.events;
+            if token == TIMER_TOKEN {
+                let mut expirations = [0u8; 8];
+                // SAFETY: reading 8 bytes from a timerfd into an 8-byte buffer.
+                unsafe { libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+                self.timer_armed_ns = None;
+                continue;
+            }
+            let i = token as usize;
+            if i >= self.conns.len() || !self.conns[i].alive {
+                continue;
+            }
+            if flags & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+                self.on_readable(i);
+            }
+            if flags & libc::EPOLLOUT as u32 != 0 && self.conns[i].alive {
+                self.flush(i);
+            }
+        }
+        true
     }
 
     /// The earliest moment the loop must act even without socket events.
@@ -691,11 +746,15 @@ impl Worker {
         } else {
             self.issue_open(i, now);
         }
+        if self.conns[i].inflight.is_empty() && !self.has_more(i, now) {
+            self.rescan = true;
+        }
     }
 
     /// Drops a connection that failed; what it had in flight is lost.
     fn lose(&mut self, i: usize, reason: &str) {
         let in_flight: Vec<u64> = self.conns[i].inflight.iter().map(|&(_, s)| s).collect();
+        self.rescan = true;
         let conn = &mut self.conns[i];
         conn.alive = false;
         conn.inflight.clear();
@@ -714,6 +773,7 @@ impl Worker {
         for start in in_flight {
             self.count_error(reason, 1, start);
         }
+        self.rescan = true;
         let conn = &mut self.conns[i];
         conn.inflight.clear();
         conn.alive = false;
