@@ -3,14 +3,23 @@
 
 pub mod connection;
 pub mod server;
+pub mod set;
 pub mod expire;
+pub mod hash;
 pub mod keys;
 pub mod string;
 
 use crate::command::CommandSpec;
 
-static FAMILIES: &[&[CommandSpec]] =
-    &[connection::COMMANDS, server::COMMANDS, string::COMMANDS, keys::COMMANDS, expire::COMMANDS];
+static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    string::COMMANDS,
+    keys::COMMANDS,
+    expire::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+];
 
 /// Every family's table.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {

@@ -12,7 +12,7 @@
 //! `tryObjectEncoding` does for SET-like commands; APPEND, SETRANGE and INCRBYFLOAT results are
 //! stored as bytes, as in Redis.
 
-mod long_double;
+pub mod long_double;
 
 use bytes::Bytes;
 
