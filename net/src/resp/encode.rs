@@ -205,10 +205,8 @@ pub fn write_double(f: f64, buf: &mut DoubleBuf) -> &str {
 
     const PRECISION: i32 = 17;
     buf.len = 0;
-    if f.is_sign_negative() && !f.is_nan() {
-        buf.push(b'-');
-    } else if f.is_nan() && f.is_sign_negative() {
-        // glibc prints the sign bit of a NaN too.
+    // glibc prints the sign bit of zeros and NaNs too: `-0`, `-nan`.
+    if f.is_sign_negative() {
         buf.push(b'-');
     }
     if f.is_nan() {
@@ -217,6 +215,16 @@ pub fn write_double(f: f64, buf: &mut DoubleBuf) -> &str {
     }
     if f.is_infinite() {
         buf.push_all(b"inf");
+        return buf.as_str();
+    }
+
+    // Integral values below 1e17 (counters, timestamps as scores) print as plain integers
+    // under %.17g; skip the general formatter for them.
+    let magnitude = f.abs();
+    if magnitude < 1e17 && magnitude.fract() == 0.0 {
+        let mut int_digits = itoa::Buffer::new();
+        // Exact: the value is an integer below 2^57.
+        buf.push_all(int_digits.format(magnitude as u64).as_bytes());
         return buf.as_str();
     }
 
