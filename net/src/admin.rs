@@ -189,7 +189,7 @@ fn auth(conn: &mut Conn, argv: &[Bytes]) -> Reply {
 }
 
 fn set_client_name(conn: &mut Conn, name: &[u8]) -> Result<(), Reply> {
-    if name.iter().any(|&c| c < b'!' || c > b'~') {
+    if name.iter().any(|c| !(b'!'..=b'~').contains(c)) {
         return Err(Reply::error(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
@@ -347,7 +347,7 @@ fn client_kill(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             None => Reply::error("ERR No such client"),
         };
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Reply::error("ERR syntax error");
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
@@ -693,7 +693,7 @@ async fn config(argv: &[Bytes]) -> Reply {
             }
             Reply::Map(out)
         }
-        b"set" if argv.len() >= 4 && argv.len() % 2 == 0 => {
+        b"set" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
             let mut candidate: Config = g.config.read().map(|c| c.clone()).unwrap_or_default();
             let mut seen: Vec<&str> = Vec::new();
             for pair in argv[2..].chunks(2) {

@@ -78,7 +78,7 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     {
         if spec.has(flags::NO_MULTI) {
             conn.multi_failed = true;
-            return Reply::error(format!("ERR Command not allowed inside a transaction"));
+            return Reply::error("ERR Command not allowed inside a transaction");
         }
         if let Some(q) = conn.multi.as_mut() {
             q.push(argv);
@@ -346,6 +346,9 @@ async fn split(
     merge_replies(merge, replies, Some(&order))
 }
 
+/// One key written back by a gather: its new entry, or None to delete it.
+type StoreWrite = (DbKey, Option<mayfly_engine::db::Entry>);
+
 /// The (db, key) pairs a command touches, honouring `COPY … DB n`.
 fn command_db_keys(db: usize, spec: &CommandSpec, argv: &[Bytes]) -> Vec<DbKey> {
     let idx = spec.key_indexes(argv.len());
@@ -435,7 +438,7 @@ pub async fn gather(
     let mut written: Vec<DbKey> = scratch.write_log.take().unwrap_or_default();
     written.sort();
     written.dedup();
-    let mut per_shard: Vec<(usize, Vec<(DbKey, Option<mayfly_engine::db::Entry>)>)> =
+    let mut per_shard: Vec<(usize, Vec<StoreWrite>)> =
         groups.iter().map(|(s, _)| (*s, Vec::new())).collect();
     for k in written {
         let s = g.shard_of(&k.1);

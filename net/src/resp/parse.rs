@@ -406,6 +406,15 @@ mod unit {
     }
 
     #[test]
+    fn protocol_error_reply_is_err_prefixed() {
+        let err = parse(b"*x\r\n").unwrap_err();
+        let mut out = Vec::new();
+        crate::resp::encode(&err.to_reply(), false, &mut out);
+        assert_eq!(out, b"-ERR Protocol error: invalid multibulk length\r\n");
+        assert_eq!(err.to_string(), "Protocol error: invalid multibulk length");
+    }
+
+    #[test]
     fn string_to_i64_matches_redis_string2ll() {
         assert_eq!(string_to_i64(b"0"), Some(0));
         assert_eq!(string_to_i64(b"12"), Some(12));

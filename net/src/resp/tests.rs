@@ -109,6 +109,33 @@ proptest! {
         }
     }
 
+    /// Arbitrary bytes consumed as a stream, request after request, until the parser waits
+    /// or fails: every step stays in bounds and makes progress.
+    #[test]
+    fn arbitrary_stream_consumes_in_bounds(
+        buf in protocolish_bytes(),
+        limits in limits_strategy(),
+    ) {
+        let mut parser = RequestParser::new();
+        let mut offset = 0;
+        loop {
+            let rest = &buf[offset..];
+            match parser.parse(rest, &limits) {
+                Ok(Parsed::Incomplete { .. }) | Err(_) => break,
+                Ok(parsed) => {
+                    check_parsed_invariants(rest, &parsed);
+                    let consumed = match parsed {
+                        Parsed::Request { consumed, .. } | Parsed::Empty { consumed } => consumed,
+                        Parsed::Incomplete { .. } => unreachable!("handled above"),
+                    };
+                    prop_assert!(consumed > 0);
+                    offset += consumed;
+                }
+            }
+        }
+        prop_assert!(offset <= buf.len());
+    }
+
     /// (b) Any argv encoded as multibulk parses back to itself, in one piece or fed in pieces;
     /// every strict prefix is Incomplete and `need` never overshoots.
     #[test]

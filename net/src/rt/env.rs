@@ -235,18 +235,33 @@ impl Env {
         Some(w)
     }
 
-    /// Serves waiters on keys written by the last job, first blocked first served, as Redis's
-    /// handleClientsBlockedOnKeys does. Serving may write other keys (BLMOVE), which are
-    /// served in turn; each round makes progress or stops, so this ends.
-    fn serve_blocked(&mut self) {
-        let mut rounds = 0;
-        while let Some(key) = self.ready_keys.pop() {
-            rounds += 1;
-            if rounds > 100_000 {
-                break;
+    /// Takes the keys written since the last call: flags their watchers and queues those with
+    /// blocked clients for serving.
+    fn drain_write_log(&mut self) {
+        let Some(log) = self.shard.write_log.as_mut() else { return };
+        if log.is_empty() {
+            return;
+        }
+        let written = std::mem::take(log);
+        for key in written {
+            if let Some(flags) = self.watches.get(&key) {
+                for f in flags {
+                    f.store(true, Ordering::SeqCst);
+                }
             }
-            loop {
-                let Some(&id) = self.blocked.get(&key).and_then(|q| q.front()) else { break };
+            if self.blocked.contains_key(&key) && !self.ready_keys.contains(&key) {
+                self.ready_keys.push(key);
+            }
+        }
+    }
+
+    /// Serves waiters on keys written by the last job, first blocked first served, as Redis's
+    /// handleClientsBlockedOnKeys does. Serving may write other keys (BLMOVE), which are then
+    /// served in turn. Every attempt either serves a waiter (finitely many) or stops that key,
+    /// and keys come back only through new writes by served waiters, so this ends.
+    fn serve_blocked(&mut self) {
+        while let Some(key) = self.ready_keys.pop() {
+            while let Some(&id) = self.blocked.get(&key).and_then(|q| q.front()) {
                 let Some(w) = self.waiters.get(&id) else {
                     if let Some(q) = self.blocked.get_mut(&key) {
                         q.pop_front();
@@ -263,31 +278,17 @@ impl Env {
                 if let Some(w) = self.remove_waiter(id) {
                     self.deliveries.push((w.reply_to, Out::Reply(reply)));
                 }
-                self.collect_ready_keys();
+                self.drain_write_log();
             }
         }
     }
 
-    fn collect_ready_keys(&mut self) {
-        if self.blocked.is_empty() {
-            return;
-        }
-        if let Some(log) = self.shard.write_log.as_ref() {
-            for key in log {
-                if self.blocked.contains_key(key) && !self.ready_keys.contains(key) {
-                    self.ready_keys.push(key.clone());
-                }
-            }
-        }
-    }
-
-    /// After every job: serve blocked clients on written keys, then flag watchers.
-    fn after_job(&mut self) {
-        self.collect_ready_keys();
+    /// After every job: flag watchers of written keys and serve blocked clients they feed.
+    pub fn after_job(&mut self) {
+        self.drain_write_log();
         if !self.ready_keys.is_empty() {
             self.serve_blocked();
         }
-        self.flag_watchers();
     }
 
     pub fn watch(&mut self, key: DbKey, flag: Arc<AtomicBool>) {
@@ -305,21 +306,9 @@ impl Env {
         self.update_write_log();
     }
 
-    /// Marks the watchers of every key written since the last call, and clears the log.
+    /// Marks the watchers of every key written since the last call (tick-time expiry).
     pub fn flag_watchers(&mut self) {
-        if let Some(log) = self.shard.write_log.as_mut() {
-            if self.watches.is_empty() {
-                log.clear();
-                return;
-            }
-            for key in log.drain(..) {
-                if let Some(flags) = self.watches.get(&key) {
-                    for f in flags {
-                        f.store(true, Ordering::SeqCst);
-                    }
-                }
-            }
-        }
+        self.after_job();
     }
 
     fn flag_key(&self, key: &DbKey) {
