@@ -949,7 +949,8 @@ pub async fn keyless_special(
                 return Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(vec![])]);
             }
             argv[1] = Bytes::from(pos.to_string());
-            let reply = call(shard, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply();
+            let reply =
+                call(shard, Job::Exec { spec: None, db, argv, resp3, txid: 0 }).await.into_reply();
             let Reply::Array(mut parts) = reply else { return reply };
             if parts.len() != 2 {
                 return Reply::Array(parts);
@@ -975,7 +976,7 @@ pub async fn keyless_special(
             let start = rand::thread_rng().gen_range(0..n);
             for i in 0..n {
                 let s = (start + i) % n;
-                let r = call(s, Job::Exec { db, argv: argv.clone(), resp3, txid: 0 })
+                let r = call(s, Job::Exec { spec: None, db, argv: argv.clone(), resp3, txid: 0 })
                     .await
                     .into_reply();
                 if !matches!(r, Reply::Nil) {
@@ -984,7 +985,7 @@ pub async fn keyless_special(
             }
             Reply::Nil
         }
-        _ => call(rt.id, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply(),
+        _ => call(rt.id, Job::Exec { spec: None, db, argv, resp3, txid: 0 }).await.into_reply(),
     }
 }
 

@@ -205,18 +205,24 @@ pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Byte
 /// Routes a shard-implemented command by its keys.
 pub async fn route(db: usize, resp3: bool, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
     let rt = rt();
-    let g = rt.global.clone();
+    // Borrow, never clone, the shared Arc here: a refcount bump per command would bounce its
+    // cache line between every shard's core.
+    let g = &*rt.global;
     let idx = spec.key_indexes(argv.len());
     if idx.is_empty() {
         return match spec.multi {
             MultiShard::Broadcast(merge) => broadcast(db, resp3, argv, merge).await,
             MultiShard::Net => admin::keyless_special(db, resp3, spec, argv).await,
-            _ => call(rt.id, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply(),
+            _ => call(rt.id, Job::Exec { spec: Some(spec), db, argv, resp3, txid: 0 })
+                .await
+                .into_reply(),
         };
     }
     let first = g.shard_of(&argv[idx[0]]);
     if g.nshards == 1 || idx.iter().all(|&i| g.shard_of(&argv[i]) == first) {
-        return call(first, Job::Exec { db, argv, resp3, txid: 0 }).await.into_reply();
+        return call(first, Job::Exec { spec: Some(spec), db, argv, resp3, txid: 0 })
+            .await
+            .into_reply();
     }
     match spec.multi {
         MultiShard::Split(merge) => split(db, resp3, spec, argv, &idx, merge).await,
@@ -227,8 +233,9 @@ pub async fn route(db: usize, resp3: bool, spec: &'static CommandSpec, argv: Vec
 /// Runs a keyless command on every shard and merges the replies.
 pub async fn broadcast(db: usize, resp3: bool, argv: Vec<Bytes>, merge: Merge) -> Reply {
     let n = rt().nshards;
-    let pending: Vec<_> =
-        (0..n).map(|s| submit(s, Job::Exec { db, argv: argv.clone(), resp3, txid: 0 })).collect();
+    let pending: Vec<_> = (0..n)
+        .map(|s| submit(s, Job::Exec { spec: None, db, argv: argv.clone(), resp3, txid: 0 }))
+        .collect();
     let mut replies = Vec::with_capacity(n);
     for p in pending {
         replies.push(p.get().await.into_reply());
@@ -288,7 +295,8 @@ async fn lock_all(txid: u64, by_shard: &[(usize, Vec<DbKey>)], exclusive: bool) 
 }
 
 fn group_by_shard(keys: &[DbKey]) -> Vec<(usize, Vec<DbKey>)> {
-    let g = rt().global.clone();
+    let rt = rt();
+    let g = &*rt.global;
     let mut groups: Vec<(usize, Vec<DbKey>)> = Vec::new();
     for k in keys {
         let s = g.shard_of(&k.1);
@@ -333,7 +341,9 @@ async fn split(
     lock_all(txid, &groups, spec.has(flags::WRITE)).await;
     let pending: Vec<_> = per_shard
         .iter()
-        .map(|(s, sub)| submit(*s, Job::Exec { db, argv: sub.clone(), resp3, txid }))
+        .map(|(s, sub)| {
+            submit(*s, Job::Exec { spec: Some(spec), db, argv: sub.clone(), resp3, txid })
+        })
         .collect();
     let mut replies = Vec::with_capacity(pending.len());
     for p in pending {

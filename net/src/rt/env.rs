@@ -22,8 +22,15 @@ pub type DbKey = (usize, Key);
 
 /// Work sent to a shard.
 pub enum Job {
-    /// Run one command. `txid` ≠ 0 means it runs inside that transaction's locks.
-    Exec { db: usize, argv: Vec<Bytes>, resp3: bool, txid: u64 },
+    /// Run one command. `txid` ≠ 0 means it runs inside that transaction's locks. `spec` is
+    /// the table entry when the sender already looked it up (saves a second lookup).
+    Exec {
+        spec: Option<&'static mayfly_engine::command::CommandSpec>,
+        db: usize,
+        argv: Vec<Bytes>,
+        resp3: bool,
+        txid: u64,
+    },
     /// Run several commands back to back (a single-shard EXEC), atomically.
     Batch { db: usize, cmds: Vec<Vec<Bytes>>, resp3: bool },
     /// Lock keys for transaction `txid`; answered when granted.
@@ -355,15 +362,20 @@ impl Env {
     /// Runs `job` now if its locks allow; otherwise hands it back.
     pub fn try_run(&mut self, job: Job) -> Result<Out, Job> {
         match job {
-            Job::Exec { db, argv, resp3, txid } => {
+            Job::Exec { spec, db, argv, resp3, txid } => {
                 if txid == 0
                     && !self.locks.is_empty()
                     && self.locks.blocks(&command_keys(db, &argv), is_write(&argv))
                 {
-                    return Err(Job::Exec { db, argv, resp3, txid });
+                    return Err(Job::Exec { spec, db, argv, resp3, txid });
                 }
-                self.flag_flush(&argv, db);
-                let reply = self.exec(db, &argv, resp3);
+                if !self.watches.is_empty() {
+                    self.flag_flush(&argv, db);
+                }
+                let reply = match spec {
+                    Some(spec) => self.exec_spec(spec, db, &argv, resp3),
+                    None => self.exec(db, &argv, resp3),
+                };
                 self.after_job();
                 Ok(Out::Reply(reply))
             }
@@ -479,6 +491,17 @@ impl Env {
             Ok(spec) => spec,
             Err(reply) => return reply,
         };
+        self.exec_spec(spec, db, argv, resp3)
+    }
+
+    /// Executes a command whose table entry is known (arity already checked).
+    pub fn exec_spec(
+        &mut self,
+        spec: &'static mayfly_engine::command::CommandSpec,
+        db: usize,
+        argv: &[Bytes],
+        resp3: bool,
+    ) -> Reply {
         let start = std::time::Instant::now();
         let reply = self.shard.execute_spec(spec, db, argv, resp3);
         let us = start.elapsed().as_micros() as u64;
