@@ -9,8 +9,8 @@
 //! large set.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use mayfly_engine::command::MultiShard;
@@ -19,15 +19,18 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
 use proptest::prelude::*;
 
-/// Counts live heap bytes (requested and rounded to jemalloc's size classes) so the memory
-/// test can report bytes per member independent of the system allocator.
+/// Counts live heap bytes of the current thread (requested, and rounded to jemalloc's size
+/// classes), so the memory test can report bytes per member independent of the system
+/// allocator and of tests running on other threads.
 struct Counting;
 
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static LIVE_JEMALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+    static LIVE_JEMALLOC_BYTES: Cell<isize> = const { Cell::new(0) };
+}
 
-/// jemalloc 5's small size classes (16-byte quantum): 8, 16, 32, 48, …, 128, then four
-/// classes per doubling; large sizes round to pages the same way.
+/// jemalloc 5's size classes (16-byte quantum): 8, 16, 32, 48, …, 128, then four classes per
+/// doubling.
 fn jemalloc_class(size: usize) -> usize {
     if size <= 8 {
         return 8;
@@ -40,17 +43,25 @@ fn jemalloc_class(size: usize) -> usize {
     size.div_ceil(step) * step
 }
 
+fn count(size: usize, sign: isize) {
+    // try_with: the thread-local may already be gone while a thread shuts down.
+    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + sign * size as isize));
+    let _ = LIVE_JEMALLOC_BYTES.try_with(|c| c.set(c.get() + sign * jemalloc_class(size) as isize));
+}
+
+fn live_bytes() -> (isize, isize) {
+    (LIVE_BYTES.with(Cell::get), LIVE_JEMALLOC_BYTES.with(Cell::get))
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        LIVE_JEMALLOC_BYTES.fetch_add(jemalloc_class(layout.size()), Ordering::Relaxed);
+        count(layout.size(), 1);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        LIVE_JEMALLOC_BYTES.fetch_sub(jemalloc_class(layout.size()), Ordering::Relaxed);
+        count(layout.size(), -1);
         // SAFETY: `ptr` came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -295,4 +306,383 @@ fn transcript_from_redis_7_0() {
         let got = resp2(run(&mut t, args));
         assert_eq!(got, expected, "command {args:?}");
     }
+}
+
+fn strs(reply: Reply) -> Vec<String> {
+    let mut out: Vec<String> = sorted(reply).into_iter().map(one).collect();
+    out.sort();
+    out
+}
+
+fn one(reply: Reply) -> String {
+    match reply {
+        Reply::Bulk(b) => String::from_utf8(b.to_vec()).expect("utf-8"),
+        other => panic!("not a bulk: {other:?}"),
+    }
+}
+
+fn small_config(max_intset: u64) -> Config {
+    Config { set_max_intset_entries: max_intset, ..Config::default() }
+}
+
+#[test]
+fn resp3_shapes() {
+    let mut t = TestShard::new();
+    t.resp3 = true;
+    run(&mut t, &["SADD", "s", "a", "b", "c"]);
+    for cmd in [&["SMEMBERS", "s"][..], &["SINTER", "s"], &["SUNION", "s"], &["SDIFF", "s"]] {
+        assert!(matches!(run(&mut t, cmd), Reply::Set(v) if v.len() == 3), "{cmd:?}");
+    }
+    assert!(matches!(run(&mut t, &["SPOP", "s", "1"]), Reply::Set(v) if v.len() == 1));
+    assert!(matches!(run(&mut t, &["SRANDMEMBER", "s", "2"]), Reply::Array(v) if v.len() == 2));
+    assert!(matches!(run(&mut t, &["SRANDMEMBER", "s", "-3"]), Reply::Array(v) if v.len() == 3));
+    assert_eq!(run(&mut t, &["SPOP", "nokey", "3"]), Reply::Set(vec![]));
+    assert_eq!(run(&mut t, &["SMEMBERS", "nokey"]), Reply::Set(vec![]));
+    assert_eq!(run(&mut t, &["SRANDMEMBER", "nokey", "3"]), Reply::Array(vec![]));
+    assert_eq!(run(&mut t, &["SPOP", "nokey"]), Reply::Nil);
+    assert_eq!(run(&mut t, &["SMISMEMBER", "nokey", "a"]), Reply::Array(vec![Reply::Int(0)]));
+}
+
+#[test]
+fn random_members_follow_count_rules() {
+    for first in ["0", "m"] {
+        let mut t = TestShard::new();
+        run(&mut t, &["SADD", "s", first, "@1..50"]);
+        let all: BTreeSet<String> = strs(run(&mut t, &["SMEMBERS", "s"])).into_iter().collect();
+        for count in [1usize, 5, 16, 17, 30, 49, 50, 80] {
+            let picks = strs(run(&mut t, &["SRANDMEMBER", "s", &count.to_string()]));
+            let unique: BTreeSet<String> = picks.iter().cloned().collect();
+            assert_eq!(picks.len(), count.min(50), "count {count}");
+            assert_eq!(unique.len(), picks.len(), "distinct for count {count}");
+            assert!(unique.is_subset(&all));
+        }
+        let repeated = strs(run(&mut t, &["SRANDMEMBER", "s", "-200"]));
+        assert_eq!(repeated.len(), 200);
+        assert!(repeated.iter().all(|r| all.contains(r)));
+        let single = one(run(&mut t, &["SRANDMEMBER", "s"]));
+        assert!(all.contains(&single));
+        assert_eq!(run(&mut t, &["SCARD", "s"]), Reply::Int(50), "SRANDMEMBER never removes");
+    }
+}
+
+#[test]
+fn srandmember_bounds_repetition() {
+    let mut t = TestShard::new();
+    run(&mut t, &["SADD", "s", "a"]);
+    assert_eq!(
+        run(&mut t, &["SRANDMEMBER", "s", "-16777217"]),
+        Reply::error("ERR value is out of range")
+    );
+}
+
+#[test]
+fn spop_with_count_uses_both_strategies() {
+    // remaining·5 > count pops one by one; otherwise the few that stay are moved to a new
+    // set, which starts as an intset again (verified on redis-server 7.0.15).
+    for (count, encoding_after) in [(8, "hashtable"), (9, "intset")] {
+        let mut t = TestShard::with_config(small_config(2));
+        run(&mut t, &["SADD", "v", "@1..11"]);
+        assert_eq!(encoding(&mut t, "v"), bulk("hashtable"));
+        let before: BTreeSet<String> = strs(run(&mut t, &["SMEMBERS", "v"])).into_iter().collect();
+        let popped = strs(run(&mut t, &["SPOP", "v", &count.to_string()]));
+        let left = strs(run(&mut t, &["SMEMBERS", "v"]));
+        assert_eq!(popped.len(), count);
+        assert_eq!(left.len(), 10 - count);
+        let mut union: BTreeSet<String> = popped.into_iter().collect();
+        union.extend(left);
+        assert_eq!(union, before);
+        assert_eq!(encoding(&mut t, "v"), bulk(encoding_after), "count {count}");
+    }
+    let mut t = TestShard::with_config(small_config(2));
+    run(&mut t, &["SADD", "v", "a", "@2..11"]);
+    run(&mut t, &["SPOP", "v", "9"]);
+    // The rebuilt set takes the encoding its one remaining member calls for.
+    let left = strs(run(&mut t, &["SMEMBERS", "v"]));
+    assert_eq!(left.len(), 1);
+    let want = if left[0] == "a" { "hashtable" } else { "intset" };
+    assert_eq!(encoding(&mut t, "v"), bulk(want));
+}
+
+#[test]
+fn spop_single_drains_and_deletes() {
+    let mut t = TestShard::new();
+    run(&mut t, &["SADD", "s", "1", "2", "x"]);
+    let mut seen = BTreeSet::new();
+    for _ in 0..3 {
+        assert!(seen.insert(one(run(&mut t, &["SPOP", "s"]))));
+    }
+    assert_eq!(seen, ["1", "2", "x"].map(String::from).into_iter().collect());
+    assert_eq!(run(&mut t, &["EXISTS", "s"]), Reply::Int(0));
+    assert_eq!(run(&mut t, &["SPOP", "s"]), Reply::Nil);
+}
+
+#[test]
+fn store_results_start_from_an_intset() {
+    let mut t = TestShard::with_config(small_config(4));
+    run(&mut t, &["SADD", "a", "1", "2", "3", "x"]);
+    run(&mut t, &["SADD", "b", "2", "3", "x"]);
+    assert_eq!(run(&mut t, &["SDIFFSTORE", "d", "a", "nokey"]), Reply::Int(4));
+    assert_eq!(encoding(&mut t, "d"), bulk("hashtable"));
+    assert_eq!(run(&mut t, &["SINTERSTORE", "d", "a", "b"]), Reply::Int(3));
+    assert_eq!(encoding(&mut t, "d"), bulk("hashtable"));
+    run(&mut t, &["SREM", "b", "x"]);
+    assert_eq!(run(&mut t, &["SINTERSTORE", "d", "a", "b"]), Reply::Int(2));
+    assert_eq!(encoding(&mut t, "d"), bulk("intset"));
+    // SUNION answers from the rebuilt set: all-integer results come back ascending.
+    run(&mut t, &["SADD", "h", "x"]);
+    run(&mut t, &["SREM", "h", "x"]);
+    run(&mut t, &["SADD", "p", "9", "z"]);
+    run(&mut t, &["SREM", "p", "z"]);
+    assert_eq!(run(&mut t, &["SUNION", "p", "b"]), Reply::Set(bulks(&["2", "3", "9"])));
+    run(&mut t, &["SADD", "big", "@0..5"]);
+    assert_eq!(encoding(&mut t, "big"), bulk("hashtable"));
+    assert_eq!(run(&mut t, &["SUNIONSTORE", "u", "big"]), Reply::Int(5));
+    assert_eq!(encoding(&mut t, "u"), bulk("hashtable"));
+}
+
+#[test]
+fn smove_between_encodings_and_routing() {
+    let mut t = TestShard::with_config(small_config(3));
+    run(&mut t, &["SADD", "src", "a", "1"]);
+    run(&mut t, &["SADD", "dst", "1", "2", "3"]);
+    assert_eq!(run(&mut t, &["SMOVE", "src", "dst", "a"]), Reply::Int(1));
+    assert_eq!(encoding(&mut t, "dst"), bulk("hashtable"));
+    assert_eq!(run(&mut t, &["SMOVE", "src", "dst", "1"]), Reply::Int(1));
+    assert_eq!(run(&mut t, &["EXISTS", "src"]), Reply::Int(0));
+    assert_eq!(run(&mut t, &["SCARD", "dst"]), Reply::Int(4));
+    for name in [
+        "smove",
+        "sinter",
+        "sintercard",
+        "sunion",
+        "sdiff",
+        "sinterstore",
+        "sunionstore",
+        "sdiffstore",
+    ] {
+        let spec = mayfly_engine::lookup(name.as_bytes()).expect(name);
+        assert_eq!(spec.multi, MultiShard::Gather, "{name}");
+    }
+    let sadd = mayfly_engine::lookup(b"sadd").unwrap();
+    assert_eq!(sadd.key_indexes(4), vec![1]);
+    let store = mayfly_engine::lookup(b"sunionstore").unwrap();
+    assert_eq!(store.key_indexes(4), vec![1, 2, 3]);
+}
+
+#[test]
+fn sscan_covers_a_large_set_across_growth() {
+    let mut t = TestShard::new();
+    run(&mut t, &["SADD", "s", "@0..3000"]);
+    assert_eq!(encoding(&mut t, "s"), bulk("hashtable"));
+    let mut seen = BTreeSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = run(&mut t, &["SSCAN", "s", &cursor, "COUNT", "50"]);
+        let Reply::Array(parts) = reply else { panic!("bad reply") };
+        let Reply::Bulk(next) = &parts[0] else { panic!("bad cursor") };
+        let Reply::Array(items) = &parts[1] else { panic!("bad items") };
+        for item in items {
+            let Reply::Bulk(b) = item else { panic!("bad item") };
+            seen.insert(String::from_utf8(b.to_vec()).unwrap());
+        }
+        // Members added mid-scan must not stop the originals from being returned.
+        if calls == 3 {
+            run(&mut t, &["SADD", "s", "@3000..6000"]);
+        }
+        calls += 1;
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        if cursor == "0" {
+            break;
+        }
+        assert!(calls < 10_000);
+    }
+    assert!((0..3000).all(|i| seen.contains(&i.to_string())));
+    let filtered = run(&mut t, &["SSCAN", "s", "0", "MATCH", "12*", "COUNT", "100000"]);
+    let Reply::Array(parts) = filtered else { panic!() };
+    let Reply::Array(items) = &parts[1] else { panic!() };
+    let expected = (0..6000).filter(|i| i.to_string().starts_with("12")).count();
+    assert_eq!(items.len(), expected);
+}
+
+#[test]
+fn wrongtype_and_expired_keys() {
+    let mut t = TestShard::new();
+    run(&mut t, &["SADD", "s", "a"]);
+    run(&mut t, &["PEXPIRE", "s", "10"]);
+    t.advance_ms(10);
+    assert_eq!(run(&mut t, &["SCARD", "s"]), Reply::Int(0));
+    assert_eq!(run(&mut t, &["SADD", "s", "b"]), Reply::Int(1));
+    assert_eq!(run(&mut t, &["TTL", "s"]), Reply::Int(-1));
+    run(&mut t, &["HSET", "h", "f", "v"]);
+    assert_eq!(
+        run(&mut t, &["SUNIONSTORE", "d", "s", "h"]),
+        Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(run(&mut t, &["EXISTS", "d"]), Reply::Int(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model test: random command sequences against BTreeSets, crossing the intset limit both ways.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(usize, Vec<String>),
+    Rem(usize, Vec<String>),
+    Pop(usize, u8),
+    Move(usize, usize, String),
+    Store(u8, usize, usize, usize),
+    Check(usize),
+}
+
+fn member() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0i64..12).prop_map(|n| n.to_string()),
+        1 => prop::sample::select(vec!["a", "b", "-0", "07", "x y"]).prop_map(str::to_string),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3usize, prop::collection::vec(member(), 1..5)).prop_map(|(k, m)| Op::Add(k, m)),
+        2 => (0..3usize, prop::collection::vec(member(), 1..4)).prop_map(|(k, m)| Op::Rem(k, m)),
+        1 => (0..3usize, 0..6u8).prop_map(|(k, n)| Op::Pop(k, n)),
+        1 => (0..3usize, 0..3usize, member()).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+        1 => (0..3u8, 0..3usize, 0..3usize, 0..3usize).prop_map(|(o, d, a, b)| Op::Store(o, d, a, b)),
+        2 => (0..3usize).prop_map(Op::Check),
+    ]
+}
+
+const KEYS: [&str; 3] = ["k0", "k1", "k2"];
+
+fn all_integers(s: &BTreeSet<String>) -> bool {
+    s.iter().all(|m| mayfly_engine::value::parse_i64_strict(m.as_bytes()).is_some())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn model(ops in prop::collection::vec(op(), 1..60)) {
+        let max_intset = 6u64;
+        let mut t = TestShard::with_config(small_config(max_intset));
+        let mut model: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        // Whether each key has been a hashtable since it was created (sets never convert back).
+        let mut was_hashtable: BTreeMap<usize, bool> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Add(k, ms) => {
+                    let mut args = vec!["SADD", KEYS[k]];
+                    args.extend(ms.iter().map(String::as_str));
+                    let set = model.entry(k).or_default();
+                    let fresh = set.is_empty();
+                    let added = ms.iter().filter(|m| set.insert((*m).clone())).count();
+                    prop_assert_eq!(run(&mut t, &args), Reply::Int(added as i64));
+                    let starts_hashtable =
+                        fresh && mayfly_engine::value::parse_i64_strict(ms[0].as_bytes()).is_none();
+                    let ht = was_hashtable.entry(k).or_insert(false);
+                    if fresh {
+                        *ht = starts_hashtable;
+                    }
+                    if !all_integers(set) || set.len() as u64 > max_intset {
+                        *ht = true;
+                    }
+                }
+                Op::Rem(k, ms) => {
+                    let mut args = vec!["SREM", KEYS[k]];
+                    args.extend(ms.iter().map(String::as_str));
+                    let set = model.entry(k).or_default();
+                    let removed = ms.iter().filter(|m| set.remove(*m)).count();
+                    prop_assert_eq!(run(&mut t, &args), Reply::Int(removed as i64));
+                }
+                Op::Pop(k, n) => {
+                    let reply = run(&mut t, &["SPOP", KEYS[k], &n.to_string()]);
+                    let set = model.entry(k).or_default();
+                    let popped = sorted(reply);
+                    prop_assert_eq!(popped.len(), (n as usize).min(set.len()));
+                    for p in popped {
+                        let Reply::Bulk(b) = p else { panic!("bulk") };
+                        prop_assert!(set.remove(std::str::from_utf8(&b).unwrap()));
+                    }
+                    // SPOP may rebuild the set: the encoding follows the rebuild's rules.
+                    if !set.is_empty() {
+                        let enc = encoding(&mut t, KEYS[k]);
+                        was_hashtable.insert(k, enc == bulk("hashtable"));
+                    }
+                }
+                Op::Move(a, b, m) => {
+                    let reply = run(&mut t, &["SMOVE", KEYS[a], KEYS[b], &m]);
+                    let present = model.entry(a).or_default().contains(&m);
+                    prop_assert_eq!(reply, Reply::Int(present as i64));
+                    if present && a != b {
+                        model.get_mut(&a).unwrap().remove(&m);
+                        let dst = model.entry(b).or_default();
+                        let fresh = dst.is_empty();
+                        dst.insert(m.clone());
+                        let ht = was_hashtable.entry(b).or_insert(false);
+                        if fresh {
+                            *ht = mayfly_engine::value::parse_i64_strict(m.as_bytes()).is_none();
+                        }
+                        if !all_integers(dst) || dst.len() as u64 > max_intset {
+                            *ht = true;
+                        }
+                    }
+                }
+                Op::Store(o, d, a, b) => {
+                    let name = ["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"][o as usize];
+                    let sa = model.get(&a).cloned().unwrap_or_default();
+                    let sb = model.get(&b).cloned().unwrap_or_default();
+                    let result: BTreeSet<String> = match o {
+                        0 => sa.intersection(&sb).cloned().collect(),
+                        1 => sa.union(&sb).cloned().collect(),
+                        _ => sa.difference(&sb).cloned().collect(),
+                    };
+                    let reply = run(&mut t, &[name, KEYS[d], KEYS[a], KEYS[b]]);
+                    prop_assert_eq!(reply, Reply::Int(result.len() as i64));
+                    let ht = !all_integers(&result) || result.len() as u64 > max_intset;
+                    was_hashtable.insert(d, ht);
+                    model.insert(d, result);
+                }
+                Op::Check(k) => {
+                    let set = model.entry(k).or_default();
+                    let expected: Vec<String> = set.iter().cloned().collect();
+                    prop_assert_eq!(strs(run(&mut t, &["SMEMBERS", KEYS[k]])), expected);
+                    prop_assert_eq!(run(&mut t, &["SCARD", KEYS[k]]), Reply::Int(set.len() as i64));
+                }
+            }
+            for (k, set) in &model {
+                let exists = run(&mut t, &["EXISTS", KEYS[*k]]);
+                prop_assert_eq!(exists, Reply::Int(!set.is_empty() as i64), "key {}", KEYS[*k]);
+                if !set.is_empty() {
+                    let want = if was_hashtable[k] { "hashtable" } else { "intset" };
+                    prop_assert_eq!(encoding(&mut t, KEYS[*k]), bulk(want), "key {}", KEYS[*k]);
+                }
+            }
+            model.retain(|_, s| !s.is_empty());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory (issue 3 item 11): redis-server 7.0.15 used 49 bytes per member (INFO used_memory
+// delta, jemalloc) for a 1M-member set of the integers 0..1M, which is a hashtable there.
+
+#[test]
+fn memory_of_a_million_small_integers() {
+    let mut t = TestShard::new();
+    run(&mut t, &["SADD", "warm", "x"]);
+    let (before, before_je) = live_bytes();
+    for chunk in 0..1000 {
+        let lo = chunk * 1000;
+        run(&mut t, &["SADD", "big", &format!("@{lo}..{}", lo + 1000)]);
+    }
+    let (after, after_je) = live_bytes();
+    let (used, used_je) = (after - before, after_je - before_je);
+    assert_eq!(run(&mut t, &["SCARD", "big"]), Reply::Int(1_000_000));
+    let per = used as f64 / 1e6;
+    let per_je = used_je as f64 / 1e6;
+    println!("set of 1M small integers: {per:.1} B/member requested, {per_je:.1} B/member in jemalloc classes");
+    // Parity, not yet a margin: ~42 B requested (table ~34 B at this fill, 8 B per member
+    // allocation) rounds to ~50 B in jemalloc's classes against Redis's 49. See the type docs.
+    assert!(per_je < 52.0, "{per_je} bytes per member: more than redis-server 7.0's 49 + 6%");
 }
