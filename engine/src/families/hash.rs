@@ -17,7 +17,7 @@ use crate::families::set::{
     parse_collection_cursor, parse_collection_scan_options, parse_random_count, scan_reply,
     RANDOM_REPEAT_MAX,
 };
-use crate::families::string::long_double::LongDouble;
+use crate::families::string::LongDouble;
 use crate::glob::glob_match;
 use crate::reply::Reply;
 use crate::shard::Ctx;

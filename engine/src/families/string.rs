@@ -12,7 +12,7 @@
 //! `tryObjectEncoding` does for SET-like commands; APPEND, SETRANGE and INCRBYFLOAT results are
 //! stored as bytes, as in Redis.
 
-pub mod long_double;
+mod long_double;
 
 use bytes::Bytes;
 
@@ -23,7 +23,8 @@ use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::value::{parse_i64_strict, StrValue, Value};
 
-use long_double::LongDouble;
+/// Shared with HINCRBYFLOAT (hash family), which must compute and print exactly like INCRBYFLOAT.
+pub(crate) use long_double::LongDouble;
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd(

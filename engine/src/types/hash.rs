@@ -23,8 +23,11 @@ use rand::Rng;
 
 use crate::table::Table;
 
+/// A listpack entry: (field, value).
+type Pair = (Box<[u8]>, Box<[u8]>);
+
 enum Repr {
-    Listpack(Vec<(Box<[u8]>, Box<[u8]>)>),
+    Listpack(Vec<Pair>),
     Hashtable(Table<Box<[u8]>>),
 }
 
@@ -245,7 +248,7 @@ impl HashValue {
                 self.for_each(f);
                 0
             }
-            Repr::Hashtable(t) => t.scan(cursor, count, |k, v| f(k, &**v)),
+            Repr::Hashtable(t) => t.scan(cursor, count, |k, v| f(k, v)),
         }
     }
 
