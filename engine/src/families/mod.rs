@@ -8,6 +8,7 @@ pub mod expire;
 pub mod hash;
 pub mod keys;
 pub mod string;
+pub mod zset;
 
 use crate::command::CommandSpec;
 
@@ -19,6 +20,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// Every family's table.
