@@ -384,6 +384,19 @@ fn hrandfield_follows_count_rules() {
         run(&mut t, &["HRANDFIELD", "h", "-16777217"]),
         Reply::error("ERR value is out of range")
     );
+    // Checked on redis-server 7.0.15: WITHVALUES bounds the count on both sides.
+    assert_eq!(
+        run(&mut t, &["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"]),
+        Reply::error("ERR value is out of range")
+    );
+    assert_eq!(
+        run(&mut t, &["HRANDFIELD", "h", "4611686018427387903", "WITHVALUES"]),
+        Reply::Array(vec![bulk("a"), bulk("1")])
+    );
+    assert_eq!(
+        run(&mut t, &["HRANDFIELD", "h", "9223372036854775807"]),
+        Reply::Array(vec![bulk("a")])
+    );
 }
 
 #[test]

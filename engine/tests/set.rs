@@ -373,6 +373,12 @@ fn srandmember_bounds_repetition() {
         run(&mut t, &["SRANDMEMBER", "s", "-16777217"]),
         Reply::error("ERR value is out of range")
     );
+    // Checked on redis-server 7.0.15: the largest counts mean "the whole set".
+    let max = "9223372036854775807";
+    assert_eq!(run(&mut t, &["SRANDMEMBER", "s", max]), Reply::Array(vec![bulk("a")]));
+    assert_eq!(run(&mut t, &["SRANDMEMBER", "nokey", max]), Reply::Array(vec![]));
+    assert_eq!(run(&mut t, &["SPOP", "s", max]), Reply::Set(vec![bulk("a")]));
+    assert_eq!(run(&mut t, &["EXISTS", "s"]), Reply::Int(0));
 }
 
 #[test]

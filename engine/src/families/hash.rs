@@ -429,7 +429,8 @@ fn hrandfield_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     };
     // Redis refuses counts whose doubled reply length would overflow; Mayfly also bounds the
     // picks-with-repetition reply (see RANDOM_REPEAT_MAX).
-    if n < 0 && ((with_values && n < -(i64::MAX / 2)) || n.unsigned_abs() > RANDOM_REPEAT_MAX) {
+    let doubled_overflows = with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n);
+    if doubled_overflows || (n < 0 && n.unsigned_abs() > RANDOM_REPEAT_MAX) {
         return Err(OpError::other("ERR value is out of range"));
     }
     if !check_hash(ctx, key, false)? || n == 0 {
