@@ -31,14 +31,16 @@ pub fn render(result: &RunResult) -> Result<Vec<u8>, String> {
         for interval in &result.intervals {
             let start = Duration::from_nanos(interval.start_ns);
             let length = Duration::from_nanos(interval.length_ns);
+            let per_command: Vec<Histogram<u64>> =
+                interval.per_command.iter().map(|p| p.unpack()).collect();
             let mut all = new_histogram();
-            for h in &interval.per_command {
+            for h in &per_command {
                 all.add(h).expect("histograms share bounds");
             }
             writer
                 .write_histogram(&all, start, length, None)
                 .map_err(|e| format!("hlog: {e:?}"))?;
-            for (label, h) in result.labels.iter().zip(&interval.per_command) {
+            for (label, h) in result.labels.iter().zip(&per_command) {
                 let Some(tag) = Tag::new(label) else { continue };
                 writer
                     .write_histogram(h, start, length, Some(tag))

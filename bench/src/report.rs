@@ -200,7 +200,7 @@ impl Report {
             .map(|interval| {
                 let mut merged = new_histogram();
                 for h in &interval.per_command {
-                    merged.add(h).expect("histograms share bounds");
+                    merged.add(h.unpack()).expect("histograms share bounds");
                 }
                 let length_s = interval.length_ns as f64 / 1e9;
                 let value =

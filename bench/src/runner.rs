@@ -20,6 +20,7 @@
 use crate::client::{BenchError, ServerOptions};
 use crate::resp::{parse_reply, Parsed, ReplyKind};
 use crate::workload::{Generator, Workload};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
@@ -135,8 +136,30 @@ pub struct IntervalRecord {
     pub start_ns: u64,
     pub length_ns: u64,
     /// One histogram per command label.
-    pub per_command: Vec<Histogram<u64>>,
+    pub per_command: Vec<PackedHistogram>,
     pub errors: u64,
+}
+
+/// A finished interval histogram kept V2-serialized: a live histogram takes
+/// about 270 KB (1 ns – 1 h at 3 digits), its encoding a few KB, and an hour
+/// at one-second intervals keeps thousands of them.
+#[derive(Debug, Clone)]
+pub struct PackedHistogram(Vec<u8>);
+
+impl PackedHistogram {
+    /// Encodes a histogram.
+    pub fn pack(histogram: &Histogram<u64>) -> PackedHistogram {
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(histogram, &mut bytes)
+            .expect("writing to memory cannot fail and counts stay below i64::MAX");
+        PackedHistogram(bytes)
+    }
+
+    /// Decodes it again.
+    pub fn unpack(&self) -> Histogram<u64> {
+        Deserializer::new().deserialize(&mut self.0.as_slice()).expect("bytes written by pack")
+    }
 }
 
 /// Open-loop bookkeeping: did the sender keep to the schedule?
@@ -225,6 +248,7 @@ enum Msg {
 }
 
 struct ThreadSummary {
+    thread: usize,
     errors: BTreeMap<String, u64>,
     send_lag: Histogram<u64>,
     unsent: u64,
@@ -452,6 +476,7 @@ impl Worker {
         }
         self.ship();
         let summary = ThreadSummary {
+            thread: self.id,
             errors: std::mem::take(&mut self.errors),
             send_lag: std::mem::replace(&mut self.send_lag, new_histogram()),
             unsent,
@@ -787,6 +812,12 @@ struct IntervalAccumulator {
     errors: u64,
 }
 
+struct FinishedInterval {
+    per_command: Vec<PackedHistogram>,
+    count: u64,
+    errors: u64,
+}
+
 /// Runs the benchmark; `observe` is called about four times a second with live numbers.
 pub fn run(
     config: &RunConfig,
@@ -869,19 +900,21 @@ pub fn run(
     }
     drop(tx);
 
-    let mut intervals: BTreeMap<u64, IntervalAccumulator> = BTreeMap::new();
+    let mut open: BTreeMap<u64, IntervalAccumulator> = BTreeMap::new();
+    let mut finished: BTreeMap<u64, FinishedInterval> = BTreeMap::new();
+    let mut totals: Vec<Histogram<u64>> = labels.iter().map(|_| new_histogram()).collect();
     let mut latest_shipped: Vec<Option<u64>> = vec![None; threads];
+    let mut thread_done = vec![false; threads];
     let mut done = 0;
     let mut summaries = Vec::with_capacity(threads);
     let mut recorded = 0u64;
     let mut status = LiveStatus { warming_up: warmup_ns > 0, ..LiveStatus::default() };
-    let mut last_complete: Option<u64> = None;
     while done < threads {
         match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(Msg::Interval { thread, index, per_command, errors }) => {
                 latest_shipped[thread] =
                     Some(latest_shipped[thread].map_or(index, |i| i.max(index)));
-                let acc = intervals.entry(index).or_insert_with(|| IntervalAccumulator {
+                let acc = open.entry(index).or_insert_with(|| IntervalAccumulator {
                     per_command: labels.iter().map(|_| new_histogram()).collect(),
                     errors: 0,
                 });
@@ -893,29 +926,56 @@ pub fn run(
             }
             Ok(Msg::Done(summary)) => {
                 done += 1;
+                thread_done[summary.thread] = true;
                 summaries.push(summary);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+        // Interval k is complete once every running thread has shipped an
+        // index >= k (a thread skips indices in which it recorded nothing).
+        let complete = (0..threads)
+            .map(|t| if thread_done[t] { Some(u64::MAX) } else { latest_shipped[t] })
+            .min()
+            .flatten();
+        if let Some(complete) = complete {
+            let ready: Vec<u64> = open.range(..=complete).map(|(&k, _)| k).collect();
+            for index in ready {
+                let acc = open.remove(&index).expect("key from range");
+                let mut merged = new_histogram();
+                for (total, h) in totals.iter_mut().zip(&acc.per_command) {
+                    total.add(h).expect("histograms share bounds");
+                    merged.add(h).expect("histograms share bounds");
+                }
+                if !merged.is_empty() {
+                    status.ops_per_sec = merged.len() as f64 / config.interval.as_secs_f64();
+                    status.p99_ns = merged.value_at_quantile(0.99);
+                }
+                finished.insert(
+                    index,
+                    FinishedInterval {
+                        per_command: acc.per_command.iter().map(PackedHistogram::pack).collect(),
+                        count: merged.len(),
+                        errors: acc.errors,
+                    },
+                );
+            }
+        }
         let now = now_ns();
         status.warming_up = now < warmup_end_ns;
         status.measured_ns = now.saturating_sub(warmup_end_ns);
         status.recorded = recorded;
-        // An interval is complete once every thread has shipped it.
-        let complete = latest_shipped.iter().copied().min().flatten();
-        if complete.is_some() && complete != last_complete {
-            last_complete = complete;
-            if let Some(acc) = complete.and_then(|c| intervals.get(&c)) {
-                let mut merged = new_histogram();
-                for h in &acc.per_command {
-                    merged.add(h).expect("histograms share bounds");
-                }
-                status.ops_per_sec = merged.len() as f64 / config.interval.as_secs_f64();
-                status.p99_ns = merged.value_at_quantile(0.99);
-            }
-        }
         observe(&status);
+    }
+    // Whatever a vanished worker left open still counts.
+    for (index, acc) in std::mem::take(&mut open) {
+        let mut count = 0;
+        for (total, h) in totals.iter_mut().zip(&acc.per_command) {
+            total.add(h).expect("histograms share bounds");
+            count += h.len();
+        }
+        let per_command = acc.per_command.iter().map(PackedHistogram::pack).collect();
+        finished.insert(index, FinishedInterval { per_command, count, errors: acc.errors });
     }
     for handle in handles {
         if handle.join().is_err() {
@@ -946,31 +1006,26 @@ pub fn run(
     }
     .max(1);
     let interval_ns = plan.interval_ns;
-    let mut totals: Vec<Histogram<u64>> = labels.iter().map(|_| new_histogram()).collect();
-    let mut records = Vec::with_capacity(intervals.len());
-    let last_index = intervals.keys().next_back().copied();
+    let mut records: Vec<IntervalRecord> = Vec::with_capacity(finished.len());
+    let last_index = finished.keys().next_back().copied();
     if let Some(last_index) = last_index {
+        let empty = PackedHistogram::pack(&new_histogram());
         for index in 0..=last_index {
-            let acc = intervals.remove(&index).unwrap_or_else(|| IntervalAccumulator {
-                per_command: labels.iter().map(|_| new_histogram()).collect(),
+            let interval = finished.remove(&index).unwrap_or_else(|| FinishedInterval {
+                per_command: labels.iter().map(|_| empty.clone()).collect(),
+                count: 0,
                 errors: 0,
             });
             let start_ns = index * interval_ns;
-            if start_ns >= measured_ns
-                && acc.per_command.iter().all(|h| h.is_empty())
-                && acc.errors == 0
-            {
+            if start_ns >= measured_ns && interval.count == 0 && interval.errors == 0 {
                 continue;
-            }
-            for (total, h) in totals.iter_mut().zip(&acc.per_command) {
-                total.add(h).expect("histograms share bounds");
             }
             let length_ns = interval_ns.min(measured_ns.saturating_sub(start_ns)).max(1);
             records.push(IntervalRecord {
                 start_ns,
                 length_ns,
-                per_command: acc.per_command,
-                errors: acc.errors,
+                per_command: interval.per_command,
+                errors: interval.errors,
             });
         }
     }
@@ -980,7 +1035,9 @@ pub fn run(
         let tail = records.pop().expect("two records");
         let last = records.last_mut().expect("one record");
         for (h, t) in last.per_command.iter_mut().zip(&tail.per_command) {
-            h.add(t).expect("histograms share bounds");
+            let mut merged = h.unpack();
+            merged.add(t.unpack()).expect("histograms share bounds");
+            *h = PackedHistogram::pack(&merged);
         }
         last.errors += tail.errors;
         last.length_ns = tail.start_ns + tail.length_ns - last.start_ns;
@@ -1012,6 +1069,19 @@ fn share(total: u64, part: u64, whole: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_histograms_round_trip_and_stay_small() {
+        let mut histogram = new_histogram();
+        for value in [0u64, 1, 999, 1_000_000, 123_456_789, MAX_LATENCY_NS, MAX_LATENCY_NS * 2] {
+            histogram.saturating_record(value);
+        }
+        histogram.record_n(50_000, 1_000_000).expect("in range");
+        let packed = PackedHistogram::pack(&histogram);
+        assert_eq!(packed.unpack(), histogram);
+        assert!(packed.0.len() < 4096, "{} bytes", packed.0.len());
+        assert_eq!(PackedHistogram::pack(&new_histogram()).unpack().len(), 0);
+    }
 
     #[test]
     fn shares_cover_the_total_exactly() {
