@@ -9,6 +9,8 @@ pub mod hash;
 pub mod keys;
 pub mod string;
 pub mod zset;
+pub mod bitmap;
+pub mod hyperloglog;
 
 use crate::command::CommandSpec;
 
@@ -21,6 +23,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    bitmap::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// Every family's table.
