@@ -67,9 +67,12 @@ pub struct BenchArgs {
     /// requests a connection may have outstanding.
     #[arg(short = 'P', long, default_value_t = 1)]
     pub pipeline: usize,
-    /// Client threads, each running one event loop.
+    /// Client threads, each running one event loop; 0 means one per CPU.
     #[arg(short = 't', long, default_value_t = 1)]
     pub threads: usize,
+    /// Pin client thread k to CPU k (thread per core).
+    #[arg(long)]
+    pub pin_threads: bool,
     /// Open loop: send this many requests per second in total, on a fixed
     /// schedule; latency counts from each request's intended send time.
     #[arg(long, value_name = "OPS")]
@@ -185,6 +188,14 @@ impl BenchArgs {
         })
     }
 
+    /// `--threads`, with 0 meaning one per CPU this process may use.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
     fn distribution(&self) -> Result<(KeyDistribution, String), BenchError> {
         let keyspace = self.keyspace as f64;
         let kind = if self.zipf.is_some() { DistributionArg::Zipf } else { self.distribution };
@@ -269,7 +280,7 @@ impl BenchArgs {
             server: server.clone(),
             connections: self.connections,
             pipeline: self.pipeline,
-            threads: self.threads,
+            threads: self.thread_count(),
             rate: self.rate,
             stop,
             warmup: seconds(self.warmup, "--warmup")?,
@@ -277,12 +288,13 @@ impl BenchArgs {
             interval: seconds(self.interval, "--interval")?,
             drain_timeout: seconds(self.drain_timeout, "--drain-timeout")?,
             reply_timeout: seconds(self.reply_timeout, "--reply-timeout")?,
+            pin_threads: self.pin_threads,
         };
         let description = RunDescription {
             server: server.address(),
             connections: self.connections,
             pipeline: self.pipeline,
-            threads: self.threads.min(self.connections),
+            threads: self.thread_count().min(self.connections),
             rate: self.rate,
             duration_s: match stop {
                 Stop::Duration(d) => Some(d.as_secs_f64()),
@@ -515,6 +527,9 @@ mod tests {
         assert!(
             Cli::try_parse_from(["mayfly-bench", "--duration", "1", "--requests", "5"]).is_err()
         );
+        let per_core = parse(&["--threads", "0", "--pin-threads"]);
+        let (config, _) = per_core.bench.run_config().expect("config");
+        assert!(config.threads >= 1 && config.pin_threads);
         assert!(parse(&["--ratio", "0:0"]).bench.run_config().is_err());
         assert!(parse(&["--zipf=-1"]).bench.run_config().is_err());
         assert!(parse(&["--duration=-1"]).bench.run_config().is_err());

@@ -81,6 +81,8 @@ pub struct RunConfig {
     /// A connection with requests outstanding and no reply this long is
     /// given up (counts as timeouts).
     pub reply_timeout: Duration,
+    /// Pin worker thread k to CPU k (modulo the CPUs this process may use).
+    pub pin_threads: bool,
 }
 
 impl RunConfig {
@@ -892,9 +894,15 @@ pub fn run(
     for (id, conns) in per_thread.into_iter().enumerate() {
         let worker = Worker::new(id, conns, Arc::clone(&workload), plan.clone(), tx.clone())
             .map_err(|e| BenchError::Io(format!("cannot set up epoll: {e}")))?;
+        let pin = config.pin_threads;
         let handle = std::thread::Builder::new()
             .name(format!("mayfly-bench-{id}"))
-            .spawn(move || worker.run())
+            .spawn(move || {
+                if pin {
+                    pin_to_cpu(id);
+                }
+                worker.run()
+            })
             .map_err(|e| BenchError::Io(format!("cannot spawn thread: {e}")))?;
         handles.push(handle);
     }
@@ -1059,6 +1067,26 @@ pub fn run(
         cpu_seconds,
         wall_seconds: (end_ns - t0) as f64 / 1e9,
     })
+}
+
+/// Pins the calling thread to the `k`-th CPU it is allowed to run on
+/// (wrapping), so each worker owns a core. Failure leaves it unpinned.
+fn pin_to_cpu(k: usize) {
+    // SAFETY: cpu_set_t is plain data; the calls only read and write it.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> =
+            (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &allowed)).collect();
+        if cpus.is_empty() {
+            return;
+        }
+        let mut only: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpus[k % cpus.len()], &mut only);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &only);
+    }
 }
 
 /// `total * part / whole` without overflow: the first index of share `part`.

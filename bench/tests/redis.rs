@@ -81,6 +81,7 @@ fn config(port: u16, workload: Arc<Workload>, stop: Stop) -> RunConfig {
         interval: Duration::from_millis(250),
         drain_timeout: Duration::from_secs(5),
         reply_timeout: Duration::from_secs(5),
+        pin_threads: false,
     }
 }
 

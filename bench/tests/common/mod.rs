@@ -165,5 +165,6 @@ pub fn config(port: u16, connections: usize, stop: Stop, rate: Option<f64>) -> R
         interval: Duration::from_millis(500),
         drain_timeout: Duration::from_secs(2),
         reply_timeout: Duration::from_secs(5),
+        pin_threads: false,
     }
 }
