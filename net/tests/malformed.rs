@@ -119,7 +119,7 @@ fn cases() -> Vec<Case> {
 
     let mut unknown200: Vec<&[u8]> = vec![b"NOSUCHCOMMAND"];
     let arg = b"argument-with-some-length".as_slice();
-    unknown200.extend(std::iter::repeat(arg).take(200));
+    unknown200.extend(std::iter::repeat_n(arg, 200));
 
     let mut many_empty = Vec::new();
     for _ in 0..1000 {
@@ -158,13 +158,13 @@ fn cases() -> Vec<Case> {
         case("bulk terminator not CRLF", "*1\r\n$4\r\nPINGab*1\r\n$4\r\nPING\r\n"),
         case("count line without CRLF over 64 KiB", {
             let mut v = b"*".to_vec();
-            v.extend(std::iter::repeat(b'1').take(70 * 1024));
+            v.extend(std::iter::repeat_n(b'1', 70 * 1024));
             v
         })
         .expect(b"-ERR Protocol error: too big mbulk count string\r\n"),
         case("bulk count line without CRLF over 64 KiB", {
             let mut v = b"*1\r\n$".to_vec();
-            v.extend(std::iter::repeat(b'1').take(70 * 1024));
+            v.extend(std::iter::repeat_n(b'1', 70 * 1024));
             v
         })
         .expect(b"-ERR Protocol error: too big bulk count string\r\n"),
@@ -263,7 +263,7 @@ fn bulk_over_proto_max_bulk_len() {
             .expect(b"-ERR Protocol error: invalid bulk length\r\n"),
         case("bulk at proto-max-bulk-len is accepted", {
             let mut v = b"*2\r\n$4\r\nECHO\r\n$1048576\r\n".to_vec();
-            v.extend(std::iter::repeat(b'z').take(1 << 20));
+            v.extend(std::iter::repeat_n(b'z', 1 << 20));
             v.extend_from_slice(b"\r\n");
             v
         }),

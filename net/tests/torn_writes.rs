@@ -80,9 +80,13 @@ fn mset_and_del_are_never_torn() {
             std::thread::spawn(move || {
                 let mut c = RawClient::connect(port);
                 let mut i = 0u64;
+                // Every 50th write is a DEL.
+                let mut until_del = 50;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    if i % 50 == 0 {
+                    until_del -= 1;
+                    if until_del == 0 {
+                        until_del = 50;
                         // An all-or-nothing delete across both shards.
                         let mut args = vec!["DEL".to_string()];
                         args.extend(keys.iter().cloned());

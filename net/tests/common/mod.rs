@@ -486,6 +486,22 @@ pub fn words(line: &str) -> Vec<Vec<u8>> {
     line.split_whitespace().map(|w| w.as_bytes().to_vec()).collect()
 }
 
+/// Sends each whitespace-split command to `mayfly` and to a fresh real redis-server, and
+/// returns a description of every reply that differs (empty without redis-server).
+pub fn compare_with_redis(mayfly: &mut RawClient, cmds: &[&str]) -> Vec<String> {
+    let Some(oracle) = RedisServer::start(&[]) else { return Vec::new() };
+    let mut r = oracle.raw();
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let want = r.cmd_str(cmd);
+        let got = mayfly.cmd_str(cmd);
+        if want != got {
+            out.push(format!("{cmd}\n    redis:  {}\n    mayfly: {}", show(&want), show(&got)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod reader_tests {
     use super::*;
@@ -519,20 +535,4 @@ mod reader_tests {
         assert_eq!(Resp::parse(b"|1\r\n+k\r\n+v\r\n:7\r\n"), Resp::Int(7));
         assert!(reply_len(b"?\r\n").is_err());
     }
-}
-
-/// Sends each whitespace-split command to `mayfly` and to a fresh real redis-server, and
-/// returns a description of every reply that differs (empty without redis-server).
-pub fn compare_with_redis(mayfly: &mut RawClient, cmds: &[&str]) -> Vec<String> {
-    let Some(oracle) = RedisServer::start(&[]) else { return Vec::new() };
-    let mut r = oracle.raw();
-    let mut out = Vec::new();
-    for cmd in cmds {
-        let want = r.cmd_str(cmd);
-        let got = mayfly.cmd_str(cmd);
-        if want != got {
-            out.push(format!("{cmd}\n    redis:  {}\n    mayfly: {}", show(&want), show(&got)));
-        }
-    }
-    out
 }
