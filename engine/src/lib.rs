@@ -15,6 +15,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod evict;
 pub mod families;
 pub mod glob;
 pub mod reply;

@@ -44,6 +44,8 @@ pub struct Shard {
     pub dirty: u64,
     /// When set, every written key is recorded here (gather execution, WATCH).
     pub write_log: Option<Vec<(usize, Key)>>,
+    /// Evicted large values waiting to be freed by the tick (see `evict::defer_free`).
+    pub lazy_free: Vec<Entry>,
 }
 
 impl Shard {
@@ -58,6 +60,7 @@ impl Shard {
             rng: SmallRng::from_entropy(),
             dirty: 0,
             write_log: None,
+            lazy_free: Vec::new(),
         }
     }
 
@@ -163,6 +166,18 @@ impl Shard {
     }
 }
 
+/// Updates a key's LRU/LFU field on access, per the configured policy.
+fn touch(old: u32, now_ms: u64, config: &Config, rng: &mut SmallRng) -> u32 {
+    crate::evict::touched_lru(
+        old,
+        config.maxmemory_policy,
+        now_ms,
+        config.lfu_log_factor,
+        config.lfu_decay_time,
+        rng,
+    )
+}
+
 /// The context a command handler runs in: one shard, one selected database, one instant.
 pub struct Ctx<'a> {
     pub shard: &'a mut Shard,
@@ -196,11 +211,10 @@ impl<'a> Ctx<'a> {
     /// Looks a key up for reading: expires it lazily, counts hits and misses, updates LRU.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.lru_stamp();
         let found = self.shard.dbs[self.db].table.get_mut(key);
         match found {
             Some(e) => {
-                e.lru = lru;
+                e.lru = touch(e.lru, self.now_ms, &self.shard.config, &mut self.shard.rng);
                 self.shard.stats.keyspace_hits += 1;
                 Some(e)
             }
@@ -214,9 +228,8 @@ impl<'a> Ctx<'a> {
     /// Looks a key up for writing: expires it lazily; no hit/miss accounting.
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(key);
-        let lru = self.lru_stamp();
         let e = self.shard.dbs[self.db].table.get_mut(key)?;
-        e.lru = lru;
+        e.lru = touch(e.lru, self.now_ms, &self.shard.config, &mut self.shard.rng);
         Some(e)
     }
 
@@ -230,8 +243,9 @@ impl<'a> Ctx<'a> {
         self.peek(key).is_some()
     }
 
+    /// The `lru` field for a new key: LRU clock, or LFU's initial counter under an LFU policy.
     fn lru_stamp(&self) -> u32 {
-        ((self.now_ms / 1000) & ((1 << 24) - 1)) as u32
+        crate::evict::initial_lru(self.shard.config.maxmemory_policy, self.now_ms)
     }
 
     /// The string at `key`: Ok(None) when absent, WrongType for other types.

@@ -14,3 +14,19 @@ pub fn allocated_bytes() -> u64 {
 pub fn peak_bytes(current: u64) -> u64 {
     PEAK.fetch_max(current, Ordering::Relaxed).max(current)
 }
+
+thread_local! {
+    /// jemalloc's per-thread allocated/deallocated counters, looked up once per thread.
+    static COUNTERS: Option<(tikv_jemalloc_ctl::thread::ThreadLocal<u64>, tikv_jemalloc_ctl::thread::ThreadLocal<u64>)> =
+        match (tikv_jemalloc_ctl::thread::allocatedp::read(), tikv_jemalloc_ctl::thread::deallocatedp::read()) {
+            (Ok(a), Ok(d)) => Some((a, d)),
+            _ => None,
+        };
+}
+
+/// Bytes allocated minus bytes freed by the calling thread, from jemalloc's own counters: a
+/// pointer read, cheap enough for every write. Memory freed by another thread than the one
+/// that allocated it moves between threads' figures; the sum over all threads stays exact.
+pub fn thread_net_bytes() -> i64 {
+    COUNTERS.with(|c| c.map(|(a, d)| a.get() as i64 - d.get() as i64).unwrap_or(0))
+}

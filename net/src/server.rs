@@ -24,6 +24,10 @@ pub struct Global {
     pub next_client_id: AtomicU64,
     pub next_txid: AtomicU64,
     pub connected: AtomicUsize,
+    /// Each shard thread's allocator figure (allocated − freed), published on every
+    /// memory check; their sum is the process's data memory, compared with maxmemory.
+    pub shard_mem: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
+    pub mem_offset: Arc<std::sync::atomic::AtomicI64>,
     pub blocked_clients: AtomicUsize,
     pub start_ms: u64,
     pub run_id: String,
@@ -121,6 +125,8 @@ pub fn run(config: Config, config_file: String) -> std::io::Result<()> {
         next_client_id: AtomicU64::new(1),
         next_txid: AtomicU64::new(1),
         connected: AtomicUsize::new(0),
+        shard_mem: Arc::new((0..nshards).map(|_| Default::default()).collect()),
+        mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         blocked_clients: AtomicUsize::new(0),
         start_ms: mayfly_engine::clock::unix_time_ms(),
         run_id: random_run_id(),

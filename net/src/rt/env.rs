@@ -174,6 +174,10 @@ pub struct Env {
     pub deliveries: Vec<(ReplyTo, Out)>,
     /// Written keys that have waiters, to serve after the current job.
     ready_keys: Vec<DbKey>,
+    /// Every shard's published memory figure (see `Global::shard_mem`).
+    mem_slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
+    /// Process allocator figure minus the sum of the slots, refreshed by shard 0's tick.
+    mem_offset: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
@@ -204,7 +208,52 @@ impl Env {
             waiters: HashMap::new(),
             deliveries: Vec::new(),
             ready_keys: Vec::new(),
+            mem_slots: Arc::new(Vec::new()),
+            mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         }
+    }
+
+    pub fn with_memory_slots(
+        mut self,
+        slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
+        offset: Arc<std::sync::atomic::AtomicI64>,
+    ) -> Env {
+        self.mem_slots = slots;
+        self.mem_offset = offset;
+        self
+    }
+
+    /// Memory in use by all shards (allocator counters), publishing this shard's figure first.
+    pub fn used_memory(&self) -> u64 {
+        let own = crate::memory::thread_net_bytes();
+        if let Some(slot) = self.mem_slots.get(self.shard.id) {
+            slot.store(own, Ordering::Relaxed);
+        }
+        let total: i64 = self.mem_slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        (total + self.mem_offset.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    /// Re-aligns the per-thread sum with the allocator's process-wide figure (memory owned by
+    /// other threads: the main thread, the allocator's own metadata). Run from a tick.
+    pub fn calibrate_memory(&self) {
+        let total: i64 = self.mem_slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        let global = crate::memory::allocated_bytes() as i64;
+        self.mem_offset.store(global - total, Ordering::Relaxed);
+    }
+
+    /// Before a command that may grow memory: under maxmemory, make room per the eviction
+    /// policy (bounded work), or refuse with Redis's OOM error.
+    fn make_room(&mut self) -> Result<(), Reply> {
+        let limit = self.shard.config.maxmemory;
+        if limit == 0 {
+            return Ok(());
+        }
+        let used = self.used_memory();
+        if used <= limit {
+            return Ok(());
+        }
+        self.shard.evict_for_write(used, limit).map_err(Reply::from)?;
+        Ok(())
     }
 
     /// Writes are logged only while someone watches or blocks, so the hot path pays nothing
@@ -502,6 +551,12 @@ impl Env {
         argv: &[Bytes],
         resp3: bool,
     ) -> Reply {
+        if spec.has(mayfly_engine::command::flags::DENYOOM) {
+            if let Err(oom) = self.make_room() {
+                self.stats.commands.entry(spec.name).or_default().rejected_calls += 1;
+                return oom;
+            }
+        }
         let start = std::time::Instant::now();
         let reply = self.shard.execute_spec(spec, db, argv, resp3);
         let us = start.elapsed().as_micros() as u64;

@@ -64,7 +64,9 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         id: spec.id,
         nshards,
         ring: RefCell::new(ring),
-        env: RefCell::new(Env::new(shard)),
+        env: RefCell::new(
+            Env::new(shard).with_memory_slots(global.shard_mem.clone(), global.mem_offset.clone()),
+        ),
         mesh: RefCell::new(mesh),
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
@@ -160,9 +162,17 @@ fn arm_tick(rt: &Rt, ts: &types::Timespec) {
     rt.ring.borrow_mut().push_raw(sqe);
 }
 
-/// Periodic work, bounded: active expiry.
+/// Deferred frees of large evicted values per tick.
+const LAZY_FREE_BUDGET: usize = 16;
+
+/// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
 fn tick(rt: &Rt) {
     let mut env = rt.env.borrow_mut();
+    env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
+    env.used_memory();
+    if rt.id == 0 {
+        env.calibrate_memory();
+    }
     if env.shard.config.active_expire_enabled {
         env.shard.active_expire(EXPIRE_BUDGET);
         env.flag_watchers();
