@@ -641,14 +641,9 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Opti
     }
 }
 
-/// Runs one SET/INCRBY on the grown bytes; the reply is the new value (INCRBY), the old value
-/// (SET), or nil when FAIL refused the write.
-fn apply_write(bytes: &mut [u8], f: &Field) -> Reply {
-    let (value, is_incr) = match f.op {
-        FieldOp::Set(v) => (v, false),
-        FieldOp::IncrBy(v) => (v, true),
-        FieldOp::Get => unreachable!("apply_write is called for SET and INCRBY only"),
-    };
+/// Runs one SET (`is_incr` false) or INCRBY on the grown bytes; the reply is the new value
+/// (INCRBY), the old value (SET), or nil when FAIL refused the write.
+fn apply_write(bytes: &mut [u8], f: &Field, value: i64, is_incr: bool) -> Reply {
     let (store, reply, failed) = if f.signed {
         let old = get_signed(bytes, f.offset, f.bits);
         let (new, over) = if is_incr {
@@ -719,7 +714,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> OpRes
             .iter()
             .map(|f| match f.op {
                 FieldOp::Get => read_field(bytes, f),
-                FieldOp::Set(_) | FieldOp::IncrBy(_) => apply_write(bytes, f),
+                FieldOp::Set(value) => apply_write(bytes, f, value, false),
+                FieldOp::IncrBy(incr) => apply_write(bytes, f, incr, true),
             })
             .collect();
         (Reply::Array(replies), true)

@@ -11,6 +11,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,10 +31,13 @@ impl RedisOracle {
             eprintln!("redis-server not installed: skipping the live oracle comparison");
             return None;
         }
-        let seed = std::process::id() as u16;
-        for attempt in 0..200u16 {
-            let port = 7400 + (seed.wrapping_add(attempt.wrapping_mul(37))) % 600;
-            // Bind-probe: a port we can bind is free now; the server takes it right after.
+        // Tests in one binary start servers concurrently: a process-wide counter keeps their
+        // port choices apart, and a server that lost a race for its port exits and is retried.
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let seed = (std::process::id() as u16).wrapping_mul(7);
+        for _ in 0..200 {
+            let attempt = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = 7400 + seed.wrapping_add(attempt.wrapping_mul(37)) % 600;
             let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
             if TcpListener::bind(addr).is_err() || TcpStream::connect(addr).is_ok() {
                 continue;
@@ -41,7 +45,7 @@ impl RedisOracle {
             let dir =
                 std::env::temp_dir().join(format!("mayfly-oracle-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).ok()?;
-            let child = Command::new("redis-server")
+            let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(["--appendonly", "no", "--dir"])
                 .arg(&dir)
@@ -50,28 +54,32 @@ impl RedisOracle {
                 .spawn()
                 .ok()?;
             let deadline = Instant::now() + Duration::from_secs(5);
-            let mut child = Some(child);
+            let mut connected = None;
             while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: the port was taken after all
+                }
                 if let Ok(stream) = TcpStream::connect(addr) {
-                    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-                    let writer = stream.try_clone().ok()?;
-                    let mut oracle = RedisOracle {
-                        child: child.take().expect("child"),
-                        reader: BufReader::new(stream),
-                        writer,
-                        dir,
-                    };
-                    if oracle.run(&["PING"]) == Reply::status("PONG") {
-                        return Some(oracle);
-                    }
-                    return None;
+                    connected = Some(stream);
+                    break;
                 }
                 // Waiting for the server process to listen; not test logic.
                 std::thread::sleep(Duration::from_millis(20));
             }
-            if let Some(mut c) = child {
-                let _ = c.kill();
-                let _ = c.wait();
+            let Some(stream) = connected else {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                continue;
+            };
+            stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+            let writer = stream.try_clone().ok()?;
+            let mut oracle = RedisOracle { child, reader: BufReader::new(stream), writer, dir };
+            // The listener must be our own child: it answers with its pid.
+            let pid = oracle.child.id();
+            match oracle.run(&["INFO", "server"]) {
+                Reply::Bulk(info) if info_pid(&info) == Some(pid) => return Some(oracle),
+                _ => continue,
             }
         }
         None
@@ -136,6 +144,12 @@ impl Drop for RedisOracle {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn info_pid(info: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(info).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("process_id:"))?;
+    line.trim().parse().ok()
 }
 
 /// The compact notation of a reply, as the transcripts store it.

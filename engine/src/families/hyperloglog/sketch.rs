@@ -338,11 +338,7 @@ pub fn sparse_set(
         // A truncated XZERO at the very end is one byte short; the new length follows Redis's
         // arithmetic (old length + delta), which drops the sequence's last byte there.
         let new_len = end + seq.len() - old_width;
-        let next = p + old_width;
-        let tail: Vec<u8> = if next < end { v[next..].to_vec() } else { Vec::new() };
-        v.truncate(p);
-        v.extend_from_slice(&seq);
-        v.extend_from_slice(&tail);
+        v.splice(p..(p + old_width).min(end), seq);
         v.truncate(new_len);
     }
 
