@@ -4,16 +4,16 @@
 //!  listpack:   Vec<(field, value)> in insertion order     len ≤ hash-max-listpack-entries
 //!                                                         and every field and value
 //!                                                         ≤ hash-max-listpack-value bytes
-//!  hashtable:  Table<Box<[u8]>> keyed by field (the keyspace's segmented table)
+//!  hashtable:  SegTable<Box<[u8]>>, one boxed slice per field:
+//!                [field length, LEB128][field bytes][value bytes]
 //! ```
-//! Why the keyspace table for large hashes: bounded growth (a segment split, never a rehash of
-//! everything), HSCAN cursors that survive resizes, and a uniform random pick for HRANDFIELD.
-//! An entry is `(Box<[u8]>, Box<[u8]>)`: 32 bytes plus a control byte per bucket, and the
-//! field's and value's own allocations — no hash stored, no refcounts, no per-entry node. A 100k-field hash of `field:N` → 32-byte values measures 86 bytes
-//! per field requested, 100.5 once rounded to jemalloc's size classes (engine/tests/hash.rs),
-//! against 98.5 in redis-server 7.0: parity, not a margin. The waste is the bucket arrays
-//! (33 bytes per bucket lands just past a size class) and two allocations per entry; one
-//! allocation per entry behind a thin pointer would reach ~70.
+//! Why one slice per field: the entry is 16 bytes plus a control byte per bucket, and a field
+//! with its value costs a single allocation — no separate key and value objects, no stored
+//! hash, no refcount, no per-entry node. The table is segmented (crate::types::segmented):
+//! growth splits one segment at a time, HSCAN cursors survive growth, and the random pick for
+//! HRANDFIELD is uniform. A 100k-field hash of `field:N` → 32-byte values measures ~74 bytes
+//! per field in jemalloc's size classes (engine/tests/hash.rs), against 98.5 in
+//! redis-server 7.0. Updating a value reallocates its entry.
 //!
 //! The listpack keeps insertion order (HGETALL answers in that order, as Redis's listpack
 //! does); updates keep a field's place. A hash never converts back to listpack.
@@ -21,14 +21,63 @@
 use bytes::Bytes;
 use rand::Rng;
 
-use crate::table::Table;
+use std::hash::Hasher;
+
+use crate::types::segmented::SegTable;
 
 /// A listpack entry: (field, value).
 type Pair = (Box<[u8]>, Box<[u8]>);
 
 enum Repr {
     Listpack(Vec<Pair>),
-    Hashtable(Table<Box<[u8]>>),
+    Hashtable(SegTable<Box<[u8]>>),
+}
+
+/// Packs a field and its value into one slice: LEB128 field length, field, value.
+fn pack(field: &[u8], value: &[u8]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(field.len() + value.len() + 10);
+    let mut len = field.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(field);
+    out.extend_from_slice(value);
+    out.into_boxed_slice()
+}
+
+/// Splits a packed entry into (field, value); `pack` is the only writer, so it is well formed.
+fn unpack(entry: &[u8]) -> (&[u8], &[u8]) {
+    let mut len = 0usize;
+    let mut shift = 0;
+    let mut at = 0;
+    while let Some(&byte) = entry.get(at) {
+        len |= ((byte & 0x7f) as usize) << shift;
+        at += 1;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let end = (at + len).min(entry.len());
+    (&entry[at..end], &entry[end..])
+}
+
+fn new_table() -> SegTable<Box<[u8]>> {
+    SegTable::new(|e, h| h.write(unpack(e).0))
+}
+
+fn field_hash(t: &SegTable<Box<[u8]>>, field: &[u8]) -> u64 {
+    t.hash(|h| h.write(field))
+}
+
+fn field_is(field: &[u8]) -> impl Fn(&Box<[u8]>) -> bool + '_ {
+    move |e| unpack(e).0 == field
 }
 
 /// The listpack limits a write is checked against (`hash-max-listpack-*`).
@@ -53,9 +102,10 @@ impl Clone for HashValue {
         match &self.repr {
             Repr::Listpack(v) => HashValue { repr: Repr::Listpack(v.clone()) },
             Repr::Hashtable(t) => {
-                let mut copy = Table::new();
-                for (k, v) in t.iter() {
-                    copy.insert(k.into(), v.clone());
+                let mut copy = new_table();
+                for e in t.iter() {
+                    let h = field_hash(&copy, unpack(e).0);
+                    copy.insert_new(h, e.clone());
                 }
                 HashValue { repr: Repr::Hashtable(copy) }
             }
@@ -100,7 +150,9 @@ impl HashValue {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
             Repr::Listpack(v) => v.iter().find(|(f, _)| **f == *field).map(|(_, v)| &**v),
-            Repr::Hashtable(t) => t.get(field).map(|v| &**v),
+            Repr::Hashtable(t) => {
+                t.find(field_hash(t, field), field_is(field)).map(|e| unpack(e).1)
+            }
         }
     }
 
@@ -140,11 +192,12 @@ impl HashValue {
                 true
             }
             Repr::Hashtable(t) => {
-                if let Some(old) = t.get_mut(field) {
-                    *old = value.into();
+                let h = field_hash(t, field);
+                if let Some(old) = t.find_mut(h, field_is(field)) {
+                    *old = pack(field, value);
                     false
                 } else {
-                    t.insert(field.into(), value.into());
+                    t.insert_new(h, pack(field, value));
                     true
                 }
             }
@@ -160,15 +213,16 @@ impl HashValue {
                 }
                 None => false,
             },
-            Repr::Hashtable(t) => t.remove(field).is_some(),
+            Repr::Hashtable(t) => t.remove(field_hash(t, field), field_is(field)).is_some(),
         }
     }
 
     fn convert_to_hashtable(&mut self) {
         if let Repr::Listpack(v) = &mut self.repr {
-            let mut t = Table::new();
+            let mut t = new_table();
             for (f, val) in std::mem::take(v) {
-                t.insert(f, val);
+                let h = field_hash(&t, &f);
+                t.insert_new(h, pack(&f, &val));
             }
             self.repr = Repr::Hashtable(t);
         }
@@ -178,7 +232,10 @@ impl HashValue {
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) {
         match &self.repr {
             Repr::Listpack(v) => v.iter().for_each(|(k, v)| f(k, v)),
-            Repr::Hashtable(t) => t.iter().for_each(|(k, v)| f(k, v)),
+            Repr::Hashtable(t) => t.iter().for_each(|e| {
+                let (k, v) = unpack(e);
+                f(k, v)
+            }),
         }
     }
 
@@ -197,10 +254,7 @@ impl HashValue {
                 let (k, v) = &v[rng.gen_range(0..v.len())];
                 (&**k, &**v)
             }
-            Repr::Hashtable(t) => {
-                let (k, v) = t.random(rng)?;
-                (k, &**v)
-            }
+            Repr::Hashtable(t) => unpack(t.random(rng)?),
         };
         Some((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)))
     }
@@ -248,7 +302,10 @@ impl HashValue {
                 self.for_each(f);
                 0
             }
-            Repr::Hashtable(t) => t.scan(cursor, count, |k, v| f(k, v)),
+            Repr::Hashtable(t) => t.scan(cursor, count, |e| {
+                let (k, v) = unpack(e);
+                f(k, v)
+            }),
         }
     }
 
@@ -304,6 +361,27 @@ mod tests {
         h.set(b"g", &long, LIMITS);
         assert_eq!(h.get(b"g"), Some(&long[..]));
         assert_eq!(h.get(b"f"), Some(&b"123456789"[..]));
+    }
+
+    #[test]
+    fn packed_entries_round_trip() {
+        for flen in [0usize, 1, 127, 128, 300, 20_000] {
+            let field = vec![b'f'; flen];
+            for value in [&b""[..], b"v", &[7u8; 200][..]] {
+                let packed = pack(&field, value);
+                assert_eq!(unpack(&packed), (&field[..], value));
+            }
+        }
+        let mut h = HashValue::new();
+        let long = vec![b'k'; 300];
+        h.set(&long, b"1", LIMITS);
+        h.set(b"", b"", LIMITS);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.get(&long), Some(&b"1"[..]));
+        assert_eq!(h.get(b""), Some(&b""[..]));
+        assert!(!h.set(&long, b"2", LIMITS));
+        assert_eq!(h.get(&long), Some(&b"2"[..]));
+        h.validate().unwrap();
     }
 
     #[test]
