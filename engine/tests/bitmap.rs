@@ -415,3 +415,35 @@ fn random_commands_match_live_redis() {
     assert!(nils > 20, "BITFIELD FAIL overflows seen: {nils}");
     assert!(positions > 100, "BITPOS hits: {positions}");
 }
+
+/// Change counting (`dirty`, INFO's `rdb_changes_since_last_save`) as redis-server 7.0.15
+/// counted the same sequence: a write counts when it alters bits or creates/grows the string.
+#[test]
+fn writes_count_changes_like_redis() {
+    let mut t = TestShard::new();
+    let step = |t: &mut TestShard, argv: &[&str], counted: u64| {
+        let before = t.shard.dirty;
+        t.run(argv);
+        assert_eq!(t.shard.dirty - before, counted, "{argv:?}");
+    };
+    step(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0", "SET", "i5", "0", "0"], 2);
+    step(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0"], 0);
+    step(
+        &mut t,
+        &["BITFIELD", "f2", "SET", "i5", "0", "1", "SET", "i5", "0", "1", "SET", "i5", "0", "2"],
+        2,
+    );
+    step(
+        &mut t,
+        &["BITFIELD", "f2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", "GET", "u8", "0"],
+        0,
+    );
+    step(&mut t, &["BITFIELD", "f2", "SET", "u8", "100", "0", "SET", "u8", "100", "0"], 2);
+    step(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "0"], 0);
+    step(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "1", "GET", "u8", "0"], 1);
+    step(&mut t, &["SETBIT", "f3", "0", "0"], 1);
+    step(&mut t, &["SETBIT", "f3", "0", "0"], 0);
+    step(&mut t, &["SETBIT", "f3", "0", "1"], 1);
+    step(&mut t, &["SETBIT", "f3", "90", "0"], 1);
+    step(&mut t, &["BITFIELD_RO", "f3", "GET", "u8", "0"], 0);
+}

@@ -369,3 +369,22 @@ fn corrupted_sketches_behave_like_redis() {
     }
     assert!(errors > 50, "mutations too mild: {errors} errors");
 }
+
+/// Change counting (`dirty`) as redis-server 7.0.15 counted the same sequence.
+#[test]
+fn writes_count_changes_like_redis() {
+    let mut t = TestShard::new();
+    let step = |t: &mut TestShard, argv: &[&str], counted: u64| {
+        let before = t.shard.dirty;
+        t.run(argv);
+        assert_eq!(t.shard.dirty - before, counted, "{argv:?}");
+    };
+    step(&mut t, &["PFADD", "h", "a", "b", "c"], 4);
+    step(&mut t, &["PFADD", "h", "a", "b", "c", "d", "e"], 2);
+    step(&mut t, &["PFADD", "h"], 0);
+    step(&mut t, &["PFADD", "h2"], 1);
+    step(&mut t, &["PFCOUNT", "h"], 1);
+    step(&mut t, &["PFCOUNT", "h"], 0);
+    step(&mut t, &["PFMERGE", "h", "h2"], 1);
+    step(&mut t, &["PFCOUNT", "h", "h2"], 0);
+}

@@ -133,12 +133,13 @@ fn take_bytes(s: &mut StrValue) -> Vec<u8> {
 
 /// Redis's `lookupStringForBitCommand` plus the edit: the string at `key` (created empty when
 /// absent) grown with zero bytes to hold bit `max_bit`, handed to `edit` with whether it was
-/// created or grown; `edit` says whether it changed anything. The entry keeps its TTL.
+/// created or grown; `edit` returns how many changes to count (Redis's `server.dirty`
+/// increments, which INFO reports). The entry keeps its TTL.
 fn edit_bits<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     max_bit: u64,
-    edit: impl FnOnce(&mut [u8], bool) -> (R, bool),
+    edit: impl FnOnce(&mut [u8], bool) -> (R, u64),
 ) -> OpResult<R> {
     // max_bit is below proto-max-bulk-len × 8 plus one field: it was allocatable by Redis's
     // rules, and the allocation below is what bounds memory.
@@ -146,8 +147,11 @@ fn edit_bits<R>(
     match ctx.lookup_write(key) {
         None => {
             let mut bytes = vec![0u8; needed];
-            let (result, _) = edit(&mut bytes, true);
+            let (result, changes) = edit(&mut bytes, true);
+            // Storing the new key notes one write even when Redis counts none (a BITFIELD
+            // whose only write FAIL refused): the key exists either way.
             ctx.set_value(key, Value::Str(StrValue::from_vec(bytes)), 0);
+            ctx.shard.dirty += changes.saturating_sub(1);
             Ok(result)
         }
         Some(Entry { value: Value::Str(s), .. }) => {
@@ -157,10 +161,11 @@ fn edit_bits<R>(
                 bytes.reserve_exact(needed - bytes.len());
                 bytes.resize(needed, 0);
             }
-            let (result, changed) = edit(&mut bytes, grown);
+            let (result, changes) = edit(&mut bytes, grown);
             *s = StrValue::from_vec(bytes);
-            if grown || changed {
+            if changes > 0 {
                 ctx.note_write(key);
+                ctx.shard.dirty += changes - 1;
             }
             Ok(result)
         }
@@ -186,7 +191,7 @@ fn setbit_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         Some(v @ (0 | 1)) => v == 1,
         _ => return Err(OpError::other(BIT_VALUE_ERR)),
     };
-    let old = edit_bits(ctx, &argv[1], offset, |bytes, _| {
+    let old = edit_bits(ctx, &argv[1], offset, |bytes, dirty| {
         let byte = &mut bytes[(offset >> 3) as usize];
         let mask = 0x80u8 >> (offset & 7);
         let old = *byte & mask != 0;
@@ -195,7 +200,7 @@ fn setbit_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         } else {
             *byte &= !mask;
         }
-        (old, old != on)
+        (old, (dirty || old != on) as u64)
     })?;
     Ok(Reply::Int(old as i64))
 }
@@ -642,9 +647,10 @@ fn signed_overflow(value: i64, incr: i64, bits: u32, overflow: Overflow) -> Opti
 }
 
 /// Runs one SET (`is_incr` false) or INCRBY on the grown bytes; the reply is the new value
-/// (INCRBY), the old value (SET), or nil when FAIL refused the write.
-fn apply_write(bytes: &mut [u8], f: &Field, value: i64, is_incr: bool) -> Reply {
-    let (store, reply, failed) = if f.signed {
+/// (INCRBY), the old value (SET), or nil when FAIL refused the write. Also says whether the
+/// stored bits changed.
+fn apply_write(bytes: &mut [u8], f: &Field, value: i64, is_incr: bool) -> (Reply, bool) {
+    let (store, old, reply, failed) = if f.signed {
         let old = get_signed(bytes, f.offset, f.bits);
         let (new, over) = if is_incr {
             match signed_overflow(old, value, f.bits, f.overflow) {
@@ -657,7 +663,7 @@ fn apply_write(bytes: &mut [u8], f: &Field, value: i64, is_incr: bool) -> Reply 
                 None => (value, false),
             }
         };
-        (new as u64, if is_incr { new } else { old }, over)
+        (new as u64, old as u64, if is_incr { new } else { old }, over)
     } else {
         let old = get_unsigned(bytes, f.offset, f.bits);
         let (new, over) = if is_incr {
@@ -671,13 +677,13 @@ fn apply_write(bytes: &mut [u8], f: &Field, value: i64, is_incr: bool) -> Reply 
                 None => (value as u64, false),
             }
         };
-        (new, if is_incr { new as i64 } else { old as i64 }, over)
+        (new, old, if is_incr { new as i64 } else { old as i64 }, over)
     };
     if failed && f.overflow == Overflow::Fail {
-        return Reply::Nil;
+        return (Reply::Nil, false);
     }
     set_unsigned(bytes, f.offset, f.bits, store);
-    Reply::Int(reply)
+    (Reply::Int(reply), store != old)
 }
 
 fn read_field(bytes: &[u8], f: &Field) -> Reply {
@@ -708,17 +714,24 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> OpRes
     if read_only {
         return Err(OpError::other("ERR BITFIELD_RO only supports the GET subcommand"));
     }
-    // Every write counts as a change, even one FAIL refused, as in Redis.
-    edit_bits(ctx, &argv[1], highest_write, |bytes, _| {
+    // As in Redis 7.0, each write counts as a change when it alters the bits or the string
+    // was created or grown; a write FAIL refused never counts.
+    edit_bits(ctx, &argv[1], highest_write, |bytes, dirty| {
+        let mut changes = 0u64;
         let replies = fields
             .iter()
-            .map(|f| match f.op {
-                FieldOp::Get => read_field(bytes, f),
-                FieldOp::Set(value) => apply_write(bytes, f, value, false),
-                FieldOp::IncrBy(incr) => apply_write(bytes, f, incr, true),
+            .map(|f| {
+                let (reply, changed) = match f.op {
+                    FieldOp::Get => (read_field(bytes, f), false),
+                    FieldOp::Set(value) => apply_write(bytes, f, value, false),
+                    FieldOp::IncrBy(incr) => apply_write(bytes, f, incr, true),
+                };
+                let refused = reply == Reply::Nil;
+                changes += (changed || (dirty && f.op != FieldOp::Get && !refused)) as u64;
+                reply
             })
             .collect();
-        (Reply::Array(replies), true)
+        (Reply::Array(replies), changes)
     })
 }
 

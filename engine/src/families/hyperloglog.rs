@@ -100,12 +100,15 @@ fn pfadd_inner(ctx: &mut Ctx<'_>, key: &[u8], elements: &[Bytes]) -> OpResult<Re
     match ctx.lookup_write(key) {
         None => {
             let mut v = sketch::new_sparse();
+            let mut changed = 0u64;
             // A fresh sketch is valid, so adding cannot fail.
             for e in elements {
-                sketch::add(&mut v, e, sparse_max).map_err(|_| corrupt())?;
+                changed += sketch::add(&mut v, e, sparse_max).map_err(|_| corrupt())? as u64;
             }
             sketch::invalidate_cache(&mut v);
             ctx.set_value(key, Value::Str(StrValue::from_vec(v)), 0);
+            // Redis counts the creation plus one change per element that raised a register.
+            ctx.shard.dirty += changed;
             Ok(Reply::Int(1))
         }
         Some(Entry { value: Value::Str(s), .. }) => {
@@ -130,6 +133,9 @@ fn pfadd_inner(ctx: &mut Ctx<'_>, key: &[u8], elements: &[Bytes]) -> OpResult<Re
             *s = StrValue::from_vec(v);
             if updated > 0 {
                 ctx.note_write(key);
+                if !failed {
+                    ctx.shard.dirty += updated as u64 - 1;
+                }
             }
             if failed {
                 return Err(corrupt());
