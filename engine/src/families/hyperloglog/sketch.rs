@@ -566,6 +566,38 @@ mod tests {
         assert_eq!(count(&sparse), count(&dense));
     }
 
+    /// The sparse editor (splits, merges of equal VAL runs, promotion) must hold exactly the
+    /// registers a dense sketch gets from the same adds, at every step.
+    #[test]
+    fn sparse_edits_track_dense_registers() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..40 {
+            let mut sparse = new_sparse();
+            let mut dense = new_sparse();
+            sparse_to_dense(&mut dense).expect("valid");
+            // Few distinct values per round so equal-value runs meet and merge.
+            let pool = 1 + round * 37;
+            for step in 0..600 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let element = (state % pool).to_le_bytes();
+                let a = add(&mut sparse, &element, 3000).expect("valid sparse");
+                let b = add(&mut dense, &element, 3000).expect("valid dense");
+                assert_eq!(a, b, "round {round} step {step}: change flags differ");
+                let mut promoted = sparse.clone();
+                sparse_to_dense(&mut promoted).expect("sparse stays well-formed");
+                assert_eq!(
+                    &promoted[HEADER_LEN..],
+                    &dense[HEADER_LEN..],
+                    "round {round} step {step}"
+                );
+                assert!(sparse.len() <= DENSE_LEN);
+            }
+            assert_eq!(count(&sparse), count(&dense));
+        }
+    }
+
     #[test]
     fn truncated_sparse_is_corrupt() {
         let mut v = new_sparse();
