@@ -590,7 +590,7 @@ fn parse_timeout(s: &[u8]) -> Result<(), Reply> {
         return Err(not_float());
     }
     let ms = v * 1000.0;
-    if !(ms.abs() < 9.223_372_036_854_775e18) || (ms.trunc() as i64) < 0 {
+    if ms.is_nan() || ms.abs() >= 9.223_372_036_854_775e18 || (ms.trunc() as i64) < 0 {
         return Err(Reply::error("ERR timeout is negative"));
     }
     Ok(())
@@ -870,13 +870,13 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply {
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || pairs.len() & 1 == 1 {
         return OpError::Syntax.into();
     }
     if f.nx && f.xx {
         return Reply::error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && pairs.len() > 2 {
@@ -1317,22 +1317,18 @@ fn zpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> Reply {
     }
     let count = match argv.get(2) {
         None => None,
-        Some(a) => {
-            let n = tri!(parse_long(a));
-            if n < 0 {
-                return Reply::error("ERR value is out of range, must be positive");
-            }
-            Some(n as u64)
-        }
+        Some(a) => match parse_i64_strict(a) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return Reply::error("ERR value is out of range, must be positive"),
+        },
     };
-    if count == Some(0) {
-        // Redis answers before looking the key up, so even a wrong type gives an empty array.
-        return Reply::Array(Vec::new());
-    }
     match tri!(write(ctx, &argv[1])) {
         None => return Reply::Array(Vec::new()),
         Some(z) if z.is_empty() => return Reply::Array(Vec::new()),
         Some(_) => {}
+    }
+    if count == Some(0) {
+        return Reply::Array(Vec::new());
     }
     let take = count.unwrap_or(1).min(usize::MAX as u64) as usize;
     let items = pop_from(ctx, &argv[1], max, take);
@@ -1393,7 +1389,7 @@ fn parse_mpop(argv: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs, Reply> {
     Ok(MpopArgs {
         keys: numkeys_idx + 1..where_idx,
         max,
-        count: count.unwrap_or(1).min(usize::MAX as i64) as usize,
+        count: usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX),
     })
 }
 
@@ -1511,12 +1507,14 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         (0..n).map(|_| ctx.shard.rng.gen_range(0..size)).collect()
     } else if count as u64 >= size as u64 {
-        (0..size).collect()
+        // Redis returns the whole set from the top down.
+        (0..size).rev().collect()
     } else {
         let mut picked =
             rand::seq::index::sample(&mut ctx.shard.rng, size, count as usize).into_vec();
-        if listpack {
-            // Redis samples a listpack in its own order.
+        if listpack && (count as u64).saturating_mul(3) <= size as u64 {
+            // Redis samples a few members of a listpack in listpack order; larger samples
+            // come from a dictionary, in no order.
             picked.sort_unstable();
         }
         picked

@@ -419,8 +419,13 @@ impl ZSetValue {
         entries.sort_by(|a, b| cmp_entries(a.1, &a.0, b.1, &b.0));
         let fits = entries.len() as u64 <= limits.max_listpack_entries
             && entries.iter().all(|(m, _)| m.len() as u64 <= limits.max_listpack_value);
-        let slots: Vec<Slot> =
-            entries.into_iter().map(|(m, s)| Slot { member: Member::new(&m), score: s }).collect();
+        let slots: Vec<Slot> = entries
+            .into_iter()
+            .map(|(m, s)| {
+                let score = if fits && s == 0.0 { 0.0 } else { s };
+                Slot { member: Member::new(&m), score }
+            })
+            .collect();
         if fits {
             ZSetValue { repr: Repr::Listpack(slots) }
         } else {
@@ -494,14 +499,16 @@ impl ZSetValue {
         debug_assert!(!score.is_nan());
         match &mut self.repr {
             Repr::Listpack(v) => {
+                // A listpack keeps scores as text, where Redis writes -0 as the integer 0.
+                let lp_score = if score == 0.0 { 0.0 } else { score };
                 if let Some(i) = v.iter().position(|s| s.member.as_bytes() == member) {
                     let old = v[i].score;
-                    if old == score {
+                    if old == lp_score {
                         return Upsert::Unchanged;
                     }
                     let slot = v.remove(i);
-                    let at = v.partition_point(|s| s.cmp_to(score, member) == Ordering::Less);
-                    v.insert(at, Slot { score, ..slot });
+                    let at = v.partition_point(|s| s.cmp_to(lp_score, member) == Ordering::Less);
+                    v.insert(at, Slot { score: lp_score, ..slot });
                     return Upsert::Updated { old };
                 }
                 if v.len() as u64 + 1 > limits.max_listpack_entries
@@ -510,8 +517,8 @@ impl ZSetValue {
                     self.convert_to_skiplist();
                     return self.upsert(member, score, limits);
                 }
-                let at = v.partition_point(|s| s.cmp_to(score, member) == Ordering::Less);
-                v.insert(at, Slot { member: Member::new(member), score });
+                let at = v.partition_point(|s| s.cmp_to(lp_score, member) == Ordering::Less);
+                v.insert(at, Slot { member: Member::new(member), score: lp_score });
                 Upsert::Added
             }
             Repr::Skiplist(b) => {
@@ -643,7 +650,7 @@ impl ZSetValue {
                 slots
                     + members
                     + b.free.capacity() * 4
-                    + b.index.capacity() * 5
+                    + index_bytes(b.index.capacity())
                     + b.order.heap_bytes()
                     + std::mem::size_of::<Big>()
             }
@@ -685,6 +692,20 @@ impl ZSetValue {
         }
         Ok(())
     }
+}
+
+/// Bytes a `HashTable<u32>` of this capacity allocates: a power-of-two bucket count at 7/8
+/// load, four bytes and one control byte per bucket.
+fn index_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    buckets * 5 + 16
 }
 
 /// Double-ended iterator over a rank range.
