@@ -4,7 +4,7 @@
 //!   `command => reply` in the notation of `support/redis_oracle.rs`) is replayed on a fresh
 //!   shard and compared reply for reply. To re-record it against a live server:
 //!   `BITMAP_SCRIPT=<file of commands> cargo test --test bitmap record_transcript -- --ignored
-//!   --nocapture`.
+//!   --nocapture` and keep the output lines containing ` => `.
 //! - A proptest drives SETBIT/GETBIT/BITCOUNT/BITPOS against a plain `Vec<bool>` model.
 //! - When `redis-server` is installed, a seeded random command stream runs on a private server
 //!   and on Mayfly side by side and every reply must match.

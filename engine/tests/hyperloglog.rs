@@ -8,7 +8,7 @@
 //!   Pseudo-commands keep it short: `PFADDRANGE key from to [prefix]` adds `prefix{i}` in batches
 //!   of 500 (reply: how many batches changed the sketch) and `DIGEST key` hashes GET's bytes.
 //!   Re-record with `HLL_SCRIPT=<commands> cargo test --test hyperloglog record_transcript --
-//!   --ignored --nocapture`.
+//!   --ignored --nocapture` and keep the output lines containing ` => `.
 //! - With `redis-server` installed: random adds compared byte for byte after every step,
 //!   sketches moved across (GET from one side, SET into the other), and random mutations of
 //!   valid sketches replayed on both sides (replies and resulting bytes must agree).
