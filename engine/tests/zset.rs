@@ -250,6 +250,7 @@ fn transcripts_match_redis() {
     replay("set_operations", SET_OPERATIONS, false);
     replay("store_random_scan", STORE_RANDOM_SCAN, false);
     replay("encodings", ENCODINGS, false);
+    replay("numerics", NUMERICS, false);
     replay("resp3", RESP3, true);
 }
 
@@ -845,6 +846,43 @@ ZSCORE zero b => B(-0)
 ZRANGE zero 0 -1 WITHSCORES => A[B(b), B(-0), B(a), B(1)]
 CONFIG SET zset-max-listpack-entries 128 => S(OK)
 CONFIG SET zset-max-listpack-value 64 => S(OK)
+"#;
+
+const NUMERICS: &str = r#"
+# Score arithmetic edges: overflow to inf, inf weights, NaN guards in unions.
+FLUSHALL => S(OK)
+ZADD z 1.7976931348623157e308 m => I(1)
+ZINCRBY z 1.7976931348623157e308 m => B(inf)
+ZSCORE z m => B(inf)
+ZINCRBY z -inf m => E(ERR resulting score is not a number (NaN))
+ZADD a inf x -inf y 1 z => I(3)
+ZADD b -inf x inf y 0 z => I(3)
+ZUNIONSTORE d 2 a b => I(3)
+ZRANGE d 0 -1 WITHSCORES => A[B(x), B(0), B(y), B(0), B(z), B(1)]
+ZINTERSTORE d 2 a b => I(3)
+ZRANGE d 0 -1 WITHSCORES => A[B(x), B(0), B(y), B(0), B(z), B(1)]
+ZUNION 2 a b WEIGHTS inf -inf WITHSCORES => A[B(y), B(-inf), B(x), B(inf), B(z), B(inf)]
+ZUNION 2 a b WEIGHTS 0 0 WITHSCORES => A[B(x), B(0), B(y), B(0), B(z), B(0)]
+ZINTER 2 a b WEIGHTS inf 1 AGGREGATE MAX WITHSCORES => A[B(x), B(inf), B(y), B(inf), B(z), B(inf)]
+ZUNION 2 a b WEIGHTS nan nan => E(ERR weight value is not a float)
+ZADD w 0.1 a 0.2 b => I(2)
+ZUNION 1 w WEIGHTS 3 WITHSCORES => A[B(a), B(0.30000000000000004), B(b), B(0.60000000000000009)]
+ZINTER 2 w w WITHSCORES => A[B(a), B(0.20000000000000001), B(b), B(0.40000000000000002)]
+ZUNION 2 w w WEIGHTS 0.1 0.2 WITHSCORES => A[B(a), B(0.030000000000000006), B(b), B(0.060000000000000012)]
+ZADD w 4.9406564584124654e-324 tiny => I(1)
+ZSCORE w tiny => B(4.9406564584124654e-324)
+ZADD w -1.7976931348623157e308 low => I(1)
+ZRANGE w 0 0 WITHSCORES => A[B(low), B(-1.7976931348623157e+308)]
+ZCOUNT w -inf (0 => I(1)
+ZRANGEBYSCORE w (4.9406564584124654e-324 1 => A[B(a), B(b)]
+ZADD e 1 "" => I(1)
+ZSCORE e "" => B(1)
+ZRANGEBYLEX e [ + => A[B()]
+ZRANGEBYLEX e ( + => A[]
+ZADD bin 0 "a\x00b" 0 "a\x00" 0 "\xff" 0 "a" => I(4)
+ZRANGE bin 0 -1 => A[B(a), B(a\x00), B(a\x00b), B(\xff)]
+ZRANGEBYLEX bin "[a\x00" + => A[B(a\x00), B(a\x00b), B(\xff)]
+ZSCORE bin "a\x00b" => B(0)
 "#;
 
 const RESP3: &str = r#"
