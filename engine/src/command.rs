@@ -119,7 +119,14 @@ pub struct CommandSpec {
     pub multi: MultiShard,
     /// Subcommands (CONFIG GET, CLIENT ID, …) for COMMAND; dispatch stays with the parent.
     pub subcommands: &'static [SubcommandSpec],
+    /// For commands whose key positions depend on the arguments (Redis's `movablekeys`, e.g.
+    /// a `numkeys` count): the exact key indexes of one invocation. The legacy
+    /// `first_key..last_key` range of such a command is a superset that covers every key.
+    pub keys_fn: Option<KeysFn>,
 }
+
+/// Exact key indexes of one invocation of a movable-keys command.
+pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
 
 pub struct SubcommandSpec {
     pub name: &'static str,
@@ -166,27 +173,13 @@ impl CommandSpec {
 
     /// ACL categories in Redis's style, derived from flags and group.
     pub fn acl_categories(&self) -> Vec<&'static str> {
+        // Redis's order: access kind, the type's category, speed, then the rest.
         let mut cats = Vec::new();
         if self.has(flags::WRITE) {
             cats.push("@write");
         }
         if self.has(flags::READONLY) {
             cats.push("@read");
-        }
-        if self.has(flags::ADMIN) {
-            cats.push("@admin");
-            cats.push("@dangerous");
-        }
-        if self.has(flags::PUBSUB) {
-            cats.push("@pubsub");
-        }
-        if self.has(flags::FAST) {
-            cats.push("@fast");
-        } else {
-            cats.push("@slow");
-        }
-        if self.has(flags::BLOCKING) {
-            cats.push("@blocking");
         }
         match self.group {
             "string" => cats.push("@string"),
@@ -200,7 +193,23 @@ impl CommandSpec {
             "connection" => cats.push("@connection"),
             "transactions" => cats.push("@transaction"),
             "scripting" => cats.push("@scripting"),
+            "pubsub" => cats.push("@pubsub"),
             _ => {}
+        }
+        if self.has(flags::FAST) {
+            cats.push("@fast");
+        } else {
+            cats.push("@slow");
+        }
+        if self.has(flags::BLOCKING) {
+            cats.push("@blocking");
+        }
+        if self.has(flags::ADMIN) {
+            cats.push("@admin");
+            cats.push("@dangerous");
+        }
+        if self.has(flags::PUBSUB) && self.group != "pubsub" {
+            cats.push("@pubsub");
         }
         cats
     }
@@ -231,6 +240,7 @@ pub const fn cmd(
         handler,
         multi: MultiShard::None,
         subcommands: &[],
+        keys_fn: None,
     }
 }
 
@@ -243,6 +253,20 @@ impl CommandSpec {
     pub const fn subcommands(mut self, subs: &'static [SubcommandSpec]) -> Self {
         self.subcommands = subs;
         self
+    }
+
+    pub const fn movable_keys(mut self, f: KeysFn) -> Self {
+        self.keys_fn = Some(f);
+        self
+    }
+
+    /// The key indexes of this invocation: exact for movable-keys commands, else the
+    /// `first_key..last_key` range.
+    pub fn keys_of(&self, argv: &[Bytes]) -> Vec<usize> {
+        match self.keys_fn {
+            Some(f) => f(argv).into_iter().filter(|&i| i < argv.len()).collect(),
+            None => self.key_indexes(argv.len()),
+        }
     }
 }
 

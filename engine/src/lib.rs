@@ -94,5 +94,30 @@ pub fn check_command(argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
     if !spec.arity_ok(argv.len()) {
         return Err(error::OpError::WrongArity(spec.name.to_string()).into());
     }
+    if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        check_subcommand(spec, argv)?;
+    }
     Ok(spec)
+}
+
+/// Container commands (CONFIG, CLIENT, …): Redis 7.0 answers an unknown subcommand and a
+/// known one with the wrong argument count with these exact errors.
+fn check_subcommand(spec: &CommandSpec, argv: &[Bytes]) -> Result<(), Reply> {
+    let sub = &argv[1];
+    match spec.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub)) {
+        None => Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            sanitize(&sub[..sub.len().min(128)]),
+            spec.name.to_ascii_uppercase()
+        ))),
+        Some(s) => {
+            let argc = argv.len() as i64;
+            let ok = if s.arity >= 0 { argc == s.arity as i64 } else { argc >= -(s.arity as i64) };
+            if ok {
+                Ok(())
+            } else {
+                Err(error::OpError::WrongArity(format!("{}|{}", spec.name, s.name)).into())
+            }
+        }
+    }
 }

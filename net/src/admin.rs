@@ -693,7 +693,8 @@ async fn config(argv: &[Bytes]) -> Reply {
             }
             Reply::Map(out)
         }
-        b"set" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
+        b"set" if !argv.len().is_multiple_of(2) => Reply::error("ERR syntax error"),
+        b"set" => {
             let mut candidate: Config = g.config.read().map(|c| c.clone()).unwrap_or_default();
             let mut seen: Vec<&str> = Vec::new();
             for pair in argv[2..].chunks(2) {

@@ -11,7 +11,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd(
         "ping",
         -1,
-        FAST | STALE | ALLOW_SUBSCRIBED,
+        FAST | ALLOW_SUBSCRIBED,
         NO_KEYS,
         "connection",
         "1.0.0",

@@ -47,23 +47,13 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Terminates open connections.",
     },
     SubcommandSpec {
-        name: "setinfo",
-        arity: 4,
-        flags: NOSCRIPT | LOADING | STALE,
-        summary: "Sets information specific to the client or connection.",
-    },
-    SubcommandSpec {
         name: "no-evict",
         arity: 3,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
         summary: "Sets the client eviction mode of the connection.",
     },
     SubcommandSpec {
-        name: "reply",
-        arity: 3,
-        flags: NOSCRIPT | LOADING | STALE,
-        summary: "Instructs the server whether to reply to commands.",
-    },
+        
     SubcommandSpec {
         name: "unpause",
         arity: 2,
@@ -138,7 +128,7 @@ const COMMAND_SUBS: &[SubcommandSpec] = &[
     },
     SubcommandSpec {
         name: "getkeys",
-        arity: -3,
+        arity: -4,
         flags: LOADING | STALE,
         summary: "Extracts the key names from an arbitrary command.",
     },
@@ -586,7 +576,7 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Reply::Array(
                 argv[2..]
                     .iter()
-                    .map(|name| crate::lookup(name).map_or(Reply::NilArray, command_info))
+                    .map(|name| crate::lookup(name).map_or(Reply::Nil, command_info))
                     .collect(),
             )
         }
@@ -688,8 +678,8 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 /// Redis's error for an unknown subcommand or wrong subcommand arity.
 pub fn subcommand_error(sub: &[u8], parent: &str) -> Reply {
     Reply::error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub).replace(['\r', '\n'], " "),
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]).replace(['\r', '\n'], " "),
         parent
     ))
 }
