@@ -7,6 +7,8 @@ pub mod set;
 pub mod expire;
 pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod memory;
 pub mod string;
 pub mod zset;
 pub mod bitmap;
@@ -19,12 +21,14 @@ static FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     keys::COMMANDS,
+    list::COMMANDS,
     expire::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
+    memory::COMMANDS,
 ];
 
 /// Every family's table.
