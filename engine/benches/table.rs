@@ -128,12 +128,12 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("remove_1m", |b| {
         b.iter_batched(
-            || filled(N),
-            |mut t| {
-                for i in 0..N {
-                    black_box(t.remove(&key(i)));
+            || (filled(N), (0..N).map(key).collect::<Vec<_>>()),
+            |(mut t, keys)| {
+                for k in &keys {
+                    black_box(t.remove(k));
                 }
-                t
+                (t, keys)
             },
             BatchSize::PerIteration,
         )
