@@ -53,8 +53,6 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Sets the client eviction mode of the connection.",
     },
     SubcommandSpec {
-        
-    SubcommandSpec {
         name: "unpause",
         arity: 2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
