@@ -1,10 +1,37 @@
-//! Eviction under `maxmemory`, with Redis's design: sample `maxmemory-samples` keys per
-//! database, keep the best candidates in a 16-entry eviction pool ordered by "idleness"
-//! (LRU idle time, LFU 255−counter, or soonest expiry), and evict from the top of the pool.
-//! Work per call is bounded, so a write never stalls its shard.
+//! Eviction under `maxmemory`.
 //!
-//! The LRU/LFU field is Redis's 24-bit `lru`: for LRU a seconds clock (mod 2^24), for LFU
-//! 16 bits of minutes (last decrement time) and an 8-bit logarithmic counter.
+//! The eight Redis policies follow Redis's design (`evict.c`): each eviction samples
+//! `maxmemory-samples` keys per database (volatile policies: keys with a TTL only) into a
+//! persistent 16-entry eviction pool ordered by score (LRU idle time, LFU 255−counter, or
+//! soonest expiry), then evicts the best pooled key that still exists. Random policies rotate
+//! over the databases as Redis's `next_db` does.
+//!
+//! `allkeys-s3fifo` is Mayfly's extra policy: S3-FIFO (Yang et al., "FIFO queues are all you
+//! need for cache eviction", SOSP'23). New keys enter a small FIFO (~10% of tracked keys); a key
+//! accessed while there moves to the main FIFO, otherwise it is evicted and its hash remembered
+//! in a ghost table; a key re-inserted while its hash is in the ghost goes straight to main.
+//! Main is FIFO with reinsertion: a key with a non-zero 2-bit frequency is moved to the tail
+//! with frequency−1. One-hit wonders leave quickly, which is why it beats sampled LRU on skewed
+//! workloads (see BENCHMARKS.md).
+//!
+//! ```text
+//!  insert ──► small FIFO ──(freq ≥ 1)──► main FIFO ◄──┐ freq>0: reinsert, freq−1
+//!     ▲            │ freq = 0                 │ freq=0 └──────────┘
+//!     │            ▼                          ▼
+//!     └─(hit)── ghost (hash fingerprints)   evict
+//! ```
+//!
+//! S3-FIFO state per key lives in `Entry::lru`'s 24 bits (2-bit frequency, queue bit, tracked
+//! bit, 20-bit admission tag); the queues hold 12-byte (hash, db, tag) items, never key copies,
+//! and an item is only trusted when the entry it finds by hash carries the same tag, so stale
+//! items (deleted or re-created keys) are skipped. Keys inserted by paths that do not call
+//! [`Shard::s3fifo_on_insert`] are adopted by sampling, and a random key is evicted when the
+//! queues hold nothing valid, so memory stays bounded whatever wrote the keys.
+//!
+//! Work per call is bounded (evicted keys, queue items visited, samples), so a write never
+//! stalls its shard; large values are freed later by the tick ([`Shard::drain_lazy_free`]).
+
+use std::collections::VecDeque;
 
 use rand::Rng;
 
@@ -17,9 +44,14 @@ use crate::value::Value;
 
 pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 pub const LFU_INIT_VAL: u32 = 5;
+/// Redis's `EVPOOL_SIZE`.
 const POOL_SIZE: usize = 16;
-/// Keys evicted at most per call; the next write continues.
+/// Keys evicted at most per call at tenacity 10; the next write continues.
 const MAX_EVICTIONS_PER_CALL: usize = 64;
+/// Queue items an S3-FIFO eviction may visit before it evicts the current head regardless.
+const S3_WORK_PER_EVICTION: usize = 64;
+/// Random probes per database when looking for a key with a TTL (we keep no expires dict).
+const VOLATILE_PROBES: usize = 8;
 
 /// Redis's LRU clock: seconds, 24 bits.
 pub fn lru_clock(now_ms: u64) -> u32 {
@@ -37,11 +69,12 @@ pub fn idle_ms(lru: u32, now_ms: u64) -> u64 {
     }
 }
 
-/// Minutes clock for LFU decay, 16 bits.
+/// Minutes clock for LFU decay, 16 bits (Redis's `LFUGetTimeInMinutes`).
 pub fn lfu_minutes(now_ms: u64) -> u32 {
     ((now_ms / 60_000) & 65535) as u32
 }
 
+/// Minutes since `ldt`, wrapping as Redis's `LFUTimeElapsed`.
 fn lfu_elapsed(ldt: u32, now_ms: u64) -> u32 {
     let now = lfu_minutes(now_ms);
     if now >= ldt {
@@ -53,9 +86,9 @@ fn lfu_elapsed(ldt: u32, now_ms: u64) -> u32 {
 
 /// The counter after decay (Redis's `LFUDecrAndReturn`), without storing it.
 pub fn lfu_decayed(lru: u32, now_ms: u64, decay_time: u64) -> u32 {
-    let ldt = lru >> 8;
+    let ldt = (lru >> 8) & 65535;
     let counter = lru & 255;
-    let periods = if decay_time > 0 { lfu_elapsed(ldt, now_ms) as u64 / decay_time } else { 0 };
+    let periods = (lfu_elapsed(ldt, now_ms) as u64).checked_div(decay_time).unwrap_or(0);
     if periods > counter as u64 {
         0
     } else {
@@ -63,7 +96,7 @@ pub fn lfu_decayed(lru: u32, now_ms: u64, decay_time: u64) -> u32 {
     }
 }
 
-/// Logarithmic increment (Redis's `LFULogIncr`).
+/// Logarithmic increment (Redis's `LFULogIncr`): p = 1 / ((counter − 5)·factor + 1).
 pub fn lfu_log_incr(counter: u32, log_factor: u64, rng: &mut impl Rng) -> u32 {
     if counter >= 255 {
         return 255;
@@ -77,10 +110,27 @@ pub fn lfu_log_incr(counter: u32, log_factor: u64, rng: &mut impl Rng) -> u32 {
     }
 }
 
-/// The `lru` field of a new key under `policy`.
+// S3-FIFO's packing of `Entry::lru`.
+const S3_FREQ_MASK: u32 = 0b11;
+const S3_MAIN: u32 = 1 << 2;
+const S3_TRACKED: u32 = 1 << 3;
+const S3_TAG_SHIFT: u32 = 4;
+const S3_TAG_MASK: u32 = (1 << 20) - 1;
+/// A key accessed at least this often while in the small queue is promoted to main.
+const S3_PROMOTE_FREQ: u32 = 1;
+
+/// S3-FIFO's 2-bit access frequency of a key's `lru` field.
+pub fn s3fifo_freq(lru: u32) -> u32 {
+    lru & S3_FREQ_MASK
+}
+
+/// The `lru` field of a new key under `policy`. Under S3-FIFO a new key starts untracked; the
+/// shard admits it into the small queue ([`Shard::s3fifo_on_insert`]).
 pub fn initial_lru(policy: EvictionPolicy, now_ms: u64) -> u32 {
     if policy.is_lfu() {
         (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
+    } else if policy == EvictionPolicy::AllKeysS3Fifo {
+        0
     } else {
         lru_clock(now_ms)
     }
@@ -99,20 +149,40 @@ pub fn touched_lru(
         let counter = lfu_decayed(old, now_ms, decay_time);
         let counter = lfu_log_incr(counter, log_factor, rng);
         (lfu_minutes(now_ms) << 8) | counter
+    } else if policy == EvictionPolicy::AllKeysS3Fifo {
+        (old & !S3_FREQ_MASK) | (s3fifo_freq(old) + 1).min(S3_FREQ_MASK)
     } else {
         lru_clock(now_ms)
     }
 }
 
-/// A rough footprint of an entry, used to estimate what an eviction frees before the
-/// allocator's counters are read again on the next write.
-pub fn approx_entry_bytes(key_len: usize, e: &Entry) -> u64 {
-    let value = match &e.value {
+/// Heap bytes a value owns, as cheaply as its type can tell: exact for strings, sets and
+/// sorted sets (their own `heap_bytes`), a per-field estimate for hashes, a floor for lists.
+pub fn value_heap_bytes(value: &Value) -> u64 {
+    match value {
         Value::Str(s) => s.heap_bytes() as u64,
-        // Collections: the engine does not size them cheaply here; count a floor.
-        _ => 256,
-    };
-    (key_len as u64) + value + 96
+        Value::Set(s) => s.heap_bytes() as u64,
+        Value::ZSet(z) => z.heap_bytes() as u64,
+        // Hash fields are not sized by the type; ~48 bytes per small field pair is its listpack
+        // and small-table cost.
+        Value::Hash(h) => 64 + h.len() as u64 * 48,
+        Value::List(_) => 256,
+    }
+}
+
+/// Bytes a key and its entry occupy beyond the value's heap: the key's allocation, the table
+/// slot (key pointer + entry) and hashbrown's control byte, with the table's spare room.
+pub fn entry_overhead_bytes(key_len: usize) -> u64 {
+    let key_alloc = (key_len as u64).div_ceil(8) * 8;
+    let slot = std::mem::size_of::<(Key, Entry)>() as u64 + 1;
+    // hashbrown keeps tables at most 7/8 full; segments split at capacity, so ~80% on average.
+    key_alloc + slot * 5 / 4
+}
+
+/// The footprint of an entry, used to estimate what an eviction frees before the allocator's
+/// counters are read again on the next write.
+pub fn approx_entry_bytes(key_len: usize, e: &Entry) -> u64 {
+    entry_overhead_bytes(key_len) + value_heap_bytes(&e.value)
 }
 
 struct Candidate {
@@ -121,88 +191,334 @@ struct Candidate {
     key: Key,
 }
 
-impl Shard {
-    fn policy_score(&self, e: &Entry, now_ms: u64) -> Option<u64> {
-        let policy = self.config.maxmemory_policy;
-        let volatile = matches!(
-            policy,
-            EvictionPolicy::VolatileLru
-                | EvictionPolicy::VolatileLfu
-                | EvictionPolicy::VolatileRandom
-                | EvictionPolicy::VolatileTtl
-        );
-        if volatile && e.expire_at_ms == 0 {
-            return None;
+/// One S3-FIFO queue item: the key's table hash (split for 4-byte alignment), its database
+/// and the admission tag that must match the entry's.
+#[derive(Clone, Copy)]
+struct QueueItem {
+    hash_lo: u32,
+    hash_hi: u32,
+    /// db in the top 8 bits, tag in the low 20.
+    meta: u32,
+}
+
+impl QueueItem {
+    fn new(hash: u64, db: usize, tag: u32) -> QueueItem {
+        QueueItem { hash_lo: hash as u32, hash_hi: (hash >> 32) as u32, meta: (db as u32) << 24 | tag }
+    }
+    fn hash(self) -> u64 {
+        u64::from(self.hash_hi) << 32 | u64::from(self.hash_lo)
+    }
+    fn db(self) -> usize {
+        (self.meta >> 24) as usize
+    }
+    fn tag(self) -> u32 {
+        self.meta & S3_TAG_MASK
+    }
+}
+
+/// S3-FIFO's queues and ghost.
+#[derive(Default)]
+struct S3Fifo {
+    small: VecDeque<QueueItem>,
+    main: VecDeque<QueueItem>,
+    /// Ghost: fingerprints of recently evicted keys, one per slot, indexed by hash; a newer
+    /// eviction overwrites an older one in its slot, which ages the ghost like a FIFO of about
+    /// `ghost.len()` entries at 4 bytes each. Length is a power of two ≥ tracked keys.
+    ghost: Vec<u32>,
+    next_tag: u32,
+}
+
+impl S3Fifo {
+    fn ghost_slot(&self, db: usize, hash: u64) -> (usize, u32) {
+        let h = hash ^ (db as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let index = (h as usize) & (self.ghost.len().wrapping_sub(1));
+        (index, (h >> 32) as u32 | 1)
+    }
+
+    /// True when (db, hash) was recently evicted; forgets it.
+    fn ghost_take(&mut self, db: usize, hash: u64) -> bool {
+        if self.ghost.is_empty() {
+            return false;
         }
-        Some(match policy {
+        let (i, fp) = self.ghost_slot(db, hash);
+        let hit = self.ghost[i] == fp;
+        if hit {
+            self.ghost[i] = 0;
+        }
+        hit
+    }
+
+    fn ghost_put(&mut self, db: usize, hash: u64) {
+        if self.ghost.is_empty() {
+            return;
+        }
+        let (i, fp) = self.ghost_slot(db, hash);
+        self.ghost[i] = fp;
+    }
+
+    /// Keeps the ghost about as large as the number of tracked keys (the paper sizes it like
+    /// the main queue). Growing forgets the old fingerprints; it happens log₂(n) times.
+    fn size_ghost(&mut self) {
+        let tracked = self.small.len() + self.main.len();
+        if self.ghost.len() < tracked.max(1024) {
+            self.ghost = vec![0; tracked.max(1024).next_power_of_two()];
+        }
+    }
+}
+
+/// Per-shard eviction state: Redis's persistent eviction pool and the S3-FIFO queues.
+#[derive(Default)]
+pub struct EvictState {
+    pool: Vec<Candidate>,
+    s3: S3Fifo,
+    /// Redis's static `next_db` of the random policies.
+    next_db: usize,
+    /// Highest memory figure MEMORY STATS/DOCTOR has seen on this shard.
+    peak_bytes: u64,
+}
+
+impl EvictState {
+    /// Number of items in S3-FIFO's (small, main) queues, stale ones included; for tests.
+    pub fn s3fifo_queue_lengths(&self) -> (usize, usize) {
+        (self.s3.small.len(), self.s3.main.len())
+    }
+
+    /// Records `bytes` as a memory observation; returns the peak so far.
+    pub fn note_peak_bytes(&mut self, bytes: u64) -> u64 {
+        self.peak_bytes = self.peak_bytes.max(bytes);
+        self.peak_bytes
+    }
+
+    /// Forgets everything (policy change).
+    pub fn reset(&mut self) {
+        *self = EvictState::default();
+    }
+}
+
+fn is_volatile(policy: EvictionPolicy) -> bool {
+    matches!(
+        policy,
+        EvictionPolicy::VolatileLru
+            | EvictionPolicy::VolatileLfu
+            | EvictionPolicy::VolatileRandom
+            | EvictionPolicy::VolatileTtl
+    )
+}
+
+impl Shard {
+    /// Pool score of an entry under the configured policy: higher is evicted first.
+    fn policy_score(&self, e: &Entry, now_ms: u64) -> u64 {
+        match self.config.maxmemory_policy {
             EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => idle_ms(e.lru, now_ms),
             EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
                 255 - lfu_decayed(e.lru, now_ms, self.config.lfu_decay_time) as u64
             }
             EvictionPolicy::VolatileTtl => u64::MAX - e.expire_at_ms,
             _ => 0,
-        })
+        }
     }
 
-    /// Fills `pool` with the best candidates among `samples` random keys of each database.
-    fn fill_pool(&mut self, pool: &mut Vec<Candidate>, now_ms: u64) {
+    /// Redis's `evictionPoolPopulate` for one database: `samples` keys (volatile policies:
+    /// keys with a TTL) are offered to the pool, which keeps the 16 best, best first.
+    fn populate_pool(&mut self, db: usize, now_ms: u64) {
         let samples = self.config.maxmemory_samples.clamp(1, 64) as usize;
-        for db in 0..self.dbs.len() {
-            if self.dbs[db].is_empty() {
+        let volatile = is_volatile(self.config.maxmemory_policy);
+        let probes = if volatile { samples * VOLATILE_PROBES } else { samples };
+        let mut taken = 0;
+        for _ in 0..probes {
+            if taken == samples {
+                break;
+            }
+            let Some((k, e)) = self.dbs[db].table.random(&mut self.rng) else { break };
+            if volatile && e.expire_at_ms == 0 {
                 continue;
             }
-            for _ in 0..samples * 2 {
-                let Some((k, e)) = self.dbs[db].table.random(&mut self.rng) else { break };
-                let Some(score) = self.policy_score(e, now_ms) else { continue };
-                let key: Key = k.into();
-                if pool.iter().any(|c| c.db == db && c.key == key) {
-                    continue;
-                }
-                pool.push(Candidate { score, db, key });
+            taken += 1;
+            let score = self.policy_score(e, now_ms);
+            let pool = &mut self.evict.pool;
+            if pool.len() == POOL_SIZE && pool.last().is_some_and(|c| c.score >= score) {
+                continue;
+            }
+            if pool.iter().any(|c| c.db == db && *c.key == *k) {
+                continue;
+            }
+            let at = pool.partition_point(|c| c.score >= score);
+            pool.insert(at, Candidate { score, db, key: k.into() });
+            pool.truncate(POOL_SIZE);
+        }
+    }
+
+    /// One victim by the sampled pool (LRU, LFU, TTL policies), or None.
+    fn pool_victim(&mut self, now_ms: u64) -> Option<(usize, Key)> {
+        let volatile = is_volatile(self.config.maxmemory_policy);
+        for db in 0..self.dbs.len() {
+            let has_keys = if volatile { self.dbs[db].expires > 0 } else { !self.dbs[db].is_empty() };
+            if has_keys {
+                self.populate_pool(db, now_ms);
             }
         }
-        pool.sort_by(|a, b| b.score.cmp(&a.score));
-        pool.truncate(POOL_SIZE);
+        // Best first; a pooled key may have been deleted (or lost its TTL) since it was sampled.
+        while !self.evict.pool.is_empty() {
+            let c = self.evict.pool.remove(0);
+            match self.dbs[c.db].table.get(&c.key) {
+                Some(e) if !volatile || e.expire_at_ms != 0 => return Some((c.db, c.key)),
+                _ => continue,
+            }
+        }
+        None
+    }
+
+    /// One victim by the random policies, rotating over databases as Redis does.
+    fn random_victim(&mut self) -> Option<(usize, Key)> {
+        let volatile = is_volatile(self.config.maxmemory_policy);
+        let n = self.dbs.len();
+        for _ in 0..n {
+            self.evict.next_db = (self.evict.next_db + 1) % n;
+            let db = self.evict.next_db;
+            if (volatile && self.dbs[db].expires == 0) || self.dbs[db].is_empty() {
+                continue;
+            }
+            let probes = if volatile { 16 * VOLATILE_PROBES } else { 1 };
+            for _ in 0..probes {
+                let Some((k, e)) = self.dbs[db].table.random(&mut self.rng) else { break };
+                if !volatile || e.expire_at_ms != 0 {
+                    return Some((db, k.into()));
+                }
+            }
+        }
+        None
+    }
+
+    /// S3-FIFO: admits a key just written by `set_value`. An overwrite keeps the old key's
+    /// queue place and frequency; a new key enters the small queue, or main when the ghost
+    /// remembers it. Does nothing unless the policy is S3-FIFO under a memory limit.
+    pub fn s3fifo_on_insert(&mut self, db: usize, key: &[u8], old_lru: Option<u32>) {
+        if self.config.maxmemory_policy != EvictionPolicy::AllKeysS3Fifo
+            || self.config.maxmemory == 0
+            || db > 255
+        {
+            return;
+        }
+        if let Some(old) = old_lru.filter(|l| l & S3_TRACKED != 0) {
+            if let Some(e) = self.dbs[db].table.get_mut(key) {
+                e.lru = old;
+            }
+            return;
+        }
+        let hash = self.dbs[db].table.hash(key);
+        self.s3fifo_admit(db, hash, key);
+    }
+
+    fn s3fifo_admit(&mut self, db: usize, hash: u64, key: &[u8]) {
+        let s3 = &mut self.evict.s3;
+        s3.size_ghost();
+        let to_main = s3.ghost_take(db, hash);
+        let tag = s3.next_tag;
+        s3.next_tag = (s3.next_tag + 1) & S3_TAG_MASK;
+        let Some(e) = self.dbs[db].table.get_mut(key) else { return };
+        e.lru = S3_TRACKED | (tag << S3_TAG_SHIFT) | if to_main { S3_MAIN } else { 0 };
+        let item = QueueItem::new(hash, db, tag);
+        if to_main {
+            s3.main.push_back(item);
+        } else {
+            s3.small.push_back(item);
+        }
+    }
+
+    /// Adopts a few random untracked keys (written by paths that do not admit) into the small
+    /// queue, so every key is eventually under S3-FIFO's control.
+    fn s3fifo_adopt(&mut self, probes: usize) {
+        for _ in 0..probes {
+            let db = self.rng.gen_range(0..self.dbs.len().min(256));
+            let Some((k, e)) = self.dbs[db].table.random(&mut self.rng) else { continue };
+            if e.lru & S3_TRACKED == 0 {
+                let key = k.to_vec();
+                let hash = self.dbs[db].table.hash(&key);
+                self.s3fifo_admit(db, hash, &key);
+            }
+        }
+    }
+
+    /// The tracked entry a queue item refers to, when it still is in that queue.
+    fn s3fifo_entry(&mut self, item: QueueItem, main: bool) -> Option<&mut Entry> {
+        let want = S3_TRACKED | if main { S3_MAIN } else { 0 };
+        let tag = item.tag();
+        let db = self.dbs.get_mut(item.db())?;
+        db.table
+            .find_by_hash_mut(item.hash(), |_, e| {
+                e.lru & (S3_TRACKED | S3_MAIN) == want && (e.lru >> S3_TAG_SHIFT) & S3_TAG_MASK == tag
+            })
+            .map(|(_, e)| e)
+    }
+
+    fn s3fifo_key(&self, item: QueueItem) -> Option<Key> {
+        let tag = item.tag();
+        self.dbs[item.db()]
+            .table
+            .find_by_hash(item.hash(), |_, e| {
+                e.lru & S3_TRACKED != 0 && (e.lru >> S3_TAG_SHIFT) & S3_TAG_MASK == tag
+            })
+            .map(|(k, _)| k.into())
+    }
+
+    /// One S3-FIFO victim, visiting at most `S3_WORK_PER_EVICTION` queue items; when the budget
+    /// runs out in main, its head is evicted whatever its frequency.
+    fn s3fifo_victim(&mut self) -> Option<(usize, Key)> {
+        self.s3fifo_adopt(1);
+        let mut work = S3_WORK_PER_EVICTION;
+        while work > 0 {
+            work -= 1;
+            let (small_len, main_len) = (self.evict.s3.small.len(), self.evict.s3.main.len());
+            let small_target = ((small_len + main_len) / 10).max(1);
+            if small_len > 0 && (small_len >= small_target || main_len == 0) {
+                let item = self.evict.s3.small.pop_front().expect("small is not empty");
+                let Some(e) = self.s3fifo_entry(item, false) else { continue };
+                if s3fifo_freq(e.lru) >= S3_PROMOTE_FREQ {
+                    e.lru = (e.lru & !S3_FREQ_MASK) | S3_MAIN;
+                    self.evict.s3.main.push_back(item);
+                    continue;
+                }
+                let key = self.s3fifo_key(item)?;
+                self.evict.s3.ghost_put(item.db(), item.hash());
+                return Some((item.db(), key));
+            }
+            let item = self.evict.s3.main.pop_front()?;
+            let Some(e) = self.s3fifo_entry(item, true) else { continue };
+            let freq = s3fifo_freq(e.lru);
+            if freq > 0 && work > 0 {
+                e.lru = (e.lru & !S3_FREQ_MASK) | (freq - 1);
+                self.evict.s3.main.push_back(item);
+                continue;
+            }
+            let key = self.s3fifo_key(item)?;
+            return Some((item.db(), key));
+        }
+        None
     }
 
     /// Picks one key to evict per the policy, or None when nothing is evictable.
-    fn pick_victim(&mut self, pool: &mut Vec<Candidate>, now_ms: u64) -> Option<(usize, Key)> {
+    fn pick_victim(&mut self, now_ms: u64) -> Option<(usize, Key)> {
         match self.config.maxmemory_policy {
             EvictionPolicy::NoEviction => None,
-            EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => {
-                let volatile = self.config.maxmemory_policy == EvictionPolicy::VolatileRandom;
-                let start = self.rng.gen_range(0..self.dbs.len());
-                for i in 0..self.dbs.len() {
-                    let db = (start + i) % self.dbs.len();
-                    for _ in 0..16 {
-                        let Some((k, e)) = self.dbs[db].table.random(&mut self.rng) else { break };
-                        if !volatile || e.expire_at_ms != 0 {
-                            return Some((db, k.into()));
-                        }
-                    }
-                }
-                None
-            }
-            _ => {
-                for _ in 0..2 {
-                    if pool.is_empty() {
-                        self.fill_pool(pool, now_ms);
-                    }
-                    while let Some(c) = (!pool.is_empty()).then(|| pool.remove(0)) {
-                        if self.dbs[c.db].table.contains_key(&c.key) {
-                            return Some((c.db, c.key));
-                        }
-                    }
-                }
-                None
-            }
+            EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom => self.random_victim(),
+            EvictionPolicy::AllKeysS3Fifo => self.s3fifo_victim().or_else(|| {
+                // Queues empty or all stale (keys written before the policy was chosen):
+                // random eviction keeps memory bounded while adoption fills the queues.
+                let n = self.dbs.len();
+                let start = self.rng.gen_range(0..n);
+                (0..n).map(|i| (start + i) % n).find_map(|db| {
+                    self.dbs[db].table.random(&mut self.rng).map(|(k, _)| (db, Key::from(k)))
+                })
+            }),
+            _ => self.pool_victim(now_ms),
         }
     }
 
     /// Makes room before a write that may grow memory. `used_bytes` is the current allocator
     /// figure and `limit_bytes` the budget (0 = unlimited). Evicts at most a bounded number of
-    /// keys per call; errs with OutOfMemory when still over budget and nothing can be evicted
-    /// (noeviction, or volatile-* without keys that have a TTL), as Redis does.
+    /// keys per call (scaled by `maxmemory-eviction-tenacity`); errs with OutOfMemory when over
+    /// budget and nothing can be evicted (noeviction, or volatile-* without keys that have a
+    /// TTL), as Redis does.
     pub fn evict_for_write(&mut self, used_bytes: u64, limit_bytes: u64) -> Result<(), OpError> {
         if limit_bytes == 0 || used_bytes <= limit_bytes {
             return Ok(());
@@ -211,10 +527,9 @@ impl Shard {
         let now = self.clock.now_ms();
         let tenacity = self.config.maxmemory_eviction_tenacity.min(100) as usize;
         let max_keys = (MAX_EVICTIONS_PER_CALL * (tenacity + 10) / 20).max(1);
-        let mut pool: Vec<Candidate> = Vec::with_capacity(POOL_SIZE);
         let mut evicted = 0;
         while to_free > 0 && evicted < max_keys {
-            let Some((db, key)) = self.pick_victim(&mut pool, now) else {
+            let Some((db, key)) = self.pick_victim(now) else {
                 return if evicted == 0 { Err(OpError::OutOfMemory) } else { Ok(()) };
             };
             if let Some((k, e)) = self.dbs[db].remove(&key) {
@@ -246,5 +561,39 @@ impl Shard {
         let keep = self.lazy_free.len() - n;
         self.lazy_free.truncate(keep);
         self.lazy_free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn lru_idle_wraps_at_24_bits() {
+        let now_ms = (LRU_CLOCK_MAX as u64 + 10) * 1000;
+        assert_eq!(lru_clock(now_ms), 9);
+        assert_eq!(idle_ms(LRU_CLOCK_MAX - 5, now_ms), 14_000);
+    }
+
+    #[test]
+    fn s3fifo_touch_saturates_at_three_and_keeps_tag() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut lru = S3_TRACKED | (77 << S3_TAG_SHIFT);
+        for expected in [1, 2, 3, 3] {
+            lru = touched_lru(lru, EvictionPolicy::AllKeysS3Fifo, 0, 10, 1, &mut rng);
+            assert_eq!(s3fifo_freq(lru), expected);
+        }
+        assert_eq!(lru >> S3_TAG_SHIFT, 77);
+    }
+
+    #[test]
+    fn queue_item_round_trips() {
+        let item = QueueItem::new(0xdead_beef_0123_4567, 15, 0xABCDE);
+        assert_eq!(item.hash(), 0xdead_beef_0123_4567);
+        assert_eq!(item.db(), 15);
+        assert_eq!(item.tag(), 0xABCDE);
+        assert_eq!(std::mem::size_of::<QueueItem>(), 12);
     }
 }
