@@ -89,25 +89,29 @@ pub struct HashLimits {
 
 pub struct HashValue {
     repr: Repr,
+    /// Sum of field and value lengths, so `heap_bytes` stays cheap.
+    data_bytes: usize,
 }
 
 impl Default for HashValue {
     fn default() -> Self {
-        HashValue { repr: Repr::Listpack(Vec::new()) }
+        HashValue { repr: Repr::Listpack(Vec::new()), data_bytes: 0 }
     }
 }
 
 impl Clone for HashValue {
     fn clone(&self) -> Self {
         match &self.repr {
-            Repr::Listpack(v) => HashValue { repr: Repr::Listpack(v.clone()) },
+            Repr::Listpack(v) => {
+                HashValue { repr: Repr::Listpack(v.clone()), data_bytes: self.data_bytes }
+            }
             Repr::Hashtable(t) => {
                 let mut copy = new_table();
                 for e in t.iter() {
                     let h = field_hash(&copy, unpack(e).0);
                     copy.insert_new(h, e.clone());
                 }
-                HashValue { repr: Repr::Hashtable(copy) }
+                HashValue { repr: Repr::Hashtable(copy), data_bytes: self.data_bytes }
             }
         }
     }
@@ -182,10 +186,12 @@ impl HashValue {
         match &mut self.repr {
             Repr::Listpack(v) => {
                 if let Some(slot) = v.iter_mut().find(|(f, _)| **f == *field) {
+                    self.data_bytes = self.data_bytes - slot.1.len() + value.len();
                     slot.1 = value.into();
                     return false;
                 }
                 v.push((field.into(), value.into()));
+                self.data_bytes += field.len() + value.len();
                 if v.len() as u64 > limits.max_entries {
                     self.convert_to_hashtable();
                 }
@@ -194,10 +200,12 @@ impl HashValue {
             Repr::Hashtable(t) => {
                 let h = field_hash(t, field);
                 if let Some(old) = t.find_mut(h, field_is(field)) {
+                    self.data_bytes = self.data_bytes - unpack(old).1.len() + value.len();
                     *old = pack(field, value);
                     false
                 } else {
                     t.insert_new(h, pack(field, value));
+                    self.data_bytes += field.len() + value.len();
                     true
                 }
             }
@@ -208,12 +216,20 @@ impl HashValue {
         match &mut self.repr {
             Repr::Listpack(v) => match v.iter().position(|(f, _)| **f == *field) {
                 Some(at) => {
-                    v.remove(at);
+                    let (f, val) = v.remove(at);
+                    self.data_bytes -= f.len() + val.len();
                     true
                 }
                 None => false,
             },
-            Repr::Hashtable(t) => t.remove(field_hash(t, field), field_is(field)).is_some(),
+            Repr::Hashtable(t) => match t.remove(field_hash(t, field), field_is(field)) {
+                Some(e) => {
+                    let (f, val) = unpack(&e);
+                    self.data_bytes -= f.len() + val.len();
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -309,6 +325,15 @@ impl HashValue {
         }
     }
 
+    /// Heap bytes owned by this hash (structure plus field and value bytes), for memory reports.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Listpack(v) => v.capacity() * std::mem::size_of::<Pair>() + self.data_bytes,
+            // Plus about one LEB128 length byte per packed entry.
+            Repr::Hashtable(t) => t.capacity_bytes() + self.data_bytes + t.len(),
+        }
+    }
+
     /// Checks internal invariants (no duplicate listpack fields, table structure); for tests.
     pub fn validate(&self) -> Result<(), String> {
         match &self.repr {
@@ -321,7 +346,13 @@ impl HashValue {
                 }
             }
             Repr::Hashtable(t) => t.validate(),
+        }?;
+        let mut bytes = 0;
+        self.for_each(|f, v| bytes += f.len() + v.len());
+        if bytes != self.data_bytes {
+            return Err("data_bytes out of step".into());
         }
+        Ok(())
     }
 }
 

@@ -33,6 +33,8 @@ use std::hash::Hasher;
 struct Big {
     ints: SegTable<i64>,
     strs: Table<()>,
+    /// Sum of the lengths of `strs` members, so `heap_bytes` stays O(segments).
+    str_bytes: usize,
 }
 
 /// SSCAN cursors at or above this walk `strs`; below it, `ints`. Both tables' positions are
@@ -41,7 +43,7 @@ const STRS_PHASE: u64 = 1 << CURSOR_BITS;
 
 impl Big {
     fn new() -> Big {
-        Big { ints: SegTable::new(|n, h| h.write_i64(*n)), strs: Table::new() }
+        Big { ints: SegTable::new(|n, h| h.write_i64(*n)), strs: Table::new(), str_bytes: 0 }
     }
 
     fn len(&self) -> usize {
@@ -65,6 +67,7 @@ impl Big {
             None if self.strs.contains_key(member) => false,
             None => {
                 self.strs.insert(member.into(), ());
+                self.str_bytes += member.len();
                 true
             }
         }
@@ -82,7 +85,13 @@ impl Big {
     fn remove(&mut self, member: &[u8]) -> bool {
         match parse_i64_strict(member) {
             Some(n) => self.ints.remove(self.int_hash(n), |&e| e == n).is_some(),
-            None => self.strs.remove(member).is_some(),
+            None => {
+                let removed = self.strs.remove(member).is_some();
+                if removed {
+                    self.str_bytes -= member.len();
+                }
+                removed
+            }
         }
     }
 
@@ -303,7 +312,8 @@ impl SetValue {
         }
     }
 
-    /// Heap bytes owned by this set (structure plus member allocations), for memory reports.
+    /// Heap bytes owned by this set (structure plus member bytes), for memory reports and
+    /// eviction; O(segments), never a walk over the members.
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
             Repr::Intset(v) => v.capacity() * 8,
@@ -311,7 +321,7 @@ impl SetValue {
                 std::mem::size_of::<Big>()
                     + b.ints.capacity_bytes()
                     + b.strs.capacity_bytes()
-                    + b.strs.iter().map(|(k, _)| k.len()).sum::<usize>()
+                    + b.str_bytes
             }
         }
     }
@@ -329,6 +339,9 @@ impl SetValue {
             Repr::Hashtable(b) => {
                 b.ints.validate()?;
                 b.strs.validate()?;
+                if b.strs.iter().map(|(k, _)| k.len()).sum::<usize>() != b.str_bytes {
+                    return Err("str_bytes out of step".into());
+                }
                 match b.strs.iter().find(|(k, _)| parse_i64_strict(k).is_some()) {
                     Some(_) => Err("integer member stored as text".into()),
                     None => Ok(()),
