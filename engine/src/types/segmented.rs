@@ -332,6 +332,44 @@ mod tests {
         assert!((0..3000).all(|n| seen.contains(&n)));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        /// Random inserts and removes (over a small key range, so both hit) against a
+        /// `HashSet`, with a full scan that must return every present entry exactly once when
+        /// nothing changes during it.
+        #[test]
+        fn model(ops in proptest::collection::vec((proptest::bool::ANY, 0i64..6000), 1..4000)) {
+            let mut t = int_table();
+            let mut model = std::collections::HashSet::new();
+            for (insert, n) in ops {
+                let h = t.hash(|s| s.write_i64(n));
+                if insert {
+                    if t.find(h, |&e| e == n).is_none() {
+                        t.insert_new(h, n);
+                    }
+                    model.insert(n);
+                } else {
+                    proptest::prop_assert_eq!(t.remove(h, |&e| e == n).is_some(), model.remove(&n));
+                }
+            }
+            proptest::prop_assert_eq!(t.len(), model.len());
+            t.validate().map_err(proptest::test_runner::TestCaseError::fail)?;
+            let mut seen = Vec::new();
+            let mut cursor = 0;
+            loop {
+                cursor = t.scan(cursor, 7, |&e| seen.push(e));
+                if cursor == 0 {
+                    break;
+                }
+            }
+            seen.sort_unstable();
+            let mut want: Vec<i64> = model.into_iter().collect();
+            want.sort_unstable();
+            proptest::prop_assert_eq!(seen, want);
+        }
+    }
+
     #[test]
     fn random_is_roughly_uniform() {
         let mut t = int_table();
