@@ -1328,6 +1328,19 @@ fn command_table_matches_redis_json() {
     assert_eq!(keys("bzmpop", 6), vec![3, 4, 5]);
     assert_eq!(keys("zmpop", 5), vec![2, 3, 4]);
     assert_eq!(keys("zadd", 4), vec![1]);
+    // The exact keys of one invocation, as COMMAND GETKEYS reports them in Redis.
+    let exact = |args: &[&str]| {
+        let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        mayfly_engine::lookup(args[0].as_bytes()).expect("known").keys_of(&argv)
+    };
+    assert_eq!(exact(&["zunion", "2", "a", "b", "WEIGHTS", "1", "2"]), vec![2, 3]);
+    assert_eq!(exact(&["zinterstore", "d", "2", "a", "b", "AGGREGATE", "MIN"]), vec![1, 3, 4]);
+    assert_eq!(exact(&["zdiffstore", "d", "x", "a"]), vec![1]);
+    assert_eq!(exact(&["zintercard", "9", "a", "b"]), vec![2, 3]);
+    assert_eq!(exact(&["zmpop", "1", "a", "MIN", "COUNT", "2"]), vec![2]);
+    assert_eq!(exact(&["bzmpop", "0", "2", "a", "b", "MAX"]), vec![3, 4]);
+    assert_eq!(exact(&["bzpopmin", "a", "b", "0"]), vec![1, 2]);
+    assert_eq!(exact(&["zrangestore", "d", "s", "0", "-1"]), vec![1, 2]);
 }
 
 // ---------------------------------------------------------------------------------------------

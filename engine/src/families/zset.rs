@@ -266,7 +266,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove and return members with scores in a sorted set",
         Handler::Shard(zmpop),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<1>),
     cmd(
         "bzpopmin",
         -3,
@@ -301,7 +302,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Remove and return members with scores in a sorted set or block until one is available",
         Handler::Shard(bzmpop),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<2>),
     cmd(
         "zrandmember",
         -2,
@@ -322,7 +324,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add multiple sorted sets",
         Handler::Shard(zunion),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<1>),
     cmd(
         "zinter",
         -3,
@@ -333,7 +336,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Intersect multiple sorted sets",
         Handler::Shard(zinter),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<1>),
     cmd(
         "zdiff",
         -3,
@@ -344,7 +348,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Subtract multiple sorted sets",
         Handler::Shard(zdiff),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<1>),
     cmd(
         "zunionstore",
         -4,
@@ -355,7 +360,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Add multiple sorted sets and store the resulting sorted set in a new key",
         Handler::Shard(zunionstore),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(store_numkeys_keys),
     cmd(
         "zinterstore",
         -4,
@@ -366,7 +372,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Intersect multiple sorted sets and store the resulting sorted set in a new key",
         Handler::Shard(zinterstore),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(store_numkeys_keys),
     cmd(
         "zdiffstore",
         -4,
@@ -377,7 +384,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",
         Handler::Shard(zdiffstore),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(store_numkeys_keys),
     cmd(
         "zintercard",
         -3,
@@ -388,7 +396,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Intersect multiple sorted sets and return the cardinality of the result",
         Handler::Shard(zintercard),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(numkeys_keys::<1>),
     cmd(
         "zscan",
         -3,
@@ -400,6 +409,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         Handler::Shard(zscan),
     ),
 ];
+
+/// Keys of a `numkeys key…` command with the count at argv[`AT`] (Redis's
+/// `genericGetKeys`): none when the count is not a positive integer, clamped to the arguments.
+fn numkeys_keys<const AT: usize>(argv: &[Bytes]) -> Vec<usize> {
+    let Some(n) = argv.get(AT).and_then(|a| parse_i64_strict(a)) else {
+        return Vec::new();
+    };
+    if n < 1 {
+        return Vec::new();
+    }
+    let available = argv.len().saturating_sub(AT + 1);
+    let n = usize::try_from(n).unwrap_or(usize::MAX).min(available);
+    (AT + 1..AT + 1 + n).collect()
+}
+
+/// Keys of `ZUNIONSTORE dst numkeys key…` and its siblings: the destination, then the inputs.
+fn store_numkeys_keys(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    keys.extend(numkeys_keys::<2>(argv));
+    keys
+}
 
 // ---------------------------------------------------------------------------------------------
 // Number parsing, as Redis's C library calls behave.
