@@ -791,8 +791,9 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     (|| {
-        parse_timeout_ms(&argv[1])?;
+        // Redis parses numkeys, the side and COUNT before the timeout.
         let (keys, front, count) = parse_mpop(argv, 2)?;
+        parse_timeout_ms(&argv[1])?;
         mpop_generic(ctx, argv, keys, front, count)
     })()
     .into()
