@@ -52,10 +52,12 @@ pub enum EvictionPolicy {
     AllKeysRandom,
     VolatileRandom,
     VolatileTtl,
+    /// Mayfly's extra policy: S3-FIFO (SOSP'23) over all keys; see `evict.rs`.
+    AllKeysS3Fifo,
 }
 
 impl EvictionPolicy {
-    pub const ALL: [EvictionPolicy; 8] = [
+    pub const ALL: [EvictionPolicy; 9] = [
         EvictionPolicy::VolatileLru,
         EvictionPolicy::VolatileLfu,
         EvictionPolicy::VolatileRandom,
@@ -64,6 +66,7 @@ impl EvictionPolicy {
         EvictionPolicy::AllKeysLfu,
         EvictionPolicy::AllKeysRandom,
         EvictionPolicy::NoEviction,
+        EvictionPolicy::AllKeysS3Fifo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +79,7 @@ impl EvictionPolicy {
             EvictionPolicy::AllKeysRandom => "allkeys-random",
             EvictionPolicy::VolatileRandom => "volatile-random",
             EvictionPolicy::VolatileTtl => "volatile-ttl",
+            EvictionPolicy::AllKeysS3Fifo => "allkeys-s3fifo",
         }
     }
 
@@ -351,7 +355,7 @@ pub static PARAMS: &[Param] = &[
         immutable: false,
         get: |c| c.maxmemory_policy.name().to_string(),
         set: |c, v| {
-            c.maxmemory_policy = EvictionPolicy::parse(v).ok_or("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")?;
+            c.maxmemory_policy = EvictionPolicy::parse(v).ok_or("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, allkeys-s3fifo")?;
             Ok(())
         },
     },

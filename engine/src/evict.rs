@@ -52,6 +52,10 @@ const MAX_EVICTIONS_PER_CALL: usize = 64;
 const S3_WORK_PER_EVICTION: usize = 64;
 /// Random probes per database when looking for a key with a TTL (we keep no expires dict).
 const VOLATILE_PROBES: usize = 8;
+/// Entries a volatile policy may scan per database and call when random probes found too few
+/// keys with a TTL (Redis samples its expires dict; ours is the main table, so TTL keys that
+/// are rare among many must be found by a resumable scan).
+const VOLATILE_SCAN_BUDGET: usize = 4096;
 
 /// Redis's LRU clock: seconds, 24 bits.
 pub fn lru_clock(now_ms: u64) -> u32 {
@@ -203,7 +207,11 @@ struct QueueItem {
 
 impl QueueItem {
     fn new(hash: u64, db: usize, tag: u32) -> QueueItem {
-        QueueItem { hash_lo: hash as u32, hash_hi: (hash >> 32) as u32, meta: (db as u32) << 24 | tag }
+        QueueItem {
+            hash_lo: hash as u32,
+            hash_hi: (hash >> 32) as u32,
+            meta: (db as u32) << 24 | tag,
+        }
     }
     fn hash(self) -> u64 {
         u64::from(self.hash_hi) << 32 | u64::from(self.hash_lo)
@@ -273,6 +281,8 @@ pub struct EvictState {
     s3: S3Fifo,
     /// Redis's static `next_db` of the random policies.
     next_db: usize,
+    /// Per-database cursors of the volatile policies' fallback scan.
+    volatile_cursors: Vec<u64>,
     /// Highest memory figure MEMORY STATS/DOCTOR has seen on this shard.
     peak_bytes: u64,
 }
@@ -325,6 +335,12 @@ impl Shard {
         let volatile = is_volatile(self.config.maxmemory_policy);
         let probes = if volatile { samples * VOLATILE_PROBES } else { samples };
         let mut taken = 0;
+        if volatile {
+            for key in self.volatile_scan(db, samples) {
+                taken += 1;
+                self.offer_to_pool(db, key, now_ms);
+            }
+        }
         for _ in 0..probes {
             if taken == samples {
                 break;
@@ -334,25 +350,61 @@ impl Shard {
                 continue;
             }
             taken += 1;
-            let score = self.policy_score(e, now_ms);
-            let pool = &mut self.evict.pool;
-            if pool.len() == POOL_SIZE && pool.last().is_some_and(|c| c.score >= score) {
-                continue;
-            }
-            if pool.iter().any(|c| c.db == db && *c.key == *k) {
-                continue;
-            }
-            let at = pool.partition_point(|c| c.score >= score);
-            pool.insert(at, Candidate { score, db, key: k.into() });
-            pool.truncate(POOL_SIZE);
+            let key: Key = k.into();
+            self.offer_to_pool(db, key, now_ms);
         }
+    }
+
+    /// Keys with a TTL found by resuming this database's scan, only when random probes are
+    /// unlikely to find them (under 1 in 8 keys has a TTL). At most `want` keys, bounded work.
+    fn volatile_scan(&mut self, db: usize, want: usize) -> Vec<Key> {
+        let d = &self.dbs[db];
+        if d.expires == 0 || d.expires * 8 >= d.len() {
+            return Vec::new();
+        }
+        if self.evict.volatile_cursors.len() < self.dbs.len() {
+            self.evict.volatile_cursors.resize(self.dbs.len(), 0);
+        }
+        let mut cursor = self.evict.volatile_cursors[db];
+        let mut found: Vec<Key> = Vec::new();
+        let mut visited = 0;
+        while visited < VOLATILE_SCAN_BUDGET && found.len() < want {
+            cursor = d.table.scan(cursor, 64, |k, e| {
+                visited += 1;
+                if e.expire_at_ms != 0 && found.len() < want {
+                    found.push(k.into());
+                }
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.evict.volatile_cursors[db] = cursor;
+        found
+    }
+
+    /// Redis's pool insertion: keeps the `POOL_SIZE` best candidates, best first.
+    fn offer_to_pool(&mut self, db: usize, key: Key, now_ms: u64) {
+        let Some(e) = self.dbs[db].table.get(&key) else { return };
+        let score = self.policy_score(e, now_ms);
+        let pool = &mut self.evict.pool;
+        if pool.len() == POOL_SIZE && pool.last().is_some_and(|c| c.score >= score) {
+            return;
+        }
+        if pool.iter().any(|c| c.db == db && c.key == key) {
+            return;
+        }
+        let at = pool.partition_point(|c| c.score >= score);
+        pool.insert(at, Candidate { score, db, key });
+        pool.truncate(POOL_SIZE);
     }
 
     /// One victim by the sampled pool (LRU, LFU, TTL policies), or None.
     fn pool_victim(&mut self, now_ms: u64) -> Option<(usize, Key)> {
         let volatile = is_volatile(self.config.maxmemory_policy);
         for db in 0..self.dbs.len() {
-            let has_keys = if volatile { self.dbs[db].expires > 0 } else { !self.dbs[db].is_empty() };
+            let has_keys =
+                if volatile { self.dbs[db].expires > 0 } else { !self.dbs[db].is_empty() };
             if has_keys {
                 self.populate_pool(db, now_ms);
             }
@@ -377,6 +429,11 @@ impl Shard {
             let db = self.evict.next_db;
             if (volatile && self.dbs[db].expires == 0) || self.dbs[db].is_empty() {
                 continue;
+            }
+            if volatile {
+                if let Some(key) = self.volatile_scan(db, 1).pop() {
+                    return Some((db, key));
+                }
             }
             let probes = if volatile { 16 * VOLATILE_PROBES } else { 1 };
             for _ in 0..probes {
@@ -446,7 +503,8 @@ impl Shard {
         let db = self.dbs.get_mut(item.db())?;
         db.table
             .find_by_hash_mut(item.hash(), |_, e| {
-                e.lru & (S3_TRACKED | S3_MAIN) == want && (e.lru >> S3_TAG_SHIFT) & S3_TAG_MASK == tag
+                e.lru & (S3_TRACKED | S3_MAIN) == want
+                    && (e.lru >> S3_TAG_SHIFT) & S3_TAG_MASK == tag
             })
             .map(|(_, e)| e)
     }

@@ -46,6 +46,8 @@ pub struct Shard {
     pub write_log: Option<Vec<(usize, Key)>>,
     /// Evicted large values waiting to be freed by the tick (see `evict::defer_free`).
     pub lazy_free: Vec<Entry>,
+    /// Eviction pool and S3-FIFO queues (see `evict.rs`).
+    pub evict: crate::evict::EvictState,
 }
 
 impl Shard {
@@ -61,6 +63,7 @@ impl Shard {
             dirty: 0,
             write_log: None,
             lazy_free: Vec::new(),
+            evict: crate::evict::EvictState::default(),
         }
     }
 
@@ -261,7 +264,10 @@ impl<'a> Ctx<'a> {
     pub fn set_value(&mut self, key: &[u8], value: Value, expire_at_ms: u64) {
         let mut entry = Entry::with_expiry(value, expire_at_ms);
         entry.lru = self.lru_stamp();
-        self.shard.dbs[self.db].insert(key.into(), entry);
+        let old = self.shard.dbs[self.db].insert(key.into(), entry);
+        if self.shard.config.maxmemory_policy == crate::config::EvictionPolicy::AllKeysS3Fifo {
+            self.shard.s3fifo_on_insert(self.db, key, old.as_ref().map(|e| e.lru));
+        }
         self.note_write(key);
     }
 

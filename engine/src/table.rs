@@ -265,6 +265,29 @@ impl<V> Table<V> {
         segment.entries.find_mut(inner(hash), |(k, _)| **k == *key).map(|(_, v)| v)
     }
 
+    /// The entry whose key hashes to `hash` (as [`Table::hash`] computes it) and satisfies
+    /// `pred`. Lets side structures (the S3-FIFO eviction queues) refer to keys by hash alone,
+    /// 8 bytes instead of a copy of the key.
+    pub fn find_by_hash(
+        &self,
+        hash: u64,
+        mut pred: impl FnMut(&[u8], &V) -> bool,
+    ) -> Option<(&[u8], &V)> {
+        let segment = self.segment_for(hash)?;
+        segment.entries.find(inner(hash), |(k, v)| pred(k, v)).map(|(k, v)| (&**k, v))
+    }
+
+    /// Mutable form of [`Table::find_by_hash`].
+    pub fn find_by_hash_mut(
+        &mut self,
+        hash: u64,
+        mut pred: impl FnMut(&[u8], &V) -> bool,
+    ) -> Option<(&[u8], &mut V)> {
+        let id = *self.directory.get(self.slot(hash))?;
+        let segment = &mut self.segments[id as usize];
+        segment.entries.find_mut(inner(hash), |(k, v)| pred(k, v)).map(|(k, v)| (&**k, v))
+    }
+
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.get(key).is_some()
     }
