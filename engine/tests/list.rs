@@ -766,7 +766,7 @@ fn apply(t: &mut TestShard, m: &mut VecDeque<Vec<u8>>, other: &mut VecDeque<Vec<
             let pop = |m: &mut VecDeque<Vec<u8>>| if *front { m.pop_front() } else { m.pop_back() };
             match count {
                 None => {
-                    let want = pop(m).map_or(Reply::Nil, |v| Reply::bulk(v));
+                    let want = pop(m).map_or(Reply::Nil, Reply::bulk);
                     assert_eq!(t.run(&[name, "k"]), want);
                 }
                 Some(c) => {
@@ -869,8 +869,7 @@ proptest! {
     #[test]
     fn model(fill in prop::sample::select(vec![-1i64, -2, 1, 2, 3, 5]),
              ops in prop::collection::vec(op(), 1..120)) {
-        let mut config = Config::default();
-        config.list_max_listpack_size = fill;
+        let config = Config { list_max_listpack_size: fill, ..Config::default() };
         let mut t = TestShard::with_config(config);
         let mut m = VecDeque::new();
         let mut m2 = VecDeque::new();
@@ -884,8 +883,7 @@ proptest! {
 
 #[test]
 fn crosses_node_boundaries_both_ways() {
-    let mut config = Config::default();
-    config.list_max_listpack_size = 2;
+    let config = Config { list_max_listpack_size: 2, ..Config::default() };
     let mut t = TestShard::with_config(config);
     for i in 0..9 {
         t.run(&["RPUSH", "k", &i.to_string()]);
