@@ -473,6 +473,12 @@ fn smove_between_encodings_and_routing() {
     assert_eq!(sadd.key_indexes(4), vec![1]);
     let store = mayfly_engine::lookup(b"sunionstore").unwrap();
     assert_eq!(store.key_indexes(4), vec![1, 2, 3]);
+    let card = mayfly_engine::lookup(b"sintercard").unwrap();
+    let argv =
+        |a: &[&str]| a.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+    assert_eq!(card.keys_of(&argv(&["SINTERCARD", "2", "a", "b", "LIMIT", "1"])), vec![2, 3]);
+    assert_eq!(card.keys_of(&argv(&["SINTERCARD", "5", "a"])), vec![2]);
+    assert!(card.keys_of(&argv(&["SINTERCARD", "x", "a"])).is_empty());
 }
 
 #[test]

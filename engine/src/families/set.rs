@@ -9,8 +9,7 @@
 //!
 //! Multi-key commands are declared `MultiShard::Gather`: the net layer gathers every key into
 //! one shard, so each handler sees all of its keys here. SINTERCARD's keys are counted by
-//! `numkeys`; the table's (first, last, step) cannot say that, so it declares every argument
-//! from the first key on, which over-gathers the LIMIT option (harmless: absent keys).
+//! `numkeys`, so it declares them exactly with `movable_keys`.
 
 use bytes::Bytes;
 use rand::rngs::SmallRng;
@@ -139,7 +138,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Intersect multiple sets and return the cardinality of the result",
         Handler::Shard(sintercard),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(sintercard_keys),
     cmd(
         "sunion",
         -2,
@@ -206,6 +206,18 @@ pub static COMMANDS: &[CommandSpec] = &[
         Handler::Shard(sscan),
     ),
 ];
+
+/// The keys of `SINTERCARD numkeys key… [LIMIT n]`: exactly the `numkeys` after argv[1]
+/// (none when numkeys is not a positive integer; the handler then answers the error).
+fn sintercard_keys(argv: &[Bytes]) -> Vec<usize> {
+    match parse_i64_strict(argv.get(1).map_or(&b""[..], |a| a.as_ref())) {
+        Some(n) if n > 0 => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(argv.len().saturating_sub(2));
+            (2..2 + n).collect()
+        }
+        _ => Vec::new(),
+    }
+}
 
 /// Redis's SPOP_MOVE_STRATEGY_MUL: popping all but fewer than count/5 members rebuilds the set
 /// from the members that stay instead of removing the popped ones one by one.
