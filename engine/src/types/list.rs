@@ -20,13 +20,26 @@
 //! Redis: pushes and pops at the ends touch one node, indexing walks node counts.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
 use crate::value::parse_i64_strict;
 
-/// Elements at least this long get a node of their own (Redis's `packed_threshold`).
+/// Elements at least this long get a node of their own (Redis's `packed_threshold`, 1 GiB).
 pub const PACKED_THRESHOLD: usize = 1 << 30;
+
+static PACKED_THRESHOLD_NOW: AtomicUsize = AtomicUsize::new(PACKED_THRESHOLD);
+
+/// Changes the plain-node threshold process-wide, as Redis's `DEBUG QUICKLIST-PACKED-THRESHOLD`
+/// does; clamped to 1..=1 GiB so listpack string lengths always fit their 32-bit field.
+pub fn set_packed_threshold(bytes: usize) {
+    PACKED_THRESHOLD_NOW.store(bytes.clamp(1, PACKED_THRESHOLD), Ordering::Relaxed);
+}
+
+fn is_large(len: usize) -> bool {
+    len >= PACKED_THRESHOLD_NOW.load(Ordering::Relaxed)
+}
 /// Positive fills still stop a node at this many bytes (Redis's `SIZE_SAFETY_LIMIT`).
 const SIZE_SAFETY_LIMIT: usize = 8192;
 /// Node byte limits for fills -1..-5.
@@ -354,7 +367,7 @@ impl Node {
     }
 
     fn for_value(v: &[u8]) -> Node {
-        if v.len() >= PACKED_THRESHOLD {
+        if is_large(v.len()) {
             Node::Plain(v.into())
         } else {
             Node::packed_from([v])
@@ -561,7 +574,7 @@ impl Node {
     /// `_quicklistNodeAllowInsert`, including its overestimate of the entry's overhead).
     fn allows_insert(&self, fill: i64, sz: usize) -> bool {
         let Node::Packed { buf, count } = self else { return false };
-        if sz >= PACKED_THRESHOLD {
+        if is_large(sz) {
             return false;
         }
         let mut overhead = if sz < 254 { 1 } else { 5 };
@@ -753,9 +766,7 @@ impl ListValue {
 
     pub fn push_back(&mut self, v: &[u8], fill: i64) {
         let last = self.node_count() - 1;
-        if self.node(last).allows_insert(fill, v.len())
-            || (self.is_empty() && v.len() < PACKED_THRESHOLD)
-        {
+        if self.node(last).allows_insert(fill, v.len()) || (self.is_empty() && !is_large(v.len())) {
             let node = self.node_mut(last);
             let n = node.len();
             node.insert(n, v);
@@ -769,9 +780,7 @@ impl ListValue {
     }
 
     pub fn push_front(&mut self, v: &[u8], fill: i64) {
-        if self.node(0).allows_insert(fill, v.len())
-            || (self.is_empty() && v.len() < PACKED_THRESHOLD)
-        {
+        if self.node(0).allows_insert(fill, v.len()) || (self.is_empty() && !is_large(v.len())) {
             self.node_mut(0).insert(0, v);
             self.len += 1;
         } else {
@@ -800,9 +809,14 @@ impl ListValue {
         if self.is_empty() {
             return None;
         }
-        let v = match self.node_mut(0) {
-            Node::Plain(b) => Bytes::from(std::mem::take(b)),
-            node => {
+        let node = self.node_mut(0);
+        let v = match node {
+            Node::Plain(b) => {
+                let v = Bytes::from(std::mem::take(b));
+                *node = Node::packed_empty();
+                v
+            }
+            _ => {
                 let v = node.first()?.to_bytes();
                 node.remove_run(1, true);
                 v
@@ -820,9 +834,14 @@ impl ListValue {
             return None;
         }
         let last = self.node_count() - 1;
-        let v = match self.node_mut(last) {
-            Node::Plain(b) => Bytes::from(std::mem::take(b)),
-            node => {
+        let node = self.node_mut(last);
+        let v = match node {
+            Node::Plain(b) => {
+                let v = Bytes::from(std::mem::take(b));
+                *node = Node::packed_empty();
+                v
+            }
+            _ => {
                 let v = node.last()?.to_bytes();
                 node.remove_run(1, false);
                 v
@@ -882,7 +901,7 @@ impl ListValue {
         }
         let (n, k) = self.locate(i);
         let node = self.node_mut(n);
-        if v.len() >= PACKED_THRESHOLD || matches!(node, Node::Plain(_)) {
+        if is_large(v.len()) || matches!(node, Node::Plain(_)) {
             self.remove_at(n, k);
             self.insert_at(i, v, fill);
             return true;
@@ -910,7 +929,7 @@ impl ListValue {
             return self.push_back(v, fill);
         }
         let (n, k) = self.locate(i);
-        if v.len() >= PACKED_THRESHOLD || matches!(self.node(n), Node::Plain(_)) {
+        if is_large(v.len()) || matches!(self.node(n), Node::Plain(_)) {
             // A big element gets its own node between the halves of the one it lands in; an
             // element landing on a plain node (always at its index 0) gets a node before it.
             let at = match self.split_off(n, k) {
@@ -1288,6 +1307,57 @@ mod tests {
         assert_eq!(l.remove_matching(b"a", 1), 1);
         assert_eq!(collect(&l), ["a", "b"].map(|s| s.as_bytes().to_vec()));
         check(&l, 2);
+    }
+
+    #[test]
+    fn plain_nodes_for_big_elements() {
+        // Lowered threshold, as DEBUG QUICKLIST-PACKED-THRESHOLD does; the other tests here hold
+        // whichever threshold they see.
+        set_packed_threshold(100);
+        let big = vec![b'B'; 150];
+        let mut l = ListValue::new();
+        l.push_back(&big, -2);
+        assert!(matches!(l.nodes().next(), Some(Node::Plain(_))));
+        l.push_back(b"a", -2);
+        l.push_front(b"z", -2);
+        l.push_front(&big, -2);
+        l.insert_at(2, &big, -2);
+        l.insert_at(2, b"mid", -2);
+        l.insert_at(5, b"end", -2);
+        let want: Vec<Vec<u8>> = vec![
+            big.clone(),
+            b"z".to_vec(),
+            b"mid".to_vec(),
+            big.clone(),
+            big.clone(),
+            b"end".to_vec(),
+            b"a".to_vec(),
+        ];
+        assert_eq!(collect(&l), want);
+        check(&l, -2);
+        assert!(l.nodes().filter(|n| matches!(n, Node::Plain(_))).count() == 3);
+        assert!(l.set(0, b"small", -2));
+        assert!(l.set(1, &big, -2));
+        assert_eq!(l.remove_matching(&big, 0), 3);
+        assert_eq!(
+            collect(&l),
+            vec![b"small".to_vec(), b"mid".to_vec(), b"end".to_vec(), b"a".to_vec()]
+        );
+        check(&l, -2);
+        l.push_back(&big, -2);
+        l.push_front(&big, -2);
+        assert_eq!(l.pop_back().as_deref(), Some(&big[..]));
+        assert_eq!(l.pop_front().as_deref(), Some(&big[..]));
+        check(&l, -2);
+        assert_eq!(l.len(), 4);
+        let mut one = ListValue::new();
+        one.push_back(&big, -2);
+        assert_eq!(one.pop_front().as_deref(), Some(&big[..]));
+        assert!(one.is_empty());
+        one.push_back(&big, -2);
+        assert_eq!(one.pop_back().as_deref(), Some(&big[..]));
+        assert!(one.is_empty() && one.iter().next().is_none());
+        set_packed_threshold(PACKED_THRESHOLD);
     }
 
     #[test]
