@@ -903,9 +903,18 @@ fn crosses_node_boundaries_both_ways() {
 /// Random commands, valid and not, on both Mayfly and redis-server; every reply must agree.
 #[test]
 fn random_commands_agree_with_redis() {
+    // Default nodes, and nodes of three entries so most commands cross node boundaries.
+    for (seed, fill) in [(7, -2), (8, 3)] {
+        random_commands(seed, fill);
+    }
+}
+
+fn random_commands(seed: u64, fill: i64) {
     let Some(mut oracle) = RedisOracle::start() else { return };
-    let mut t = TestShard::new();
-    let mut rng = SmallRng::seed_from_u64(7);
+    oracle.run(&["CONFIG", "SET", "list-max-listpack-size", &fill.to_string()]);
+    let config = Config { list_max_listpack_size: fill, ..Config::default() };
+    let mut t = TestShard::with_config(config);
+    let mut rng = SmallRng::seed_from_u64(seed);
     let keys = ["l1", "l2", "l3", "str"];
     let elems = ["a", "b", "c", "1", "2", "-3", "300", "99999999999", "01", ""];
     let nums = ["0", "1", "2", "-1", "-2", "3", "-5", "10", "x", "9223372036854775807"];

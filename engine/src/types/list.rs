@@ -494,15 +494,11 @@ impl Node {
         if spare < size {
             buf.reserve_exact(size.max(buf.len() / 8));
         }
-        if off == buf.len() - 1 {
-            buf.pop();
-            lp::encode(buf, v);
-            buf.push(EOF);
-        } else {
-            let mut entry = Vec::with_capacity(size);
-            lp::encode(&mut entry, v);
-            buf.splice(off..off, entry);
-        }
+        // Encode at the end, then rotate the entry into place: no temporary buffer.
+        buf.pop();
+        lp::encode(buf, v);
+        buf[off..].rotate_right(size);
+        buf.push(EOF);
         *count += 1;
         lp::set_header(buf, *count as usize);
     }
