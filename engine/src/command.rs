@@ -215,6 +215,17 @@ impl CommandSpec {
     }
 }
 
+/// Commands whose keys are counted by a `numkeys` argument: (fixed key positions before it,
+/// position of numkeys). Keys follow numkeys. Redis expresses this with "keynum" key specs.
+fn numkeys_layout(name: &str) -> Option<(&'static [usize], usize)> {
+    Some(match name {
+        "lmpop" | "zmpop" | "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" => (&[], 1),
+        "blmpop" | "bzmpop" => (&[], 2),
+        "zunionstore" | "zinterstore" | "zdiffstore" => (&[1], 2),
+        _ => return None,
+    })
+}
+
 /// Shorthand for declaring table entries.
 #[allow(clippy::too_many_arguments)]
 pub const fn cmd(
@@ -265,8 +276,23 @@ impl CommandSpec {
     pub fn keys_of(&self, argv: &[Bytes]) -> Vec<usize> {
         match self.keys_fn {
             Some(f) => f(argv).into_iter().filter(|&i| i < argv.len()).collect(),
-            None => self.key_indexes(argv.len()),
+            None => self.numkeys_keys(argv).unwrap_or_else(|| self.key_indexes(argv.len())),
         }
+    }
+
+    /// Keys of commands counted by a `numkeys` argument (see [`numkeys_layout`]), for those
+    /// whose table entry declares no `keys_fn`.
+    fn numkeys_keys(&self, argv: &[Bytes]) -> Option<Vec<usize>> {
+        let (fixed, numkeys_at) = numkeys_layout(self.name)?;
+        let mut out: Vec<usize> = fixed.iter().copied().filter(|&i| i < argv.len()).collect();
+        let n = argv
+            .get(numkeys_at)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(0);
+        let start = numkeys_at + 1;
+        out.extend((start..start.saturating_add(n)).take_while(|&i| i < argv.len()));
+        Some(out)
     }
 }
 

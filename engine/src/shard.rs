@@ -128,7 +128,9 @@ impl Shard {
             let share = (budget - visited).max(16);
             let mut seen = 0;
             loop {
-                cursor = db.table.scan(cursor, 1024, |k, e| {
+                // Large steps (about a segment) keep scan cost per key low; never past the share.
+                let step = share.saturating_sub(seen).clamp(16, 1024);
+                cursor = db.table.scan(cursor, step, |k, e| {
                     seen += 1;
                     if e.expire_at_ms != 0 {
                         if e.expire_at_ms <= now {

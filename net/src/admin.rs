@@ -887,7 +887,7 @@ async fn exec(conn: &mut Conn) -> Reply {
         if matches!(s.multi, MultiShard::Broadcast(_) | MultiShard::Net) {
             cluster_wide = true;
         }
-        for i in s.key_indexes(c.len()) {
+        for i in s.keys_of(c) {
             let sh = g.shard_of(&c[i]);
             if !shards.contains(&sh) {
                 shards.push(sh);

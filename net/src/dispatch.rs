@@ -124,7 +124,7 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
     };
     let rt = rt();
     let g = rt.global.clone();
-    let idx = spec.key_indexes(argv.len());
+    let idx = spec.keys_of(&argv);
     let shards: Vec<usize> = idx.iter().map(|&i| g.shard_of(&argv[i])).collect();
     let single = shards.windows(2).all(|w| w[0] == w[1]);
     let deadline = if timeout_ms == 0 {
@@ -136,12 +136,17 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
         d.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as u64)
     };
     if !single || shards.is_empty() {
+        // Keys on several shards: retry the atomic multi-shard attempt until data or timeout.
+        g.blocked_clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let unblock = || g.blocked_clients.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         loop {
             let r = route(conn.db, conn.resp3, spec, argv.clone()).await;
             if !crate::rt::env::is_empty_blocking_reply(&r) || r.is_error() {
+                unblock();
                 return r;
             }
             if remaining(deadline) == Some(0) {
+                unblock();
                 return timeout_reply(spec);
             }
             crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10)).await;
@@ -208,7 +213,7 @@ pub async fn route(db: usize, resp3: bool, spec: &'static CommandSpec, argv: Vec
     // Borrow, never clone, the shared Arc here: a refcount bump per command would bounce its
     // cache line between every shard's core.
     let g = &*rt.global;
-    let idx = spec.key_indexes(argv.len());
+    let idx = spec.keys_of(&argv);
     if idx.is_empty() {
         return match spec.multi {
             MultiShard::Broadcast(merge) => broadcast(db, resp3, argv, merge).await,
@@ -361,7 +366,7 @@ type StoreWrite = (DbKey, Option<mayfly_engine::db::Entry>);
 
 /// The (db, key) pairs a command touches, honouring `COPY … DB n`.
 fn command_db_keys(db: usize, spec: &CommandSpec, argv: &[Bytes]) -> Vec<DbKey> {
-    let idx = spec.key_indexes(argv.len());
+    let idx = spec.keys_of(&argv);
     let mut dst_db = db;
     if spec.name == "copy" {
         let mut i = 3;

@@ -635,7 +635,7 @@ fn command(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if !spec.arity_ok(target.len()) {
                 return Reply::error("ERR Invalid number of arguments specified for command");
             }
-            let keys = spec.key_indexes(target.len());
+            let keys = spec.keys_of(target);
             if keys.is_empty() {
                 return Reply::error("ERR The command has no key arguments");
             }

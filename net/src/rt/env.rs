@@ -325,10 +325,23 @@ impl Env {
                     continue;
                 };
                 let (db, argv, resp3) = (w.db, w.argv.clone(), w.resp3);
+                // As Redis: a key that now holds another type serves nobody (the client stays
+                // blocked); errors about other keys (BLMOVE's destination) are the answer.
+                let wants_zset = argv[0].len() > 2 && argv[0][..2].eq_ignore_ascii_case(b"bz");
+                let holds_wanted = match self.shard.dbs.get(key.0).and_then(|d| d.table.get(&key.1))
+                {
+                    Some(e) => matches!(
+                        (&e.value, wants_zset),
+                        (mayfly_engine::value::Value::ZSet(_), true)
+                            | (mayfly_engine::value::Value::List(_), false)
+                    ),
+                    None => false,
+                };
+                if !holds_wanted {
+                    break;
+                }
                 let reply = self.exec(db, &argv, resp3);
-                if is_empty_blocking_reply(&reply) || reply.is_error() {
-                    // Nothing for it (or the key changed type): it stays blocked, and so do
-                    // the ones behind it.
+                if is_empty_blocking_reply(&reply) {
                     break;
                 }
                 if let Some(w) = self.remove_waiter(id) {
