@@ -861,7 +861,7 @@ fn same_replies_as_redis_two_shards() {
 }
 
 #[test]
-#[ignore = "BUG: known differences from Redis, see KNOWN_DIFFERENCES: unknown-subcommand error text, OBJECT ENCODING after APPEND/SETRANGE (embstr instead of raw), OBJECT FREQ always 0 under an LFU policy"]
+#[ignore = "BUG: OBJECT ENCODING after APPEND or SETRANGE says `embstr` where Redis 7.0 says `raw` (see KNOWN_DIFFERENCES, which also lists differences already fixed in the working tree: unknown-subcommand error text, OBJECT FREQ under an LFU policy)"]
 fn known_differences_are_fixed() {
     let Some((_, mismatches, known)) = run_script(2) else { return };
     let all: Vec<String> = mismatches.into_iter().chain(known).collect();
