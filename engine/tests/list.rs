@@ -636,11 +636,15 @@ fn table_entries() {
     assert!(spec("lpush").has(flags::DENYOOM | flags::FAST));
     assert_eq!(spec("blpop").key_indexes(4), vec![1, 2]);
     assert_eq!(spec("lmove").key_indexes(5), vec![1, 2]);
-    // LMPOP over-approximates its keys (no keynum form in the table): the keys are included.
-    let idx = spec("lmpop").key_indexes(6);
-    assert!(idx.starts_with(&[2, 3]));
-    let idx = spec("blmpop").key_indexes(6);
-    assert!(idx.starts_with(&[3, 4]));
+    // LMPOP/BLMPOP: exactly numkeys keys; none when numkeys is invalid.
+    let argv = |s: &str| -> Vec<Bytes> { s.split(' ').map(b).collect() };
+    assert_eq!(spec("lmpop").keys_of(&argv("LMPOP 2 a b LEFT COUNT 3")), vec![2, 3]);
+    assert_eq!(spec("lmpop").keys_of(&argv("LMPOP 1 a LEFT")), vec![2]);
+    assert_eq!(spec("lmpop").keys_of(&argv("LMPOP 5 a LEFT")), vec![2, 3]);
+    assert!(spec("lmpop").keys_of(&argv("LMPOP 0 a LEFT")).is_empty());
+    assert!(spec("lmpop").keys_of(&argv("LMPOP x a LEFT")).is_empty());
+    assert_eq!(spec("blmpop").keys_of(&argv("BLMPOP 0 2 a b RIGHT")), vec![3, 4]);
+    assert!(spec("lmpop").key_indexes(6).starts_with(&[2, 3]));
 }
 
 #[test]

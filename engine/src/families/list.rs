@@ -10,9 +10,8 @@
 //! Order of checks follows Redis 7.0's `t_list.c`, because it is observable: e.g. LINDEX and
 //! LSET look the key up before parsing the index (a missing key wins over a bad index), while
 //! LRANGE, LTRIM and LREM parse their numbers first. Multi-key commands (LMOVE, LMPOP, the
-//! blocking ones) are gathered onto one shard by the net layer; LMPOP/BLMPOP declare every
-//! argument after numkeys as a possible key (the table has no keynum form), which only makes
-//! routing gather a little more than needed.
+//! blocking ones) are gathered onto one shard by the net layer; LMPOP/BLMPOP declare their
+//! exact keys (`numkeys` of them) with `movable_keys`.
 
 use bytes::Bytes;
 
@@ -193,7 +192,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Pop elements from a list",
         Handler::Shard(lmpop),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(lmpop_keys),
     cmd(
         "blpop",
         -3,
@@ -250,8 +250,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Pop elements from a list, or block until one is available",
         Handler::Shard(blmpop),
     )
-    .multi(MultiShard::Gather),
+    .multi(MultiShard::Gather)
+    .movable_keys(blmpop_keys),
 ];
+
+/// The `numkeys` keys after `argv[numkeys_at]`; none when numkeys is invalid (the handler then
+/// answers the error wherever it runs).
+fn numkeys_keys(argv: &[Bytes], numkeys_at: usize) -> Vec<usize> {
+    match argv.get(numkeys_at).and_then(|a| parse_i64_strict(a)) {
+        Some(n) if n > 0 => {
+            let first = numkeys_at + 1;
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(argv.len().saturating_sub(first));
+            (first..first + n).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn lmpop_keys(argv: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(argv, 1)
+}
+
+fn blmpop_keys(argv: &[Bytes]) -> Vec<usize> {
+    numkeys_keys(argv, 2)
+}
 
 fn not_integer() -> OpError {
     OpError::NotInteger
