@@ -224,11 +224,55 @@ impl QueueItem {
     }
 }
 
+/// Items per [`ChunkQueue`] chunk: 12 KiB, one jemalloc size class, allocated exactly.
+const CHUNK_ITEMS: usize = 1024;
+
+/// A FIFO of fixed-size chunks. A `VecDeque` doubles and never gives back, so after the cache
+/// first fills it holds up to twice the items' bytes; inside `maxmemory` that slack would
+/// displace cached keys. Here the slack is at most one chunk per end.
+#[derive(Default)]
+struct ChunkQueue {
+    chunks: VecDeque<Vec<QueueItem>>,
+    /// Next item to pop in the front chunk.
+    head: usize,
+    len: usize,
+}
+
+impl ChunkQueue {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push_back(&mut self, item: QueueItem) {
+        match self.chunks.back_mut() {
+            Some(chunk) if chunk.len() < CHUNK_ITEMS => chunk.push(item),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK_ITEMS);
+                chunk.push(item);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<QueueItem> {
+        let chunk = self.chunks.front()?;
+        let item = *chunk.get(self.head)?;
+        self.head += 1;
+        self.len -= 1;
+        if self.head == chunk.len() && (chunk.len() == CHUNK_ITEMS || self.chunks.len() == 1) {
+            self.chunks.pop_front();
+            self.head = 0;
+        }
+        Some(item)
+    }
+}
+
 /// S3-FIFO's queues and ghost.
 #[derive(Default)]
 struct S3Fifo {
-    small: VecDeque<QueueItem>,
-    main: VecDeque<QueueItem>,
+    small: ChunkQueue,
+    main: ChunkQueue,
     /// Ghost: fingerprints of recently evicted keys, one per slot, indexed by hash; a newer
     /// eviction overwrites an older one in its slot, which ages the ghost like a FIFO of about
     /// `ghost.len()` entries at 4 bytes each. Length is a power of two ≥ tracked keys.
@@ -529,7 +573,7 @@ impl Shard {
             let (small_len, main_len) = (self.evict.s3.small.len(), self.evict.s3.main.len());
             let small_target = ((small_len + main_len) / 10).max(1);
             if small_len > 0 && (small_len >= small_target || main_len == 0) {
-                let item = self.evict.s3.small.pop_front().expect("small is not empty");
+                let Some(item) = self.evict.s3.small.pop_front() else { break };
                 let Some(e) = self.s3fifo_entry(item, false) else { continue };
                 if s3fifo_freq(e.lru) >= S3_PROMOTE_FREQ {
                     e.lru = (e.lru & !S3_FREQ_MASK) | S3_MAIN;
@@ -644,6 +688,24 @@ mod tests {
             assert_eq!(s3fifo_freq(lru), expected);
         }
         assert_eq!(lru >> S3_TAG_SHIFT, 77);
+    }
+
+    #[test]
+    fn chunk_queue_is_fifo_across_chunks() {
+        let mut q = ChunkQueue::default();
+        let mut next_out = 0u32;
+        for round in 0..3u32 {
+            for i in 0..2500u32 {
+                q.push_back(QueueItem::new(u64::from(round * 2500 + i), 0, 0));
+            }
+            for _ in 0..2000 {
+                assert_eq!(q.pop_front().map(|it| it.hash()), Some(u64::from(next_out)));
+                next_out += 1;
+            }
+        }
+        assert_eq!(q.len(), 1500);
+        while q.pop_front().is_some() {}
+        assert_eq!((q.len(), q.chunks.len()), (0, 0));
     }
 
     #[test]

@@ -207,9 +207,7 @@ fn shard_memory(ctx: &mut Ctx<'_>) -> ShardMemory {
                 taken += 1;
             }
         }
-        if taken > 0 {
-            out.dataset_bytes += sum * n / taken;
-        }
+        out.dataset_bytes += (sum * n).checked_div(taken).unwrap_or(0);
     }
     out
 }
@@ -253,7 +251,7 @@ fn stats(ctx: &mut Ctx<'_>) -> Reply {
         (Reply::bulk_str("keys.count"), Reply::Int(m.keys as i64)),
         (
             Reply::bulk_str("keys.bytes-per-key"),
-            Reply::Int(if m.keys == 0 { 0 } else { ((total - startup) / m.keys) as i64 }),
+            Reply::Int((total - startup).checked_div(m.keys).unwrap_or(0) as i64),
         ),
         (Reply::bulk_str("dataset.bytes"), Reply::Int(m.dataset_bytes as i64)),
         (Reply::bulk_str("dataset.percentage"), Reply::Double(dataset_pct)),
