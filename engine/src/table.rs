@@ -913,6 +913,19 @@ mod tests {
     }
 
     #[test]
+    fn find_by_hash_sees_through_splits() {
+        let mut t: Table<u64> = Table::with_segment_capacity(5, 6, 4);
+        for i in 0..300u64 {
+            t.insert(i.to_string().into_bytes().into(), i);
+        }
+        let h = t.hash(b"123");
+        assert_eq!(t.find_by_hash(h, |k, _| k == b"123"), Some((&b"123"[..], &123)));
+        assert_eq!(t.find_by_hash(h, |_, _| false), None);
+        *t.find_by_hash_mut(h, |k, _| k == b"123").unwrap().1 = 7;
+        assert_eq!(t.get(b"123"), Some(&7));
+    }
+
+    #[test]
     fn iter_mut_and_retain() {
         let mut t: Table<u64> = Table::with_segment_capacity(5, 6, 4);
         for i in 0..100u64 {
