@@ -172,11 +172,21 @@ pub struct Ring {
 
 impl Ring {
     pub fn new(entries: u32, recv_buffers: u16, recv_buffer_size: usize) -> io::Result<Ring> {
+        // COOP_TASKRUN + TASKRUN_FLAG: the kernel defers completion work to our next enter and
+        // tells us (IORING_SQ_TASKRUN) when there is some, so idle turns need no syscall.
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .setup_cqsize(entries * 4)
             .build(entries)
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_single_issuer()
+                    .setup_coop_taskrun()
+                    .setup_cqsize(entries * 4)
+                    .build(entries)
+            })
             .or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))
             .or_else(|_| IoUring::new(entries))?;
         let (major, minor) = kernel_version();
@@ -312,9 +322,19 @@ impl Ring {
         }
     }
 
+    /// Submits queued SQEs, or runs deferred completion work the kernel flagged; makes no
+    /// syscall when there is neither.
     pub fn submit(&mut self) -> io::Result<usize> {
         self.flush_bufs();
-        self.ring.submit()
+        let mut sq = self.ring.submission();
+        sq.sync();
+        let needed = !sq.is_empty() || sq.taskrun() || sq.cq_overflow();
+        drop(sq);
+        if needed {
+            self.ring.submit()
+        } else {
+            Ok(0)
+        }
     }
 
     fn flush_bufs(&mut self) {

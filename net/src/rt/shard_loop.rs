@@ -132,7 +132,8 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
             continue;
         }
         idle_turns += 1;
-        if idle_turns < SPIN_TURNS {
+        // Spinning only pays off while waiting for another shard's reply.
+        if nshards > 1 && idle_turns < SPIN_TURNS {
             // Stay awake briefly: a reply from another shard usually arrives within microseconds.
             let _ = rt.ring.borrow_mut().submit();
             rt.ring.borrow_mut().reap();
