@@ -546,21 +546,11 @@ HELLO abc
 /// `known_differences_are_fixed` fails on them, so every other line keeps guarding.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "CLIENT NOSUCHSUB",
-        "Redis: `ERR unknown subcommand 'NOSUCHSUB'. Try CLIENT HELP.`; Mayfly: `ERR unknown \
-         subcommand or wrong number of arguments for 'NOSUCHSUB'. Try CLIENT HELP.`",
-    ),
-    (
         "OBJECT ENCODING small",
         "after APPEND Redis reports `raw` (APPEND always unshares/converts to raw); Mayfly \
          still says `embstr`",
     ),
     ("OBJECT ENCODING sr", "after SETRANGE Redis reports `raw`; Mayfly still says `embstr`"),
-    (
-        "OBJECT FREQ lfu",
-        "with an LFU policy Redis starts a new key's counter at 5 (LFU_INIT_VAL) and bumps it \
-         on access (5, then 6 after GET); Mayfly reports 0",
-    ),
 ];
 
 fn is_known(args: &[Vec<u8>]) -> bool {
@@ -861,7 +851,7 @@ fn same_replies_as_redis_two_shards() {
 }
 
 #[test]
-#[ignore = "BUG: OBJECT ENCODING after APPEND or SETRANGE says `embstr` where Redis 7.0 says `raw` (see KNOWN_DIFFERENCES, which also lists differences already fixed in the working tree: unknown-subcommand error text, OBJECT FREQ under an LFU policy)"]
+#[ignore = "BUG: OBJECT ENCODING after APPEND or SETRANGE says `embstr` where Redis 7.0 says `raw` (see KNOWN_DIFFERENCES)"]
 fn known_differences_are_fixed() {
     let Some((_, mismatches, known)) = run_script(2) else { return };
     let all: Vec<String> = mismatches.into_iter().chain(known).collect();
