@@ -141,6 +141,8 @@ pub struct Config {
     pub daemonize: bool,
     pub protected_mode: bool,
     pub shards: usize,
+    /// Count SMT siblings as shard CPUs (one shard per logical CPU) when `shards` is 0.
+    pub use_smt: bool,
     pub io_threads: u64,
     pub enable_debug_command: String,
     pub notify_keyspace_events: String,
@@ -196,6 +198,7 @@ impl Default for Config {
             daemonize: false,
             protected_mode: true,
             shards: 0,
+            use_smt: false,
             io_threads: 1,
             enable_debug_command: "yes".into(),
             notify_keyspace_events: String::new(),
@@ -429,6 +432,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
+    param!("use-smt", None, true, use_smt, bool),
     param!("io-threads", None, true, io_threads, u64),
     param!("enable-debug-command", None, true, enable_debug_command, string),
     param!("notify-keyspace-events", None, false, notify_keyspace_events, string),

@@ -88,7 +88,7 @@ pub fn run(config: Config, config_file: String) -> std::io::Result<()> {
             t,
             &mayfly_tuning::placement::PlanOptions {
                 shards: if config.shards > 0 { Some(config.shards) } else { None },
-                use_smt: false,
+                use_smt: config.use_smt,
                 allowed_cpus: None,
             },
         )

@@ -77,7 +77,10 @@ struct BufRing {
     count: u16,
     tail: u16,
     size: usize,
-    storage: Vec<u8>,
+    /// The buffers: one anonymous mapping, page-aligned so it can be `mbind`-ed to the shard's
+    /// NUMA node, and untouched until the kernel first writes into it.
+    storage: *mut u8,
+    storage_len: usize,
 }
 
 impl BufRing {
@@ -109,13 +112,35 @@ impl BufRing {
             unsafe { libc::munmap(ptr, map_len) };
             return Err(e);
         }
+        let storage_len = count as usize * size;
+        // SAFETY: anonymous private mapping; checked for MAP_FAILED.
+        let storage = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                storage_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if storage == libc::MAP_FAILED {
+            let e = io::Error::last_os_error();
+            // SAFETY: unregistering and unmapping what was set up above.
+            unsafe {
+                let _ = ring.submitter().unregister_buf_ring(BUF_GROUP);
+                libc::munmap(ptr, map_len);
+            }
+            return Err(e);
+        }
         let mut br = BufRing {
             entries,
             map_len,
             count,
             tail: 0,
             size,
-            storage: vec![0u8; count as usize * size],
+            storage: storage as *mut u8,
+            storage_len,
         };
         for bid in 0..count {
             br.push(bid);
@@ -126,7 +151,7 @@ impl BufRing {
 
     fn push(&mut self, bid: u16) {
         let idx = (self.tail & (self.count - 1)) as usize;
-        let addr = self.storage.as_ptr() as u64 + bid as u64 * self.size as u64;
+        let addr = self.storage as u64 + bid as u64 * self.size as u64;
         // SAFETY: idx < count, within the mapping.
         let e = unsafe { &mut *self.entries.add(idx) };
         e.set_addr(addr);
@@ -145,15 +170,20 @@ impl BufRing {
     }
 
     fn buf(&self, bid: u16, len: usize) -> &[u8] {
-        let start = bid as usize * self.size;
-        &self.storage[start..start + len.min(self.size)]
+        let bid = (bid as usize).min(self.count as usize - 1);
+        // SAFETY: bid < count, so the slice lies inside the mapping; the kernel finished
+        // writing this buffer before posting the completion that names it.
+        unsafe { std::slice::from_raw_parts(self.storage.add(bid * self.size), len.min(self.size)) }
     }
 }
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping; the ring using it is already gone.
-        unsafe { libc::munmap(self.entries as *mut libc::c_void, self.map_len) };
+        // SAFETY: unmapping our own mappings; the ring using them is already gone.
+        unsafe {
+            libc::munmap(self.entries as *mut libc::c_void, self.map_len);
+            libc::munmap(self.storage as *mut libc::c_void, self.storage_len);
+        }
     }
 }
 
@@ -400,6 +430,14 @@ impl Ring {
             }
         }
         n
+    }
+
+    /// Binds the recv buffers' memory to NUMA `node` (before the kernel first touches it).
+    pub fn bind_buffers_to_node(&self, node: usize) -> io::Result<()> {
+        match &self.bufs {
+            Some(b) => mayfly_tuning::affinity::bind_memory_to_node(b.storage, b.storage_len, node),
+            None => Ok(()),
+        }
     }
 
     pub fn has_bufs(&self) -> bool {

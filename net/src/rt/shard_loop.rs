@@ -57,6 +57,11 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
     if spec.id == 0 {
         println!("{}", ring.features.describe());
     }
+    if spec.node_count > 1 {
+        if let Err(e) = ring.bind_buffers_to_node(spec.node) {
+            eprintln!("shard {}: could not bind recv buffers to node {}: {e}", spec.id, spec.node);
+        }
+    }
     let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
     let shard = Shard::new(spec.id, config, Clock::System);
     let nshards = mesh.shard_count();
