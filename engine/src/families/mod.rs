@@ -1,18 +1,18 @@
 //! Command implementations, one file per family. Each family exports a `COMMANDS` table;
 //! add a new family to `FAMILIES` below.
 
+pub mod bitmap;
 pub mod connection;
-pub mod server;
-pub mod set;
 pub mod expire;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod server;
+pub mod set;
 pub mod string;
 pub mod zset;
-pub mod bitmap;
-pub mod hyperloglog;
 
 use crate::command::CommandSpec;
 
