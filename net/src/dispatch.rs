@@ -366,7 +366,7 @@ type StoreWrite = (DbKey, Option<mayfly_engine::db::Entry>);
 
 /// The (db, key) pairs a command touches, honouring `COPY … DB n`.
 fn command_db_keys(db: usize, spec: &CommandSpec, argv: &[Bytes]) -> Vec<DbKey> {
-    let idx = spec.keys_of(&argv);
+    let idx = spec.keys_of(argv);
     let mut dst_db = db;
     if spec.name == "copy" {
         let mut i = 3;
