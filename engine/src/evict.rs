@@ -412,6 +412,7 @@ impl Shard {
         let mut cursor = self.evict.volatile_cursors[db];
         let mut found: Vec<Key> = Vec::new();
         let mut visited = 0;
+        let mut wrapped = false;
         while visited < VOLATILE_SCAN_BUDGET && found.len() < want {
             cursor = d.table.scan(cursor, 64, |k, e| {
                 visited += 1;
@@ -419,8 +420,13 @@ impl Shard {
                     found.push(k.into());
                 }
             });
+            // Past the end: go round once more from the start, so a key the resumed scan had
+            // already passed is still found.
             if cursor == 0 {
-                break;
+                if wrapped {
+                    break;
+                }
+                wrapped = true;
             }
         }
         self.evict.volatile_cursors[db] = cursor;
