@@ -8,8 +8,6 @@
 //! `BTreeSet` model across both encodings, and a counting allocator measures the memory of a
 //! large set.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
@@ -19,56 +17,9 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
 use proptest::prelude::*;
 
-/// Counts live heap bytes of the current thread (requested, and rounded to jemalloc's size
-/// classes), so the memory test can report bytes per member independent of the system
-/// allocator and of tests running on other threads.
-struct Counting;
-
-thread_local! {
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-    static LIVE_JEMALLOC_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-/// jemalloc 5's size classes (16-byte quantum): 8, 16, 32, 48, …, 128, then four classes per
-/// doubling.
-fn jemalloc_class(size: usize) -> usize {
-    if size <= 8 {
-        return 8;
-    }
-    if size <= 128 {
-        return size.div_ceil(16) * 16;
-    }
-    let group = (usize::BITS - (size - 1).leading_zeros()) as usize; // 2^group ≥ size
-    let step = 1usize << (group - 3);
-    size.div_ceil(step) * step
-}
-
-fn count(size: usize, sign: isize) {
-    // try_with: the thread-local may already be gone while a thread shuts down.
-    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + sign * size as isize));
-    let _ = LIVE_JEMALLOC_BYTES.try_with(|c| c.set(c.get() + sign * jemalloc_class(size) as isize));
-}
-
-fn live_bytes() -> (isize, isize) {
-    (LIVE_BYTES.with(Cell::get), LIVE_JEMALLOC_BYTES.with(Cell::get))
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size(), 1);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(layout.size(), -1);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::live_bytes;
 
 fn argv(args: &[&str]) -> Vec<Bytes> {
     let mut out = Vec::new();
