@@ -542,20 +542,32 @@ async fn info(conn: &Conn, argv: &[Bytes]) -> Reply {
         );
     }
     if wants("memory", true) {
-        let used = crate::memory::allocated_bytes();
+        let a = crate::memory::allocator_stats();
+        let used = a.allocated;
         let rss = rss_bytes();
         let peak = crate::memory::peak_bytes(used);
+        let ratio = |x: u64, y: u64| if y > 0 { x as f64 / y as f64 } else { 0.0 };
         section(
             "Memory",
             format!(
-                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_allocated:{used}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
+                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{used}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_metadata:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
+                a.active,
+                a.resident,
+                a.metadata,
                 config.maxmemory,
                 human_bytes(config.maxmemory),
                 config.maxmemory_policy.name(),
-                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                ratio(a.active, used),
+                a.active as i64 - used as i64,
+                ratio(a.resident, a.active),
+                a.resident as i64 - a.active as i64,
+                ratio(rss, a.resident),
+                rss as i64 - a.resident as i64,
+                ratio(rss, used),
+                rss as i64 - used as i64,
             ),
         );
     }

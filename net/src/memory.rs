@@ -10,6 +10,30 @@ pub fn allocated_bytes() -> u64 {
     tikv_jemalloc_ctl::stats::allocated::read().map(|n| n as u64).unwrap_or(0)
 }
 
+/// jemalloc's process-wide figures, read after one epoch refresh.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AllocatorStats {
+    /// Bytes handed out to the application.
+    pub allocated: u64,
+    /// Bytes in pages with at least one live allocation (allocated + slab fragmentation).
+    pub active: u64,
+    /// Bytes in physically resident pages the allocator maps, metadata included.
+    pub resident: u64,
+    /// Bytes of the allocator's own metadata.
+    pub metadata: u64,
+}
+
+pub fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::stats;
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    AllocatorStats {
+        allocated: stats::allocated::read().map(|n| n as u64).unwrap_or(0),
+        active: stats::active::read().map(|n| n as u64).unwrap_or(0),
+        resident: stats::resident::read().map(|n| n as u64).unwrap_or(0),
+        metadata: stats::metadata::read().map(|n| n as u64).unwrap_or(0),
+    }
+}
+
 /// Peak of [`allocated_bytes`] as observed (updated on each call).
 pub fn peak_bytes(current: u64) -> u64 {
     PEAK.fetch_max(current, Ordering::Relaxed).max(current)

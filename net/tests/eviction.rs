@@ -146,12 +146,22 @@ impl Client {
     }
 
     fn info_u64(&mut self, field: &str) -> u64 {
+        self.info_memory(&[field])[0] as u64
+    }
+
+    /// Several INFO memory fields from one INFO call, so they describe the same instant.
+    fn info_memory(&mut self, fields: &[&str]) -> Vec<i64> {
         let Resp::Bulk(Some(body)) = self.call(&[b"INFO", b"memory"]) else { panic!("INFO") };
         let text = String::from_utf8(body).expect("utf8");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in INFO"))
+        fields
+            .iter()
+            .map(|field| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{field}:")))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("no {field} in INFO"))
+            })
+            .collect()
     }
 
     /// Pipelined SETs of `count` keys from `start`; returns the error replies.
@@ -223,23 +233,18 @@ fn every_eviction_policy_bounds_memory_and_keeps_answering() {
         "volatile-ttl",
     ] {
         let (baseline, rss) = fill_past_maxmemory(policy);
-        // Without eviction RSS would pass 512 MiB. Measured: ~81 MiB against 64 + 6 MiB, the
-        // rest being allocator fragmentation of 2 KiB values and memory outside jemalloc (see
-        // the ignored test below for the issue's 10% target).
+        // Issue 4's target: RSS within 10% of maxmemory plus the empty server's baseline.
+        // Holds because the budget is checked against jemalloc's active bytes (allocated +
+        // partly used slabs), freed pages go back to the kernel after 200 ms, and the recv
+        // buffer pool is 1 MiB per shard (measured ~72–76 MiB against a 76.9 MiB limit).
         let budget = MAXMEMORY_BYTES + baseline;
-        assert!(rss <= budget + budget * 3 / 10, "{policy}: RSS {} MiB", rss >> 20);
+        assert!(
+            rss <= budget + budget / 10,
+            "{policy}: RSS {} MiB vs budget {} MiB + 10%",
+            rss >> 20,
+            budget >> 20
+        );
     }
-}
-
-/// Issue 4's target: RSS within 10% of maxmemory + the empty-server baseline. Not met yet
-/// (RSS ~81 MiB for 70 MiB + 10%, while INFO used_memory holds 64 MiB); kept as the
-/// acceptance check to turn on once the gap is closed.
-#[test]
-#[ignore = "RSS is ~16% over maxmemory + baseline; used_memory itself is on budget"]
-fn rss_within_ten_percent_of_maxmemory_plus_baseline() {
-    let (baseline, rss) = fill_past_maxmemory("allkeys-lru");
-    let budget = MAXMEMORY_BYTES + baseline;
-    assert!(rss <= budget + budget / 10, "RSS {} MiB vs budget {} MiB", rss >> 20, budget >> 20);
 }
 
 #[test]
@@ -283,4 +288,20 @@ fn info_used_memory_tracks_rss_growth_at_one_million_keys() {
     eprintln!("1M keys: RSS +{} MiB, used_memory +{} MiB", rss >> 20, used >> 20);
     let diff = rss.abs_diff(used);
     assert!(diff * 10 <= rss, "used_memory +{used} vs RSS +{rss}");
+    // The allocator breakdown Redis prints: allocated ≤ active ≤ resident, and the
+    // fragmentation fields are the differences of those figures.
+    let f = c.info_memory(&[
+        "used_memory",
+        "allocator_allocated",
+        "allocator_active",
+        "allocator_resident",
+        "allocator_frag_bytes",
+        "allocator_rss_bytes",
+    ]);
+    let (used, allocated, active, resident) = (f[0], f[1], f[2], f[3]);
+    assert_eq!(used, allocated);
+    assert!(allocated <= active && active <= resident, "{f:?}");
+    assert!(active >= 1_000_000 * 64, "{f:?}");
+    assert_eq!(f[4], active - allocated);
+    assert_eq!(f[5], resident - active);
 }
