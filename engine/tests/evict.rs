@@ -372,3 +372,20 @@ fn simulated_hit_ratio_s3fifo_beats_sampled_lru() {
         assert!(s3 > lru, "zipf {s}: s3fifo {s3} vs lru {lru}");
     }
 }
+
+#[test]
+fn object_idletime_and_freq_under_s3fifo() {
+    let mut t = shard(EvictionPolicy::AllKeysS3Fifo);
+    t.run(&["SET", "k", "v"]);
+    t.advance_ms(42_000);
+    // The field holds S3-FIFO's count and queue bits, not an access time.
+    let Reply::Error(e) = t.run(&["OBJECT", "IDLETIME", "k"]) else { panic!("IDLETIME") };
+    assert!(e.contains("allkeys-s3fifo maxmemory policy is selected"), "{e}");
+    assert_eq!(t.run(&["OBJECT", "FREQ", "k"]), Reply::Int(0));
+    t.run(&["GET", "k"]);
+    assert_eq!(t.run(&["OBJECT", "FREQ", "k"]), Reply::Int(1));
+    for _ in 0..10 {
+        t.run(&["GET", "k"]);
+    }
+    assert_eq!(t.run(&["OBJECT", "FREQ", "k"]), Reply::Int(3), "saturates at 3");
+}

@@ -678,6 +678,9 @@ const LFU_NOT_SELECTED_ERR: &str = "ERR An LFU maxmemory policy is not selected,
 const LFU_SELECTED_ERR: &str = "ERR An LFU maxmemory policy is selected, idle time not \
      tracked. Please note that when switching between policies at runtime LRU and LFU data \
      will take some time to adjust.";
+/// S3-FIFO keeps a 2-bit access count and queue bits in the field LRU uses, no access time.
+const S3FIFO_SELECTED_ERR: &str = "ERR The allkeys-s3fifo maxmemory policy is selected, idle \
+     time not tracked. OBJECT FREQ reports its access count (0-3).";
 
 /// Redis's reference count for shared small integers (`OBJ_SHARED_REFCOUNT`).
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
@@ -736,6 +739,7 @@ fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return Reply::Array(OBJECT_HELP.iter().map(|l| Reply::status(*l)).collect());
     }
     let lfu = ctx.config().maxmemory_policy.is_lfu();
+    let s3fifo = ctx.config().maxmemory_policy == EvictionPolicy::AllKeysS3Fifo;
     let decay_time_min = ctx.config().lfu_decay_time;
     let shares = shares_integers(ctx.config());
     let now = ctx.now_ms;
@@ -751,6 +755,8 @@ fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             _ => Reply::Int(1),
         },
         "idletime" if lfu => Reply::error(LFU_SELECTED_ERR),
+        "idletime" if s3fifo => Reply::error(S3FIFO_SELECTED_ERR),
+        "freq" if s3fifo => Reply::Int(crate::evict::s3fifo_freq(entry.lru) as i64),
         "idletime" => Reply::Int((idle_time_ms(entry.lru, now) / 1000) as i64),
         "freq" if !lfu => Reply::error(LFU_NOT_SELECTED_ERR),
         "freq" => Reply::Int(lfu_counter(entry.lru, now, decay_time_min) as i64),
