@@ -187,19 +187,33 @@ impl Receiver {
                     *op = Some(MultiOp::start(sqe));
                 }
                 let Some(stream) = op.as_ref() else { return Err(()) };
+                let id = stream.id;
                 let (res, flags, more) = stream.next().await;
+                if res > 0 {
+                    let rt = rt();
+                    let mut ring = rt.ring.borrow_mut();
+                    match io_uring::cqueue::buffer_select(flags) {
+                        Some(bid) => {
+                            ring.take_buffer(bid, res as usize, |b| rbuf.extend_from_slice(b))
+                        }
+                        // Copied out by the ring while this task was not reading; taken
+                        // before the op (and its staged bytes) may be released below.
+                        None => ring.take_staged(id, res as usize, |b| rbuf.extend_from_slice(b)),
+                    }
+                }
                 if !more {
                     *op = None;
                 }
                 if res > 0 {
-                    let Some(bid) = io_uring::cqueue::buffer_select(flags) else { return Err(()) };
-                    rt().ring
-                        .borrow_mut()
-                        .take_buffer(bid, res as usize, |b| rbuf.extend_from_slice(b));
                     return Ok(res as usize);
                 }
                 if res == 0 {
                     return Err(());
+                }
+                if res == -libc::ECANCELED && !more {
+                    // The ring stopped this recv while the task was not reading (too much
+                    // staged); everything it received was returned above. Start a new one.
+                    continue;
                 }
                 if res == -libc::ENOBUFS {
                     // Every provided buffer is in use; let other connections return theirs.

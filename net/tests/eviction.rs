@@ -305,3 +305,67 @@ fn info_used_memory_tracks_rss_growth_at_one_million_keys() {
     assert_eq!(f[4], active - allocated);
     assert_eq!(f[5], resident - active);
 }
+
+/// unit/maxmemory's "eviction due to output buffers of many MGET clients", Mayfly's way: 20
+/// clients pipeline `MGET` of a 100 KB key and never read the replies. Each connection stops
+/// reading once its replies back up (send buffer, then at most ~128 KiB staged per recv and
+/// one flush batch of replies), so their buffers are bounded per client, no key is evicted for
+/// them, and every other client is still served. Before the recv staging fix their queued
+/// recv completions held every provided buffer and the whole server stopped answering.
+#[test]
+fn clients_that_never_read_replies_stay_bounded_and_do_not_stall_the_server() {
+    let server = Server::start(&["--maxmemory", "11mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut c = server.client();
+    // 5 MB in 50 keys of 100 KB.
+    for j in 0..50 {
+        let key = j.to_string();
+        assert_eq!(c.call(&[b"SETRANGE", key.as_bytes(), b"100000", b"x"]), Resp::Int(100_001));
+    }
+    let used_before = c.info_u64("used_memory");
+    let mut batch = Vec::new();
+    for _ in 0..200 {
+        batch.extend_from_slice(b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n");
+    }
+    let mut stalled: Vec<(TcpStream, usize)> = (0..20)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+            s.set_nonblocking(true).expect("nonblocking");
+            (s, 0)
+        })
+        .collect();
+    // Write as much as the server takes for 3 s: bounded, not a sleep for logic.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        for (s, sent) in stalled.iter_mut() {
+            let at = *sent % batch.len();
+            match s.write(&batch[at..]) {
+                Ok(n) => *sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        // Every other client is still served while they are stuck.
+        assert_eq!(c.call(&[b"PING"]), Resp::Status("PONG".into()));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent_total: usize = stalled.iter().map(|(_, n)| n).sum();
+    assert!(sent_total > 20 * 200 * 20, "the clients sent {sent_total} bytes");
+    let fresh = server.client().call(&[b"DBSIZE"]);
+    assert_eq!(fresh, Resp::Int(50), "a new connection is served and no key was evicted");
+    assert_eq!(c.call(&[b"INFO", b"stats"]).bulk_field("evicted_keys"), 0);
+    let grown = c.info_u64("used_memory").saturating_sub(used_before);
+    assert!(grown < 20 * (2 << 20), "20 stuck clients hold {grown} bytes");
+    drop(stalled);
+}
+
+impl Resp {
+    /// A numeric `field:value` line of an INFO reply.
+    fn bulk_field(&self, field: &str) -> i64 {
+        let Resp::Bulk(Some(body)) = self else { panic!("not a bulk reply: {self:?}") };
+        String::from_utf8_lossy(body)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field}"))
+    }
+}

@@ -9,8 +9,9 @@ use std::io;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Poll, Waker};
 
+use bytes::BytesMut;
 use io_uring::types::BufRingEntry;
-use io_uring::{cqueue, squeue, IoUring};
+use io_uring::{cqueue, opcode, squeue, IoUring};
 
 /// `user_data` of the cross-shard wake-up read on the eventfd.
 pub const UD_WAKE: u64 = u64::MAX;
@@ -68,7 +69,20 @@ struct Slot {
     finished: bool,
     orphan: bool,
     owned: Owned,
+    /// Received bytes copied out of provided buffers for a task that was not waiting (see
+    /// `reap`); results without the buffer flag refer to their length here, in order.
+    staged: BytesMut,
+    /// A cancellation was sent because `staged` passed [`STAGE_LIMIT`].
+    cancel_sent: bool,
 }
+
+/// The kernel's IORING_CQE_F_BUFFER: the completion carries a provided buffer id.
+const CQE_F_BUFFER: u32 = 1;
+
+/// Bytes a multishot recv may stage for a task that is not reading (busy, or blocked sending
+/// to a client that does not read its replies) before the recv is cancelled, so the kernel
+/// keeps further data in the socket (TCP backpressure). Re-armed when the task reads again.
+const STAGE_LIMIT: usize = 128 * 1024;
 
 /// The provided-buffer ring: `count` buffers of `size` bytes, handed to the kernel for recv.
 struct BufRing {
@@ -257,8 +271,15 @@ impl Ring {
     }
 
     fn alloc_slot(&mut self, owned: Owned) -> usize {
-        let slot =
-            Slot { results: VecDeque::new(), waker: None, finished: false, orphan: false, owned };
+        let slot = Slot {
+            results: VecDeque::new(),
+            waker: None,
+            finished: false,
+            orphan: false,
+            owned,
+            staged: BytesMut::new(),
+            cancel_sent: false,
+        };
         match self.free.pop() {
             Some(i) => {
                 self.slots[i] = slot;
@@ -322,6 +343,7 @@ impl Ring {
             }
         }
         let slot = &mut self.slots[id];
+        slot.staged = BytesMut::new();
         if slot.finished {
             slot.owned = Owned::None;
             slot.results.clear();
@@ -349,6 +371,14 @@ impl Ring {
             consume(b.buf(bid, len));
             b.push(bid);
             self.recycled = true;
+        }
+    }
+
+    /// The next `len` staged bytes of op `id` (a completion without a provided buffer).
+    pub fn take_staged(&mut self, id: usize, len: usize, consume: impl FnOnce(&[u8])) {
+        if let Some(slot) = self.slots.get_mut(id) {
+            let len = len.min(slot.staged.len());
+            consume(&slot.staged.split_to(len));
         }
     }
 
@@ -424,7 +454,35 @@ impl Ring {
                 }
                 continue;
             }
-            slot.results.push_back((cqe.result(), cqe.flags()));
+            let (res, mut flags) = (cqe.result(), cqe.flags());
+            // A provided buffer must not wait for a task that is not reading: with many
+            // connections blocked on sending (clients that do not read replies) their queued
+            // completions would hold every buffer, and recv would fail with ENOBUFS for all
+            // other connections. So unless the task is waiting right now (it then takes the
+            // buffer this turn), copy the bytes out and give the buffer back at once.
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                if slot.waker.is_none() {
+                    if let Some(b) = &mut self.bufs {
+                        if res > 0 {
+                            slot.staged.extend_from_slice(b.buf(bid, res as usize));
+                        }
+                        b.push(bid);
+                        self.recycled = true;
+                        flags &= !CQE_F_BUFFER;
+                    }
+                    if more && !slot.cancel_sent && slot.staged.len() > STAGE_LIMIT {
+                        slot.cancel_sent = true;
+                        let cancel =
+                            opcode::AsyncCancel::new(id as u64).build().user_data(UD_IGNORE);
+                        // SAFETY: a cancel SQE carries no pointers.
+                        if unsafe { self.ring.submission().push(&cancel) }.is_err() {
+                            slot.cancel_sent = false;
+                        }
+                    }
+                }
+            }
+            let slot = &mut self.slots[id];
+            slot.results.push_back((res, flags));
             if let Some(w) = slot.waker.take() {
                 w.wake();
             }
