@@ -9,16 +9,22 @@
 //! - When `redis-server` is installed, a seeded random command stream runs on a private server
 //!   and on Mayfly side by side and every reply must match.
 
+#[path = "support/commands.rs"]
+mod commands;
 #[path = "support/redis_oracle.rs"]
 mod redis_oracle;
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
 use bytes::Bytes;
+use commands::assert_changes;
 use mayfly_engine::command::{flags, MultiShard};
 use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
 use mayfly_engine::value::Value;
 use proptest::prelude::*;
-use redis_oracle::{escape, notation, split_command, RedisOracle};
+use redis_oracle::{escape, notation, replay_notation, RedisOracle};
+use xorshift::XorShift;
 
 const TRANSCRIPT: &str = include_str!("data/bitmap_redis7.txt");
 
@@ -37,37 +43,17 @@ fn execute(t: &mut TestShard, argv: &[Bytes]) -> Reply {
     t.run_bytes(argv)
 }
 
-fn replay(transcript: &str) {
-    let mut t = TestShard::new();
-    let mut checked = 0;
-    for (n, line) in transcript.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (cmd, expected) = line.split_once(" => ").unwrap_or_else(|| panic!("line {n}: {line}"));
-        let got = notation(&execute(&mut t, &split_command(cmd)));
-        assert_eq!(got, expected, "line {}: {cmd}", n + 1);
-        checked += 1;
-    }
-    assert!(checked > 250, "only {checked} transcript lines");
-}
-
 #[test]
 fn transcript_matches_redis() {
-    replay(TRANSCRIPT);
+    let mut t = TestShard::new();
+    replay_notation(TRANSCRIPT, 250, |argv| execute(&mut t, argv));
 }
 
 /// Records the transcript of the commands in `$BITMAP_SCRIPT` from a live redis-server.
 #[test]
 #[ignore = "recording tool: needs redis-server and BITMAP_SCRIPT"]
 fn record_transcript() {
-    let script = std::env::var("BITMAP_SCRIPT").expect("BITMAP_SCRIPT");
-    let script = std::fs::read_to_string(script).expect("script file");
-    let mut oracle = RedisOracle::start().expect("redis-server");
-    for line in script.lines().filter(|l| !l.trim().is_empty()) {
-        let reply = oracle.run_bytes(&split_command(line));
-        println!("{line} => {}", notation(&reply));
-    }
+    redis_oracle::record_transcript("BITMAP_SCRIPT", RedisOracle::run_bytes);
 }
 
 #[test]
@@ -282,35 +268,11 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Live differential test against redis-server.
 
-/// xorshift64*: a fixed seed keeps the stream reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn signed(&mut self, span: i64) -> i64 {
-        self.below(2 * span as u64 + 1) as i64 - span
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn random_command(r: &mut Rng) -> Vec<Bytes> {
+fn random_command(r: &mut XorShift) -> Vec<Bytes> {
     let keys = ["a", "b", "c", "i"];
     let key = r.pick(&keys).to_string();
     let s = |v: &str| Bytes::copy_from_slice(v.as_bytes());
-    let unit = |r: &mut Rng| r.pick(&["BIT", "BYTE", "bit"]).to_string();
+    let unit = |r: &mut XorShift| r.pick(&["BIT", "BYTE", "bit"]).to_string();
     let mut v: Vec<String> = match r.below(11) {
         0 | 1 => vec!["SETBIT".into(), key, r.below(90).to_string(), r.below(2).to_string()],
         2 => vec!["GETBIT".into(), key, r.below(100).to_string()],
@@ -398,7 +360,7 @@ fn random_command(r: &mut Rng) -> Vec<Bytes> {
 fn random_commands_match_live_redis() {
     let Some(mut oracle) = RedisOracle::start() else { return };
     let mut t = TestShard::new();
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut r = XorShift(0x9e37_79b9_7f4a_7c15);
     // What the stream reached, so a degenerate generator cannot pass silently.
     let (mut errors, mut nils, mut positions) = (0, 0, 0);
     for i in 0..4000 {
@@ -421,29 +383,28 @@ fn random_commands_match_live_redis() {
 #[test]
 fn writes_count_changes_like_redis() {
     let mut t = TestShard::new();
-    let step = |t: &mut TestShard, argv: &[&str], counted: u64| {
-        let before = t.shard.dirty;
-        t.run(argv);
-        assert_eq!(t.shard.dirty - before, counted, "{argv:?}");
-    };
-    step(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0", "SET", "i5", "0", "0"], 2);
-    step(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0"], 0);
-    step(
+    assert_changes(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0", "SET", "i5", "0", "0"], 2);
+    assert_changes(&mut t, &["BITFIELD", "f2", "SET", "i5", "0", "0"], 0);
+    assert_changes(
         &mut t,
         &["BITFIELD", "f2", "SET", "i5", "0", "1", "SET", "i5", "0", "1", "SET", "i5", "0", "2"],
         2,
     );
-    step(
+    assert_changes(
         &mut t,
         &["BITFIELD", "f2", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "300", "GET", "u8", "0"],
         0,
     );
-    step(&mut t, &["BITFIELD", "f2", "SET", "u8", "100", "0", "SET", "u8", "100", "0"], 2);
-    step(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "0"], 0);
-    step(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "1", "GET", "u8", "0"], 1);
-    step(&mut t, &["SETBIT", "f3", "0", "0"], 1);
-    step(&mut t, &["SETBIT", "f3", "0", "0"], 0);
-    step(&mut t, &["SETBIT", "f3", "0", "1"], 1);
-    step(&mut t, &["SETBIT", "f3", "90", "0"], 1);
-    step(&mut t, &["BITFIELD_RO", "f3", "GET", "u8", "0"], 0);
+    assert_changes(
+        &mut t,
+        &["BITFIELD", "f2", "SET", "u8", "100", "0", "SET", "u8", "100", "0"],
+        2,
+    );
+    assert_changes(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "0"], 0);
+    assert_changes(&mut t, &["BITFIELD", "f2", "INCRBY", "u8", "0", "1", "GET", "u8", "0"], 1);
+    assert_changes(&mut t, &["SETBIT", "f3", "0", "0"], 1);
+    assert_changes(&mut t, &["SETBIT", "f3", "0", "0"], 0);
+    assert_changes(&mut t, &["SETBIT", "f3", "0", "1"], 1);
+    assert_changes(&mut t, &["SETBIT", "f3", "90", "0"], 1);
+    assert_changes(&mut t, &["BITFIELD_RO", "f3", "GET", "u8", "0"], 0);
 }

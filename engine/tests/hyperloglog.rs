@@ -14,16 +14,22 @@
 //!   valid sketches replayed on both sides (replies and resulting bytes must agree).
 //! - Random mutations never panic, with or without the oracle.
 
+#[path = "support/commands.rs"]
+mod commands;
 #[path = "support/redis_oracle.rs"]
 mod redis_oracle;
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
 use bytes::Bytes;
+use commands::assert_changes;
 use mayfly_engine::command::{flags, MultiShard};
 use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::TestShard;
 use mayfly_engine::value::Value;
 use proptest::prelude::*;
-use redis_oracle::{notation, split_command, RedisOracle};
+use redis_oracle::{replay_notation, RedisOracle};
+use xorshift::XorShift;
 
 const TRANSCRIPT: &str = include_str!("data/hll_redis7.txt");
 
@@ -91,30 +97,16 @@ fn run_line(run: &mut dyn FnMut(&[Bytes]) -> Reply, argv: &[Bytes]) -> Reply {
 #[test]
 fn transcript_matches_redis() {
     let mut t = TestShard::new();
-    let mut checked = 0;
-    for (n, line) in TRANSCRIPT.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (cmd, expected) = line.split_once(" => ").unwrap_or_else(|| panic!("line {n}: {line}"));
-        let reply = run_line(&mut |argv| mayfly(&mut t, argv), &split_command(cmd));
-        assert_eq!(notation(&reply), expected, "line {}: {cmd}", n + 1);
-        checked += 1;
-    }
-    assert!(checked > 80, "only {checked} transcript lines");
+    replay_notation(TRANSCRIPT, 80, |argv| run_line(&mut |a| mayfly(&mut t, a), argv));
 }
 
 /// Records the transcript of the commands in `$HLL_SCRIPT` from a live redis-server.
 #[test]
 #[ignore = "recording tool: needs redis-server and HLL_SCRIPT"]
 fn record_transcript() {
-    let script = std::env::var("HLL_SCRIPT").expect("HLL_SCRIPT");
-    let script = std::fs::read_to_string(script).expect("script file");
-    let mut oracle = RedisOracle::start().expect("redis-server");
-    for line in script.lines().filter(|l| !l.trim().is_empty()) {
-        let reply = run_line(&mut |argv| oracle.run_bytes(argv), &split_command(line));
-        println!("{line} => {}", notation(&reply));
-    }
+    redis_oracle::record_transcript("HLL_SCRIPT", |oracle, argv| {
+        run_line(&mut |a| oracle.run_bytes(a), argv)
+    });
 }
 
 #[test]
@@ -244,22 +236,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Live comparisons against redis-server.
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn random_element(r: &mut Rng) -> Bytes {
+fn random_element(r: &mut XorShift) -> Bytes {
     let len = r.below(24) as usize;
     Bytes::from((0..len).map(|_| r.next() as u8).collect::<Vec<u8>>())
 }
@@ -268,7 +245,7 @@ fn random_element(r: &mut Rng) -> Bytes {
 fn random_adds_build_redis_bytes() {
     let Some(mut oracle) = RedisOracle::start() else { return };
     let mut t = TestShard::new();
-    let mut r = Rng(0x1234_5678_9abc_def1);
+    let mut r = XorShift(0x1234_5678_9abc_def1);
     let mut dense_seen = false;
     for step in 0..400 {
         let key = ["h1", "h2", "h3"][r.below(3) as usize];
@@ -330,7 +307,7 @@ fn corrupted_sketches_behave_like_redis() {
     let Some(mut oracle) = RedisOracle::start() else { return };
     let mut t = TestShard::new();
     let samples = sample_sketches(&mut t);
-    let mut r = Rng(0xdead_beef_cafe_f00d);
+    let mut r = XorShift(0xdead_beef_cafe_f00d);
     let mut errors = 0;
     for round in 0..300 {
         let which = r.below(4) as usize;
@@ -374,17 +351,12 @@ fn corrupted_sketches_behave_like_redis() {
 #[test]
 fn writes_count_changes_like_redis() {
     let mut t = TestShard::new();
-    let step = |t: &mut TestShard, argv: &[&str], counted: u64| {
-        let before = t.shard.dirty;
-        t.run(argv);
-        assert_eq!(t.shard.dirty - before, counted, "{argv:?}");
-    };
-    step(&mut t, &["PFADD", "h", "a", "b", "c"], 4);
-    step(&mut t, &["PFADD", "h", "a", "b", "c", "d", "e"], 2);
-    step(&mut t, &["PFADD", "h"], 0);
-    step(&mut t, &["PFADD", "h2"], 1);
-    step(&mut t, &["PFCOUNT", "h"], 1);
-    step(&mut t, &["PFCOUNT", "h"], 0);
-    step(&mut t, &["PFMERGE", "h", "h2"], 1);
-    step(&mut t, &["PFCOUNT", "h", "h2"], 0);
+    assert_changes(&mut t, &["PFADD", "h", "a", "b", "c"], 4);
+    assert_changes(&mut t, &["PFADD", "h", "a", "b", "c", "d", "e"], 2);
+    assert_changes(&mut t, &["PFADD", "h"], 0);
+    assert_changes(&mut t, &["PFADD", "h2"], 1);
+    assert_changes(&mut t, &["PFCOUNT", "h"], 1);
+    assert_changes(&mut t, &["PFCOUNT", "h"], 0);
+    assert_changes(&mut t, &["PFMERGE", "h", "h2"], 1);
+    assert_changes(&mut t, &["PFCOUNT", "h", "h2"], 0);
 }

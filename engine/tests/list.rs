@@ -10,14 +10,15 @@
 //!   OBJECT ENCODING while lists grow past one node and shrink back.
 //! - A counting allocator measures the bytes per element of a 1M-element list.
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "support/redis_oracle.rs"]
 mod redis_oracle;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use counting_alloc::jemalloc_bytes;
 use mayfly_engine::command::{flags, MultiShard};
 use mayfly_engine::config::Config;
 use mayfly_engine::reply::Reply;
@@ -999,66 +1000,17 @@ fn random_commands(seed: u64, fill: i64) {
 
 // ---- memory ----------------------------------------------------------------------------
 
-/// Counts the bytes this thread holds, rounded up to jemalloc's size classes (what
-/// redis-server's `used_memory` counts), so tests running in parallel do not disturb it.
-struct Counting;
-
-thread_local! {
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn size_class(n: usize) -> usize {
-    if n <= 8 {
-        8
-    } else if n <= 128 {
-        n.div_ceil(16) * 16
-    } else {
-        let k = usize::BITS - 1 - (n - 1).leading_zeros();
-        let step = 1usize << (k - 2);
-        n.div_ceil(step) * step
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = HELD.try_with(|h| h.set(h.get() + size_class(layout.size()) as isize));
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let _ = HELD.try_with(|h| h.set(h.get() - size_class(layout.size()) as isize));
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = HELD.try_with(|h| {
-            h.set(h.get() - size_class(layout.size()) as isize + size_class(new_size) as isize)
-        });
-        // SAFETY: forwarded with the caller's arguments.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-fn held() -> isize {
-    HELD.with(|h| h.get())
-}
-
 /// 1M elements pushed through the command path, in batches as a client would send them.
 fn bytes_for(elements: impl Fn(usize) -> String) -> isize {
     let mut t = TestShard::new();
     t.run(&["SET", "warm", "up"]);
-    let before = held();
+    let before = jemalloc_bytes();
     for batch in 0..1000 {
         let mut argv = vec![b("RPUSH"), b("k")];
         argv.extend((batch * 1000..batch * 1000 + 1000).map(|i| Bytes::from(elements(i))));
         t.run_bytes(&argv);
     }
-    let after = held();
+    let after = jemalloc_bytes();
     assert_eq!(t.run(&["LLEN", "k"]), Reply::Int(1_000_000));
     after - before
 }

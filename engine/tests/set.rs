@@ -17,55 +17,15 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
 use proptest::prelude::*;
 
+#[path = "support/commands.rs"]
+mod commands;
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/transcript.rs"]
+mod transcript;
+use commands::{bulks, encoding, one, run, sorted, strs};
 use counting_alloc::live_bytes;
-
-fn argv(args: &[&str]) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    for a in args {
-        if let Some(range) = a.strip_prefix('@') {
-            let (lo, hi) = range.split_once("..").expect("@a..b");
-            let (lo, hi): (i64, i64) = (lo.parse().unwrap(), hi.parse().unwrap());
-            out.extend((lo..hi).map(|i| Bytes::from(i.to_string())));
-        } else {
-            out.push(Bytes::copy_from_slice(a.as_bytes()));
-        }
-    }
-    out
-}
-
-fn run(t: &mut TestShard, args: &[&str]) -> Reply {
-    t.run_bytes(&argv(args))
-}
-
-fn sorted(reply: Reply) -> Vec<Reply> {
-    let mut items = match reply {
-        Reply::Array(v) | Reply::Set(v) => v,
-        other => panic!("not an array: {other:?}"),
-    };
-    items.sort_by_key(|r| format!("{r:?}"));
-    items
-}
-
-fn bulks(items: &[&str]) -> Vec<Reply> {
-    items.iter().map(|s| bulk(s)).collect()
-}
-
-fn encoding(t: &mut TestShard, key: &str) -> Reply {
-    t.run(&["OBJECT", "ENCODING", key])
-}
-
-/// RESP2 view of a reply: sets and maps become arrays, as the encoder writes them.
-fn resp2(r: Reply) -> Reply {
-    match r {
-        Reply::Set(v) | Reply::Array(v) => Reply::Array(v.into_iter().map(resp2).collect()),
-        Reply::Map(v) => {
-            Reply::Array(v.into_iter().flat_map(|(k, v)| [resp2(k), resp2(v)]).collect())
-        }
-        other => other,
-    }
-}
+use transcript::replay_pairs;
 
 #[rustfmt::skip]
 fn transcript() -> Vec<(&'static [&'static str], Reply)> {
@@ -253,23 +213,7 @@ fn transcript() -> Vec<(&'static [&'static str], Reply)> {
 #[test]
 fn transcript_from_redis_7_0() {
     let mut t = TestShard::new();
-    for (args, expected) in transcript() {
-        let got = resp2(run(&mut t, args));
-        assert_eq!(got, expected, "command {args:?}");
-    }
-}
-
-fn strs(reply: Reply) -> Vec<String> {
-    let mut out: Vec<String> = sorted(reply).into_iter().map(one).collect();
-    out.sort();
-    out
-}
-
-fn one(reply: Reply) -> String {
-    match reply {
-        Reply::Bulk(b) => String::from_utf8(b.to_vec()).expect("utf-8"),
-        other => panic!("not a bulk: {other:?}"),
-    }
+    replay_pairs(transcript(), |args| run(&mut t, args));
 }
 
 fn small_config(max_intset: u64) -> Config {

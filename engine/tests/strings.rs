@@ -19,153 +19,12 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard, START_MS};
 use mayfly_engine::value::Value;
 
+#[path = "support/transcript.rs"]
+mod transcript;
+use transcript::resp2;
+
 // ---------------------------------------------------------------------------------------------
 // Transcript runner.
-
-/// Splits a command line: spaces separate, double quotes group (and may be empty), and
-/// `\xNN`, `\n`, `\r`, `\t`, `\\` are decoded, as the recording tool did.
-fn split_args(line: &str) -> Vec<Vec<u8>> {
-    let mut args = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
-    let mut in_quotes = false;
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'"' {
-            in_quotes = !in_quotes;
-            cur.get_or_insert_with(Vec::new);
-        } else if c == b' ' && !in_quotes {
-            if let Some(arg) = cur.take() {
-                args.push(arg);
-            }
-        } else {
-            cur.get_or_insert_with(Vec::new).push(c);
-        }
-        i += 1;
-    }
-    if let Some(arg) = cur.take() {
-        args.push(arg);
-    }
-    args.into_iter().map(|a| unescape(&a)).collect()
-}
-
-fn unescape(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\\' && i + 1 < s.len() {
-            match s[i + 1] {
-                b'x' if i + 3 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 2..i + 4]).expect("hex escape");
-                    out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-                    i += 4;
-                    continue;
-                }
-                b'n' => out.push(b'\n'),
-                b'r' => out.push(b'\r'),
-                b't' => out.push(b'\t'),
-                other => out.push(other),
-            }
-            i += 2;
-        } else {
-            out.push(s[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Parses the reply notation. Text of `S(..)`, `E(..)` and `B(..)` ends at the `)` that is
-/// followed by the end or by `,` `]` `}` `:`.
-struct ReplyParser<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl ReplyParser<'_> {
-    fn parse(text: &str) -> Reply {
-        let mut p = ReplyParser { s: text.as_bytes(), pos: 0 };
-        let r = p.value();
-        assert_eq!(p.pos, p.s.len(), "trailing input in {text:?}");
-        r
-    }
-
-    fn eat(&mut self, token: &str) -> bool {
-        if self.s[self.pos..].starts_with(token.as_bytes()) {
-            self.pos += token.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn text(&mut self) -> Vec<u8> {
-        let start = self.pos;
-        loop {
-            assert!(self.pos < self.s.len(), "unterminated text");
-            if self.s[self.pos] == b')' {
-                let next = self.s.get(self.pos + 1);
-                if matches!(next, None | Some(b',' | b']' | b'}' | b':')) {
-                    let t = self.s[start..self.pos].to_vec();
-                    self.pos += 1;
-                    return t;
-                }
-            }
-            self.pos += 1;
-        }
-    }
-
-    fn value(&mut self) -> Reply {
-        if self.eat("NILARR") {
-            Reply::NilArray
-        } else if self.eat("NIL") {
-            Reply::Nil
-        } else if self.eat("S(") {
-            Reply::status(String::from_utf8(self.text()).expect("utf8"))
-        } else if self.eat("E(") {
-            Reply::error(String::from_utf8(self.text()).expect("utf8"))
-        } else if self.eat("I(") {
-            let t = self.text();
-            Reply::Int(std::str::from_utf8(&t).expect("utf8").parse().expect("integer"))
-        } else if self.eat("B(") {
-            let t = self.text();
-            Reply::Bulk(Bytes::from(unescape(&t)))
-        } else if self.eat("A[") {
-            let mut items = Vec::new();
-            while !self.eat("]") {
-                items.push(self.value());
-                self.eat(", ");
-            }
-            Reply::Array(items)
-        } else if self.eat("M{") {
-            let mut pairs = Vec::new();
-            while !self.eat("}") {
-                let k = self.value();
-                assert!(self.eat(": "), "map key without value");
-                let v = self.value();
-                pairs.push((k, v));
-                self.eat(", ");
-            }
-            Reply::Map(pairs)
-        } else {
-            panic!("bad reply notation at {}", String::from_utf8_lossy(&self.s[self.pos..]));
-        }
-    }
-}
-
-/// What a RESP2 client sees: maps and sets become arrays.
-fn resp2(r: Reply) -> Reply {
-    match r {
-        Reply::Map(pairs) => {
-            Reply::Array(pairs.into_iter().flat_map(|(k, v)| [resp2(k), resp2(v)]).collect())
-        }
-        Reply::Set(items) | Reply::Array(items) => {
-            Reply::Array(items.into_iter().map(resp2).collect())
-        }
-        other => other,
-    }
-}
 
 /// Runs one command; observation-only commands of other families are answered from the data.
 fn execute(t: &mut TestShard, argv: &[Vec<u8>]) -> Reply {
@@ -223,24 +82,9 @@ fn ttl_s(t: &mut TestShard, key: &[u8]) -> i64 {
     }
 }
 
-fn replay(name: &str, transcript: &str, resp3: bool) {
-    let mut t = TestShard::new();
-    t.resp3 = resp3;
-    let mut checked = 0;
-    for (n, line) in transcript.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (command, expected) = line.rsplit_once(" => ").expect("line has ' => '");
-        let expected = ReplyParser::parse(expected);
-        let got = execute(&mut t, &split_args(command));
-        let got = if resp3 { got } else { resp2(got) };
-        let expected = if resp3 { expected } else { resp2(expected) };
-        assert_eq!(got, expected, "{name} line {}: {command}", n + 1);
-        checked += 1;
-    }
-    assert!(checked > 5, "{name}: transcript too short");
+fn replay(name: &str, text: &str, resp3: bool) {
+    let wire = |r| if resp3 { r } else { resp2(r) };
+    transcript::replay(name, text, resp3, execute, wire);
 }
 
 // ---------------------------------------------------------------------------------------------

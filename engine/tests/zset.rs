@@ -14,8 +14,6 @@
 //! encoding thresholds, and the memory cost of a 1M-member set measured with a counting
 //! allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
@@ -26,171 +24,14 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
 use mayfly_engine::types::zset::{Limits, ZSetValue};
 
-// ---------------------------------------------------------------------------------------------
-// A per-thread counting allocator, for the memory test.
-
-struct Counting;
-
-thread_local! {
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-fn note(delta: isize) {
-    // `try_with` fails only while the thread is being torn down; nothing to count then.
-    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + delta));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded unchanged; the caller upholds realloc's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live_bytes() -> isize {
-    LIVE_BYTES.with(Cell::get)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::requested_bytes;
+#[path = "support/transcript.rs"]
+mod transcript;
 
 // ---------------------------------------------------------------------------------------------
 // Transcript runner.
-
-/// Splits a command line: spaces separate, double quotes group (and may be empty), and
-/// `\xNN`, `\n`, `\r`, `\t`, `\\` are decoded, as the recording tool did.
-fn split_args(line: &str) -> Vec<Vec<u8>> {
-    let mut args = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
-    let mut in_quotes = false;
-    for &c in line.as_bytes() {
-        if c == b'"' {
-            in_quotes = !in_quotes;
-            cur.get_or_insert_with(Vec::new);
-        } else if c == b' ' && !in_quotes {
-            if let Some(arg) = cur.take() {
-                args.push(arg);
-            }
-        } else {
-            cur.get_or_insert_with(Vec::new).push(c);
-        }
-    }
-    if let Some(arg) = cur.take() {
-        args.push(arg);
-    }
-    args.into_iter().map(|a| unescape(&a)).collect()
-}
-
-fn unescape(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\\' && i + 1 < s.len() {
-            match s[i + 1] {
-                b'x' if i + 3 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 2..i + 4]).expect("hex escape");
-                    out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-                    i += 4;
-                    continue;
-                }
-                b'n' => out.push(b'\n'),
-                b'r' => out.push(b'\r'),
-                b't' => out.push(b'\t'),
-                other => out.push(other),
-            }
-            i += 2;
-        } else {
-            out.push(s[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Parses the reply notation. Text of `S(..)`, `E(..)`, `B(..)`, `D(..)` ends at the `)`
-/// followed by the end or by `,` `]`.
-struct ReplyParser<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl ReplyParser<'_> {
-    fn parse(text: &str) -> Reply {
-        let mut p = ReplyParser { s: text.as_bytes(), pos: 0 };
-        let r = p.value();
-        assert_eq!(p.pos, p.s.len(), "trailing input in {text:?}");
-        r
-    }
-
-    fn eat(&mut self, token: &str) -> bool {
-        if self.s[self.pos..].starts_with(token.as_bytes()) {
-            self.pos += token.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn text(&mut self) -> Vec<u8> {
-        let start = self.pos;
-        loop {
-            assert!(self.pos < self.s.len(), "unterminated text");
-            if self.s[self.pos] == b')'
-                && matches!(self.s.get(self.pos + 1), None | Some(b',' | b']'))
-            {
-                let t = self.s[start..self.pos].to_vec();
-                self.pos += 1;
-                return t;
-            }
-            self.pos += 1;
-        }
-    }
-
-    fn utf8(&mut self) -> String {
-        String::from_utf8(self.text()).expect("utf8")
-    }
-
-    fn value(&mut self) -> Reply {
-        if self.eat("NILARR") {
-            Reply::NilArray
-        } else if self.eat("NIL") {
-            Reply::Nil
-        } else if self.eat("S(") {
-            Reply::status(self.utf8())
-        } else if self.eat("E(") {
-            Reply::error(self.utf8())
-        } else if self.eat("I(") {
-            Reply::Int(self.utf8().parse().expect("integer"))
-        } else if self.eat("D(") {
-            Reply::Double(self.utf8().parse().expect("double"))
-        } else if self.eat("B(") {
-            let t = self.text();
-            Reply::Bulk(Bytes::from(unescape(&t)))
-        } else if self.eat("A[") {
-            let mut items = Vec::new();
-            while !self.eat("]") {
-                items.push(self.value());
-                self.eat(", ");
-            }
-            Reply::Array(items)
-        } else {
-            panic!("bad reply notation at {}", String::from_utf8_lossy(&self.s[self.pos..]));
-        }
-    }
-}
 
 /// What a client sees on the wire, in a comparable form: RESP2 doubles are `%.17g` bulk
 /// strings and maps/sets are arrays; RESP3 has one null for both nil kinds.
@@ -223,22 +64,8 @@ fn execute(t: &mut TestShard, argv: &[Vec<u8>]) -> Reply {
     t.run_bytes(&argv)
 }
 
-fn replay(name: &str, transcript: &str, resp3: bool) {
-    let mut t = TestShard::new();
-    t.resp3 = resp3;
-    let mut checked = 0;
-    for (n, line) in transcript.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (command, expected) = line.rsplit_once(" => ").expect("line has ' => '");
-        let expected = wire(ReplyParser::parse(expected), resp3);
-        let got = wire(execute(&mut t, &split_args(command)), resp3);
-        assert_eq!(got, expected, "{name} line {}: {command}", n + 1);
-        checked += 1;
-    }
-    assert!(checked > 5, "{name}: transcript too short");
+fn replay(name: &str, text: &str, resp3: bool) {
+    transcript::replay(name, text, resp3, execute, |r| wire(r, resp3));
 }
 
 #[test]
@@ -1353,13 +1180,13 @@ const REDIS_BYTES_PER_MEMBER: f64 = 109.8;
 #[test]
 fn a_million_members_cost_less_than_redis_skiplist() {
     let limits = Limits { max_listpack_entries: 128, max_listpack_value: 64 };
-    let before = live_bytes();
+    let before = requested_bytes();
     let mut z = ZSetValue::new();
     let n = 1_000_000;
     for i in 0..n {
         z.upsert(format!("member:{i}").as_bytes(), i as f64, limits);
     }
-    let after = live_bytes();
+    let after = requested_bytes();
     assert_eq!(z.len(), n);
     assert_eq!(z.encoding(), "skiplist");
     let per_member = (after - before) as f64 / n as f64;
@@ -1372,7 +1199,7 @@ fn a_million_members_cost_less_than_redis_skiplist() {
     let removed = z.remove_range(0, n).len();
     assert_eq!(removed, n);
     drop(z);
-    assert!(live_bytes() - before < 4096, "leak: {}", live_bytes() - before);
+    assert!(requested_bytes() - before < 4096, "leak: {}", requested_bytes() - before);
 }
 
 // ---------------------------------------------------------------------------------------------

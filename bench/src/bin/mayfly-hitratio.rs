@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
+use mayfly_bench::resp::encode_command;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -136,12 +137,7 @@ impl Client {
     }
 
     fn push(&mut self, args: &[&[u8]]) {
-        self.out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            self.out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            self.out.extend_from_slice(a);
-            self.out.extend_from_slice(b"\r\n");
-        }
+        encode_command(&mut self.out, args);
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -1,7 +1,10 @@
 //! A counting global allocator for memory-per-element tests: live heap bytes of the current
 //! thread, requested and rounded to jemalloc's size classes. Include with
 //! `#[path = "support/counting_alloc.rs"] mod counting_alloc;` — it installs itself as the test
-//! binary's global allocator.
+//! binary's global allocator. Each test binary reads the count it needs, so unused items are
+//! expected.
+
+#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -36,8 +39,20 @@ fn count(size: usize, sign: isize) {
     let _ = LIVE_JEMALLOC_BYTES.try_with(|c| c.set(c.get() + sign * jemalloc_class(size) as isize));
 }
 
+/// Live bytes of this thread: (as requested, rounded to jemalloc's size classes).
 pub fn live_bytes() -> (isize, isize) {
-    (LIVE_BYTES.with(Cell::get), LIVE_JEMALLOC_BYTES.with(Cell::get))
+    (requested_bytes(), jemalloc_bytes())
+}
+
+/// Live bytes of this thread as requested from the allocator.
+pub fn requested_bytes() -> isize {
+    LIVE_BYTES.with(Cell::get)
+}
+
+/// Live bytes of this thread rounded up to jemalloc's size classes, which is what
+/// redis-server's `used_memory` counts.
+pub fn jemalloc_bytes() -> isize {
+    LIVE_JEMALLOC_BYTES.with(Cell::get)
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -51,6 +66,18 @@ unsafe impl GlobalAlloc for Counting {
         count(layout.size(), -1);
         // SAFETY: `ptr` came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
+    }
+
+    // Forwarded rather than left to the default (alloc, copy, dealloc) so growing a large
+    // buffer can stay in place, as it would under the real allocator.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged; the caller upholds realloc's contract.
+        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        if !moved.is_null() {
+            count(layout.size(), -1);
+            count(new_size, 1);
+        }
+        moved
     }
 }
 

@@ -222,3 +222,37 @@ pub fn split_command(line: &str) -> Vec<Bytes> {
         })
         .collect()
 }
+
+/// Replays a transcript of `command => reply` lines (blank lines and `#` comments are skipped):
+/// each command runs through `run` and the notation of its reply must equal the recorded text.
+/// More than `more_than` lines must be checked, so a truncated transcript cannot pass.
+#[track_caller]
+pub fn replay_notation(transcript: &str, more_than: usize, mut run: impl FnMut(&[Bytes]) -> Reply) {
+    let mut checked = 0;
+    for (n, line) in transcript.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (cmd, expected) = line.split_once(" => ").unwrap_or_else(|| panic!("line {n}: {line}"));
+        let got = notation(&run(&split_command(cmd)));
+        assert_eq!(got, expected, "line {}: {cmd}", n + 1);
+        checked += 1;
+    }
+    assert!(checked > more_than, "only {checked} transcript lines");
+}
+
+/// The recording side of [`replay_notation`]: runs each command of the script file named by
+/// the environment variable `script_var` on a live redis-server through `run` and prints
+/// `command => reply` lines.
+pub fn record_transcript(
+    script_var: &str,
+    mut run: impl FnMut(&mut RedisOracle, &[Bytes]) -> Reply,
+) {
+    let script = std::env::var(script_var).expect(script_var);
+    let script = std::fs::read_to_string(script).expect("script file");
+    let mut oracle = RedisOracle::start().expect("redis-server");
+    for line in script.lines().filter(|l| !l.trim().is_empty()) {
+        let reply = run(&mut oracle, &split_command(line));
+        println!("{line} => {}", notation(&reply));
+    }
+}
