@@ -472,5 +472,10 @@ pub async fn gather(
     for st in stores {
         st.get().await;
     }
+    // Keyspace events of the commands, published once their writes are in place.
+    let events = scratch.take_events();
+    if !events.is_empty() {
+        rt.publish_events(events, true);
+    }
     replies
 }

@@ -36,6 +36,7 @@ use io_uring::{opcode, types};
 
 use crate::server::Global;
 use env::{Env, Job, Out, ParkedMarker, ReplyTo};
+use mayfly_engine::notify::Event;
 use ring::{Owned, Ring};
 
 /// Messages between shards.
@@ -50,6 +51,9 @@ pub enum Msg {
     },
     /// A connection accepted on another shard, now owned by the receiver.
     NewConn(RawFd),
+    /// Keyspace notifications to publish to this shard's subscribers. `fan_out`: the receiver
+    /// coordinates the command that raised them and forwards them to every other shard.
+    Notify { events: Vec<Event>, fan_out: bool },
 }
 
 struct ReplySlot {
@@ -131,11 +135,49 @@ impl Rt {
         }
     }
 
+    /// Sends the keyspace events raised by the job just run towards the shard that coordinates
+    /// it (where the client's connection lives), ahead of the job's reply on the same ring, so
+    /// one client's commands publish their events in command order, and a subscriber on the
+    /// client's own shard has them queued before the reply is written.
+    fn route_events(&self, reply_to: ReplyTo) {
+        let events = {
+            let mut env = self.env.borrow_mut();
+            if env.shard.events.is_empty() {
+                return;
+            }
+            env.shard.take_events()
+        };
+        match reply_to {
+            ReplyTo::Local(_) => self.publish_events(events, true),
+            ReplyTo::Remote { shard, .. } => {
+                self.mesh.borrow_mut().send(shard, Msg::Notify { events, fan_out: true })
+            }
+        }
+    }
+
+    /// Publishes keyspace events to this shard's subscribers and, with `fan_out`, forwards
+    /// them to every other shard (each shard holds the subscriptions of its own clients).
+    pub fn publish_events(&self, events: Vec<Event>, fan_out: bool) {
+        if fan_out {
+            let mut mesh = self.mesh.borrow_mut();
+            for s in (0..self.nshards).filter(|&s| s != self.id) {
+                mesh.send(s, Msg::Notify { events: events.clone(), fan_out: false });
+            }
+        }
+        let registry = self.pubsub.borrow();
+        for e in &events {
+            for (channel, message) in e.messages() {
+                registry.publish(crate::pubsub::Kind::Channel, &channel, &message);
+            }
+        }
+    }
+
     /// Runs a job that arrived for this shard (from the mesh or locally), or parks it until
     /// the locks it needs are free.
     fn accept_job(&self, job: Job, reply_to: ReplyTo) {
         let releases = Env::releases_locks(&job);
         let result = self.env.borrow_mut().try_run(job);
+        self.route_events(reply_to);
         match result {
             Ok(out) => self.finish(out, reply_to),
             Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
@@ -172,6 +214,7 @@ impl Rt {
         while let Some((job, reply_to)) = waiting.pop_front() {
             let releases = Env::releases_locks(&job);
             let result = self.env.borrow_mut().try_run(job);
+            self.route_events(reply_to);
             match result {
                 Ok(out) => self.finish(out, reply_to),
                 Err(job) => still.push_back((job, reply_to)),
@@ -238,6 +281,7 @@ pub fn submit(shard: usize, job: Job) -> Pending {
     if shard == rt.id {
         let releases = Env::releases_locks(&job);
         let result = rt.env.borrow_mut().try_run(job);
+        rt.route_events(ReplyTo::Local(0));
         rt.flush_deliveries();
         return match result {
             Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {

@@ -108,6 +108,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
                 Msg::Job { job, reply_to } => rt.accept_job(job, reply_to),
                 Msg::Reply { token, out } => rt.complete(token, out),
                 Msg::NewConn(fd) => exec::spawn(crate::conn::serve(fd)),
+                Msg::Notify { events, fan_out } => rt.publish_events(events, fan_out),
             }
         }
         rt.mesh.borrow_mut().flush();
@@ -173,6 +174,15 @@ const LAZY_FREE_BUDGET: usize = 16;
 
 /// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
 fn tick(rt: &Rt) {
+    tick_work(rt);
+    // Expired (and any other) events raised by the tick: this shard coordinates them.
+    let events = rt.env.borrow_mut().shard.take_events();
+    if !events.is_empty() {
+        rt.publish_events(events, true);
+    }
+}
+
+fn tick_work(rt: &Rt) {
     let mut env = rt.env.borrow_mut();
     env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
     env.used_memory();
