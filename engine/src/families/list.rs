@@ -718,8 +718,8 @@ fn move_generic(
     let fill = fill(ctx);
     // Pop without deleting: the source is deleted only after the push, so moving a list's
     // last element onto itself keeps the key (and its events) as in Redis.
-    let popped = list_write(ctx, src)?
-        .and_then(|l| if from_front { l.pop_front() } else { l.pop_back() });
+    let popped =
+        list_write(ctx, src)?.and_then(|l| if from_front { l.pop_front() } else { l.pop_back() });
     let Some(value) = popped else { return Ok(Reply::Nil) };
     match list_write(ctx, dst)? {
         Some(list) => {

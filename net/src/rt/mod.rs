@@ -53,7 +53,13 @@ pub enum Msg {
     NewConn(RawFd),
     /// Keyspace notifications to publish to this shard's subscribers. `fan_out`: the receiver
     /// coordinates the command that raised them and forwards them to every other shard.
-    Notify { events: Vec<Event>, fan_out: bool },
+    /// `txid` ≠ 0: they come from one part of a split multi-shard command; the coordinator
+    /// holds them until every part answered and publishes them in key order.
+    Notify {
+        events: Vec<Event>,
+        fan_out: bool,
+        txid: u64,
+    },
 }
 
 struct ReplySlot {
@@ -73,6 +79,8 @@ pub struct Rt {
     pub global: Arc<Global>,
     /// This shard's Pub/Sub subscriptions.
     pub pubsub: RefCell<crate::pubsub::Registry>,
+    /// Keyspace events of split multi-shard commands this shard coordinates, by txid.
+    pub held_events: RefCell<Vec<(u64, Vec<Event>)>>,
 }
 
 thread_local! {
@@ -139,7 +147,7 @@ impl Rt {
     /// it (where the client's connection lives), ahead of the job's reply on the same ring, so
     /// one client's commands publish their events in command order, and a subscriber on the
     /// client's own shard has them queued before the reply is written.
-    fn route_events(&self, reply_to: ReplyTo) {
+    fn route_events(&self, reply_to: ReplyTo, txid: u64) {
         let events = {
             let mut env = self.env.borrow_mut();
             if env.shard.events.is_empty() {
@@ -148,10 +156,32 @@ impl Rt {
             env.shard.take_events()
         };
         match reply_to {
-            ReplyTo::Local(_) => self.publish_events(events, true),
+            ReplyTo::Local(_) => self.receive_events(events, true, txid),
             ReplyTo::Remote { shard, .. } => {
-                self.mesh.borrow_mut().send(shard, Msg::Notify { events, fan_out: true })
+                self.mesh.borrow_mut().send(shard, Msg::Notify { events, fan_out: true, txid })
             }
+        }
+    }
+
+    /// Events that reached this shard: held for a split command it coordinates (`txid` ≠ 0),
+    /// or published.
+    pub fn receive_events(&self, events: Vec<Event>, fan_out: bool, txid: u64) {
+        if txid == 0 {
+            return self.publish_events(events, fan_out);
+        }
+        let mut held = self.held_events.borrow_mut();
+        match held.iter_mut().find(|(t, _)| *t == txid) {
+            Some((_, list)) => list.extend(events),
+            None => held.push((txid, events)),
+        }
+    }
+
+    /// Takes the events held for split command `txid`.
+    pub fn take_held_events(&self, txid: u64) -> Vec<Event> {
+        let mut held = self.held_events.borrow_mut();
+        match held.iter().position(|(t, _)| *t == txid) {
+            Some(i) => held.swap_remove(i).1,
+            None => Vec::new(),
         }
     }
 
@@ -161,7 +191,7 @@ impl Rt {
         if fan_out {
             let mut mesh = self.mesh.borrow_mut();
             for s in (0..self.nshards).filter(|&s| s != self.id) {
-                mesh.send(s, Msg::Notify { events: events.clone(), fan_out: false });
+                mesh.send(s, Msg::Notify { events: events.clone(), fan_out: false, txid: 0 });
             }
         }
         let registry = self.pubsub.borrow();
@@ -176,8 +206,9 @@ impl Rt {
     /// the locks it needs are free.
     fn accept_job(&self, job: Job, reply_to: ReplyTo) {
         let releases = Env::releases_locks(&job);
+        let txid = split_txid(&job);
         let result = self.env.borrow_mut().try_run(job);
-        self.route_events(reply_to);
+        self.route_events(reply_to, txid);
         match result {
             Ok(out) => self.finish(out, reply_to),
             Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
@@ -213,8 +244,9 @@ impl Rt {
         let mut still = std::collections::VecDeque::new();
         while let Some((job, reply_to)) = waiting.pop_front() {
             let releases = Env::releases_locks(&job);
+            let txid = split_txid(&job);
             let result = self.env.borrow_mut().try_run(job);
-            self.route_events(reply_to);
+            self.route_events(reply_to, txid);
             match result {
                 Ok(out) => self.finish(out, reply_to),
                 Err(job) => still.push_back((job, reply_to)),
@@ -230,6 +262,14 @@ impl Rt {
         let mut env = self.env.borrow_mut();
         still.extend(env.pending.drain(..));
         env.pending = still;
+    }
+}
+
+/// The txid of one part of a split multi-shard command, whose events the coordinator orders.
+fn split_txid(job: &Job) -> u64 {
+    match job {
+        Job::Exec { txid, .. } => *txid,
+        _ => 0,
     }
 }
 
@@ -280,8 +320,9 @@ pub fn submit(shard: usize, job: Job) -> Pending {
     let rt = rt();
     if shard == rt.id {
         let releases = Env::releases_locks(&job);
+        let txid = split_txid(&job);
         let result = rt.env.borrow_mut().try_run(job);
-        rt.route_events(ReplyTo::Local(0));
+        rt.route_events(ReplyTo::Local(0), txid);
         rt.flush_deliveries();
         return match result {
             Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {

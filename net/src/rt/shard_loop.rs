@@ -76,6 +76,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
         pubsub: RefCell::new(crate::pubsub::Registry::default()),
+        held_events: RefCell::new(Vec::new()),
     });
     RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
@@ -108,7 +109,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
                 Msg::Job { job, reply_to } => rt.accept_job(job, reply_to),
                 Msg::Reply { token, out } => rt.complete(token, out),
                 Msg::NewConn(fd) => exec::spawn(crate::conn::serve(fd)),
-                Msg::Notify { events, fan_out } => rt.publish_events(events, fan_out),
+                Msg::Notify { events, fan_out, txid } => rt.receive_events(events, fan_out, txid),
             }
         }
         rt.mesh.borrow_mut().flush();
