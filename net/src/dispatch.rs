@@ -486,15 +486,17 @@ pub async fn gather(
             }
         }
     }
+    // Keyspace events of the commands go out before the stores: a reader of the written keys
+    // waits for the locks anyway, and clients the stores serve (BLPOP) raise their events
+    // after these, as in Redis.
+    let events = scratch.take_events();
+    if !events.is_empty() {
+        rt.publish_events(events, true);
+    }
     let stores: Vec<_> =
         per_shard.into_iter().map(|(s, writes)| submit(s, Job::Store { txid, writes })).collect();
     for st in stores {
         st.get().await;
-    }
-    // Keyspace events of the commands, published once their writes are in place.
-    let events = scratch.take_events();
-    if !events.is_empty() {
-        rt.publish_events(events, true);
     }
     replies
 }

@@ -187,6 +187,7 @@ const SCRIPT: &[&str] = &[
     "@block BLPOP bl 0 | RPUSH bl a b",
     "@block BLMOVE {q}src {q}dst LEFT RIGHT 0 | LPUSH {q}src x",
     "@block BZPOPMIN bz 0 | ZADD bz 1 m",
+    "@block BLPOP bq 0 | MULTI ; SET ga 1 ; RPUSH bq x ; SET gb 1 ; SET gc 1 ; SET gd 1 ; EXEC",
 ];
 
 /// Waits until the server reports `n` blocked clients (INFO clients), polling.
@@ -203,14 +204,17 @@ fn wait_blocked(c: &mut RawClient, n: usize) {
     }
 }
 
-/// Runs one script step on `c` (and `blocker` for `@block` steps).
+/// Runs one script step on `c` (and `blocker` for `@block` steps: the blocking command, then
+/// once it blocks, the feeding commands separated by ` ; `).
 fn run_step(c: &mut RawClient, blocker: &mut RawClient, step: &str) {
     if let Some(rest) = step.strip_prefix("@block ") {
         let (blocking, feeder) = rest.split_once(" | ").expect("@block A | B");
         let argv: Vec<&str> = blocking.split_whitespace().collect();
         blocker.send(&common::encode_cmd(&argv)).expect("send blocking command");
         wait_blocked(c, 1);
-        c.cmd_str(feeder);
+        for cmd in feeder.split(" ; ") {
+            c.cmd_str(cmd);
+        }
         blocker.read_reply().expect("blocked client served");
     } else {
         c.cmd_str(step);
