@@ -177,23 +177,8 @@ impl Shard {
     pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         let flags = self.config.notify_keyspace_events;
         if flags & class != 0 {
-            self.record_event(flags, db, event, key);
+            record_event(&mut self.events, &mut self.stats, flags, db, event, key);
         }
-    }
-
-    #[cold]
-    fn record_event(&mut self, flags: u32, db: usize, event: &'static str, key: &[u8]) {
-        use crate::notify::class;
-        let (keyspace, keyevent) = (flags & class::KEYSPACE != 0, flags & class::KEYEVENT != 0);
-        if !keyspace && !keyevent {
-            return;
-        }
-        if self.events.len() >= crate::notify::MAX_PENDING_EVENTS {
-            self.stats.notifications_dropped += 1;
-            return;
-        }
-        let key = Bytes::copy_from_slice(key);
-        self.events.push(crate::notify::Event { event, db, key, keyspace, keyevent });
     }
 
     /// Takes the events recorded since the last call, oldest first.
@@ -205,6 +190,30 @@ impl Shard {
     pub fn lru_clock(&self) -> u32 {
         ((self.clock.now_ms() / 1000) & ((1 << 24) - 1)) as u32
     }
+}
+
+/// Appends one event to a shard's pending buffer (bounded), given the configured flags. A free
+/// function over the two fields it needs, so callers holding a borrow of the tables can use it.
+#[cold]
+fn record_event(
+    events: &mut Vec<crate::notify::Event>,
+    stats: &mut Stats,
+    flags: u32,
+    db: usize,
+    event: &'static str,
+    key: &[u8],
+) {
+    use crate::notify::class;
+    let (keyspace, keyevent) = (flags & class::KEYSPACE != 0, flags & class::KEYEVENT != 0);
+    if !keyspace && !keyevent {
+        return;
+    }
+    if events.len() >= crate::notify::MAX_PENDING_EVENTS {
+        stats.notifications_dropped += 1;
+        return;
+    }
+    let key = Bytes::copy_from_slice(key);
+    events.push(crate::notify::Event { event, db, key, keyspace, keyevent });
 }
 
 /// Updates a key's LRU/LFU field on access, per the configured policy.
@@ -262,6 +271,11 @@ impl<'a> Ctx<'a> {
             }
             None => {
                 self.shard.stats.keyspace_misses += 1;
+                let flags = self.shard.config.notify_keyspace_events;
+                if flags & crate::notify::class::KEY_MISS != 0 {
+                    let (events, stats) = (&mut self.shard.events, &mut self.shard.stats);
+                    record_event(events, stats, flags, self.db, "keymiss", key);
+                }
                 None
             }
         }

@@ -150,6 +150,17 @@ fn classes_mask_events_and_channels_follow_k_and_e() {
 }
 
 #[test]
+fn read_misses_raise_keymiss_only_with_m() {
+    let mut t = shard("KEA");
+    assert!(run(&mut t, &["GET", "nothing"]).is_empty(), "m is not part of A");
+    let mut t = shard("Em");
+    assert_eq!(run(&mut t, &["GET", "nothing"]), ["keymiss nothing"]);
+    assert_eq!(run(&mut t, &["SUNIONSTORE", "d", "s1", "s2"]), ["keymiss s1", "keymiss s2"]);
+    // Write lookups never raise it.
+    assert!(run(&mut t, &["LPUSHX", "nothing", "a"]).is_empty());
+}
+
+#[test]
 fn selected_database_is_recorded() {
     let mut t = shard("KEA");
     t.db = 9;

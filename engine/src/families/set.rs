@@ -629,7 +629,8 @@ fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 /// dropped); an empty result deletes it.
 fn store(ctx: &mut Ctx<'_>, argv: &[Bytes], op: Combine, event: &'static str) -> Reply {
     let (dst, keys) = (&argv[1], &argv[2..]);
-    if let Err(e) = check_sets(ctx, keys, Lookup::Write) {
+    // Sources are read lookups, as Redis's (hits, misses and `keymiss` events count them).
+    if let Err(e) = check_sets(ctx, keys, Lookup::Read) {
         return e.into();
     }
     let result = op(&sets_of(ctx, keys), max_intset(ctx));

@@ -1678,7 +1678,9 @@ fn parse_setop(
     let keys = numkeys_idx + 1..numkeys_idx + 1 + n;
     // Redis checks every input's type before reading the options.
     for i in keys.clone() {
-        let found = if store { ctx.lookup_write(&argv[i]) } else { ctx.lookup_read(&argv[i]) };
+        // Sources are read lookups even for the *STORE forms, as in Redis (hits, misses and
+        // `keymiss` events count them).
+        let found = ctx.lookup_read(&argv[i]);
         if let Some(e) = found {
             if !matches!(e.value, Value::ZSet(_) | Value::Set(_)) {
                 return Err(OpError::WrongType.into());
