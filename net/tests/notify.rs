@@ -325,3 +325,20 @@ fn config_flags_and_errors_match_redis() {
     let diffs = common::compare_with_redis(&mut m, &cmds);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn lowering_maxmemory_evicts_at_once_and_notifies() {
+    // pubsub.tcl's "evicted events" test, which the external-server harness cannot run.
+    let mayfly = Server::with_shards(2);
+    let mut c = mayfly.raw();
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    let mut sub = subscribe(mayfly.port);
+    c.cmd(&["SET", "foo", "bar"]);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
+    let msg = Resp::parse(&sub.read_reply().expect("evicted event"));
+    assert_eq!(msg.items()[2], Resp::Bulk(b"__keyevent@0__:evicted".to_vec()));
+    assert_eq!(msg.items()[3], Resp::Bulk(b"foo".to_vec()));
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(Resp::parse(&c.cmd(&["EXISTS", "foo"])), Resp::Int(0));
+}
