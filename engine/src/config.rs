@@ -145,7 +145,8 @@ pub struct Config {
     pub use_smt: bool,
     pub io_threads: u64,
     pub enable_debug_command: String,
-    pub notify_keyspace_events: String,
+    /// Keyspace notification class bits (see `notify::class`); 0 = off.
+    pub notify_keyspace_events: u32,
     pub busy_reply_threshold: u64,
     pub client_output_buffer_limit: String,
     pub replica_read_only: bool,
@@ -201,7 +202,7 @@ impl Default for Config {
             use_smt: false,
             io_threads: 1,
             enable_debug_command: "yes".into(),
-            notify_keyspace_events: String::new(),
+            notify_keyspace_events: 0,
             busy_reply_threshold: 5000,
             client_output_buffer_limit:
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
@@ -435,7 +436,17 @@ pub static PARAMS: &[Param] = &[
     param!("use-smt", None, true, use_smt, bool),
     param!("io-threads", None, true, io_threads, u64),
     param!("enable-debug-command", None, true, enable_debug_command, string),
-    param!("notify-keyspace-events", None, false, notify_keyspace_events, string),
+    Param {
+        name: "notify-keyspace-events",
+        alias: None,
+        immutable: false,
+        get: |c| crate::notify::render_flags(c.notify_keyspace_events),
+        set: |c, v| {
+            c.notify_keyspace_events = crate::notify::parse_flags(v)
+                .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            Ok(())
+        },
+    },
     param!("busy-reply-threshold", Some("lua-time-limit"), false, busy_reply_threshold, u64),
     param!("client-output-buffer-limit", None, false, client_output_buffer_limit, string),
     param!("replica-read-only", Some("slave-read-only"), false, replica_read_only, bool),
@@ -487,5 +498,10 @@ mod tests {
         assert!(c.set("maxmemory-policy", "bogus").is_err());
         c.set("maxmemory-policy", "ALLKEYS-LRU").unwrap();
         assert_eq!(c.get("maxmemory-policy").unwrap(), "allkeys-lru");
+        c.set("notify-keyspace-events", "KA").unwrap();
+        assert_eq!(c.get("notify-keyspace-events").unwrap(), "AK");
+        let err = c.set("notify-keyspace-events", "KQ").unwrap_err();
+        assert_eq!(err, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        assert_eq!(c.get("notify-keyspace-events").unwrap(), "AK");
     }
 }

@@ -644,6 +644,7 @@ impl Shard {
                 to_free = to_free.saturating_sub(approx_entry_bytes(k.len(), &e));
                 self.stats.evicted_keys += 1;
                 self.dirty += 1;
+                self.notify(db, crate::notify::class::EVICTED, "evicted", &k);
                 if let Some(log) = &mut self.write_log {
                     log.push((db, k));
                 }

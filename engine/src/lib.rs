@@ -18,6 +18,7 @@ pub mod error;
 pub mod evict;
 pub mod families;
 pub mod glob;
+pub mod notify;
 pub mod reply;
 pub mod shard;
 pub mod slot;

@@ -31,6 +31,8 @@ pub struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_time_cap_reached_count: u64,
+    /// Keyspace events dropped because the pending buffer was full (see `notify`).
+    pub notifications_dropped: u64,
 }
 
 pub struct Shard {
@@ -48,6 +50,8 @@ pub struct Shard {
     pub lazy_free: Vec<Entry>,
     /// Eviction pool and S3-FIFO queues (see `evict.rs`).
     pub evict: crate::evict::EvictState,
+    /// Keyspace notifications recorded since the net layer last took them.
+    pub events: Vec<crate::notify::Event>,
 }
 
 impl Shard {
@@ -64,6 +68,7 @@ impl Shard {
             write_log: None,
             lazy_free: Vec::new(),
             evict: crate::evict::EvictState::default(),
+            events: Vec::new(),
         }
     }
 
@@ -153,8 +158,9 @@ impl Shard {
             }
             visited += seen;
             for k in expired {
-                if db.remove(&k).is_some() {
+                if self.dbs[db_index].remove(&k).is_some() {
                     removed += 1;
+                    self.notify(db_index, crate::notify::class::EXPIRED, "expired", &k);
                     if let Some(log) = &mut self.write_log {
                         log.push((db_index, k));
                     }
@@ -165,10 +171,49 @@ impl Shard {
         removed
     }
 
+    /// Records a keyspace event when its class is enabled (Redis's `notifyKeyspaceEvent`).
+    /// Disabled classes cost one branch, the common case.
+    #[inline]
+    pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.config.notify_keyspace_events;
+        if flags & class != 0 {
+            record_event(&mut self.events, &mut self.stats, flags, db, event, key);
+        }
+    }
+
+    /// Takes the events recorded since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<crate::notify::Event> {
+        std::mem::take(&mut self.events)
+    }
+
     /// Redis's 24-bit LRU clock (seconds).
     pub fn lru_clock(&self) -> u32 {
         ((self.clock.now_ms() / 1000) & ((1 << 24) - 1)) as u32
     }
+}
+
+/// Appends one event to a shard's pending buffer (bounded), given the configured flags. A free
+/// function over the two fields it needs, so callers holding a borrow of the tables can use it.
+#[cold]
+fn record_event(
+    events: &mut Vec<crate::notify::Event>,
+    stats: &mut Stats,
+    flags: u32,
+    db: usize,
+    event: &'static str,
+    key: &[u8],
+) {
+    use crate::notify::class;
+    let (keyspace, keyevent) = (flags & class::KEYSPACE != 0, flags & class::KEYEVENT != 0);
+    if !keyspace && !keyevent {
+        return;
+    }
+    if events.len() >= crate::notify::MAX_PENDING_EVENTS {
+        stats.notifications_dropped += 1;
+        return;
+    }
+    let key = Bytes::copy_from_slice(key);
+    events.push(crate::notify::Event { event, db, key, keyspace, keyevent });
 }
 
 /// Updates a key's LRU/LFU field on access, per the configured policy.
@@ -209,6 +254,7 @@ impl<'a> Ctx<'a> {
             db.remove(key);
             self.shard.stats.expired_keys += 1;
             self.note_write(key);
+            self.notify(crate::notify::class::EXPIRED, "expired", key);
         }
         expired
     }
@@ -225,6 +271,11 @@ impl<'a> Ctx<'a> {
             }
             None => {
                 self.shard.stats.keyspace_misses += 1;
+                let flags = self.shard.config.notify_keyspace_events;
+                if flags & crate::notify::class::KEY_MISS != 0 {
+                    let (events, stats) = (&mut self.shard.events, &mut self.shard.stats);
+                    record_event(events, stats, flags, self.db, "keymiss", key);
+                }
                 None
             }
         }
@@ -271,6 +322,23 @@ impl<'a> Ctx<'a> {
             self.shard.s3fifo_on_insert(self.db, key, old.as_ref().map(|e| e.lru));
         }
         self.note_write(key);
+        match &old {
+            None => self.notify(crate::notify::class::NEW, "new", key),
+            // Replaced a key that had expired but was not yet removed: Redis would have
+            // expired it on lookup and then added a new key.
+            Some(o) if o.is_expired(self.now_ms) => {
+                self.shard.stats.expired_keys += 1;
+                self.notify(crate::notify::class::EXPIRED, "expired", key);
+                self.notify(crate::notify::class::NEW, "new", key);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Records a keyspace event for `key` in the selected database (see [`Shard::notify`]).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.shard.notify(self.db, class, event, key);
     }
 
     /// Removes `key`; returns its entry when it existed (and had not expired).

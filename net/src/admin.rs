@@ -292,6 +292,24 @@ async fn client(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             _ => Reply::error("ERR syntax error"),
         },
         (b"unpause", 2) => Reply::ok(),
+        (b"reply", 3) => match lower(&argv[2]).as_slice() {
+            b"on" => {
+                conn.reply_off = false;
+                conn.reply_skip = false;
+                Reply::ok()
+            }
+            b"off" => {
+                conn.reply_off = true;
+                no_reply(conn)
+            }
+            b"skip" => {
+                if !conn.reply_off {
+                    conn.reply_skip_next = true;
+                }
+                no_reply(conn)
+            }
+            _ => Reply::error("ERR syntax error"),
+        },
         (b"help", 2) => Reply::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -305,6 +323,8 @@ async fn client(conn: &mut Conn, argv: &[Bytes]) -> Reply {
                 "    Kill connection made from <ip:port>.",
                 "KILL <option> <value> [<option> <value> [...]]",
                 "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME (yes|no).",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
                 "LIST [options ...]",
                 "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -320,6 +340,12 @@ async fn client(conn: &mut Conn, argv: &[Bytes]) -> Reply {
         ),
         _ => subcommand_error(&argv[1], "CLIENT"),
     }
+}
+
+/// CLIENT REPLY OFF and SKIP answer nothing at all: an empty list of separate replies.
+fn no_reply(conn: &mut Conn) -> Reply {
+    conn.split_reply = true;
+    Reply::Array(Vec::new())
 }
 
 fn client_kill(conn: &mut Conn, argv: &[Bytes]) -> Reply {
@@ -731,6 +757,23 @@ async fn config(argv: &[Bytes]) -> Reply {
                 }
             }
             update_config(move |c| *c = candidate.clone()).await;
+            if seen.contains(&"maxmemory") {
+                let n = rt().nshards;
+                let pending: Vec<_> = (0..n)
+                    .map(|s| {
+                        submit(
+                            s,
+                            Job::Run(Box::new(|env: &mut Env| {
+                                env.evict_now();
+                                Out::Done
+                            })),
+                        )
+                    })
+                    .collect();
+                for p in pending {
+                    p.get().await;
+                }
+            }
             Reply::ok()
         }
         b"resetstat" if argv.len() == 2 => {

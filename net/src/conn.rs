@@ -43,7 +43,14 @@ pub struct Conn {
     /// Pub/Sub subscriptions of this connection.
     pub subs: crate::pubsub::ClientSubs,
     /// The reply is an array of separate replies to write one after another (SUBSCRIBE).
+    /// Those are pushes: they are written even while replies are switched off.
     pub split_reply: bool,
+    /// CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON (pushes still flow).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP was given: the next command's reply is dropped.
+    pub reply_skip_next: bool,
+    /// The reply of the command now running is dropped (the one after CLIENT REPLY SKIP).
+    pub reply_skip: bool,
     pub receiver: Receiver,
 }
 
@@ -308,6 +315,9 @@ pub async fn serve(fd: RawFd) {
         rbuf: BytesMut::with_capacity(READ_SIZE),
         subs: Default::default(),
         split_reply: false,
+        reply_off: false,
+        reply_skip_next: false,
+        reply_skip: false,
         receiver,
     };
     drop(rt);
@@ -356,6 +366,17 @@ async fn serve_loop(conn: &mut Conn) {
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
                         rt().env.borrow_mut().stats.record_error(text);
                     }
+                    // Pub/Sub messages (keyspace events of this very command included) go
+                    // out before the reply, as Redis writes them.
+                    if let Some(mb) = &conn.subs.mailbox {
+                        for msg in mb.drain() {
+                            resp::encode(&msg, conn.resp3, &mut wbuf);
+                        }
+                    }
+                    // CLIENT REPLY: OFF drops every reply, SKIP the next command's only; ON
+                    // clears both while it runs, so its own OK is written.
+                    let silenced = conn.reply_off || conn.reply_skip;
+                    conn.reply_skip = std::mem::take(&mut conn.reply_skip_next);
                     if conn.split_reply {
                         conn.split_reply = false;
                         if let mayfly_engine::reply::Reply::Array(parts) = &reply {
@@ -363,7 +384,7 @@ async fn serve_loop(conn: &mut Conn) {
                                 resp::encode(part, conn.resp3, &mut wbuf);
                             }
                         }
-                    } else {
+                    } else if !silenced {
                         resp::encode(&reply, conn.resp3, &mut wbuf);
                     }
                     executed += 1;

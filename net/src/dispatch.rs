@@ -358,7 +358,26 @@ async fn split(
     for u in unlocks {
         u.get().await;
     }
+    publish_split_events(txid, &keys);
     merge_replies(merge, replies, Some(&order))
+}
+
+/// Publishes the keyspace events of a split command's parts in the order of its keys, as
+/// Redis raises them (each part answered after sending its events, so all are here).
+fn publish_split_events(txid: u64, keys: &[DbKey]) {
+    let rt = rt();
+    let mut events = rt.take_held_events(txid);
+    if events.is_empty() {
+        return;
+    }
+    let mut first: std::collections::HashMap<(usize, &[u8]), usize> =
+        std::collections::HashMap::with_capacity(keys.len());
+    for (i, (db, k)) in keys.iter().enumerate() {
+        first.entry((*db, &k[..])).or_insert(i);
+    }
+    // Stable: the events of one key keep their order.
+    events.sort_by_key(|e| first.get(&(e.db, &e.key[..])).copied().unwrap_or(usize::MAX));
+    rt.publish_events(events, true);
 }
 
 /// One key written back by a gather: its new entry, or None to delete it.
@@ -466,6 +485,13 @@ pub async fn gather(
                 per_shard.push((s, vec![(k, entry)]));
             }
         }
+    }
+    // Keyspace events of the commands go out before the stores: a reader of the written keys
+    // waits for the locks anyway, and clients the stores serve (BLPOP) raise their events
+    // after these, as in Redis.
+    let events = scratch.take_events();
+    if !events.is_empty() {
+        rt.publish_events(events, true);
     }
     let stores: Vec<_> =
         per_shard.into_iter().map(|(s, writes)| submit(s, Job::Store { txid, writes })).collect();

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard, ONE_KEY};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::value::{parse_i64_strict, StrValue, Value};
@@ -152,6 +153,9 @@ fn edit_bits<R>(
             // whose only write FAIL refused): the key exists either way.
             ctx.set_value(key, Value::Str(StrValue::from_vec(bytes)), 0);
             ctx.shard.dirty += changes.saturating_sub(1);
+            if changes > 0 {
+                ctx.notify(class::STRING, "setbit", key);
+            }
             Ok(result)
         }
         Some(Entry { value: Value::Str(s), .. }) => {
@@ -166,6 +170,7 @@ fn edit_bits<R>(
             if changes > 0 {
                 ctx.note_write(key);
                 ctx.shard.dirty += changes - 1;
+                ctx.notify(class::STRING, "setbit", key);
             }
             Ok(result)
         }
@@ -473,9 +478,12 @@ fn bitop_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     let dest = &argv[2];
     let len = result.len();
     if len == 0 {
-        ctx.remove(dest);
+        if ctx.remove(dest).is_some() {
+            ctx.notify(class::GENERIC, "del", dest);
+        }
     } else {
         ctx.set_value(dest, Value::Str(StrValue::from_vec(result)), 0);
+        ctx.notify(class::STRING, "set", dest);
     }
     Ok(Reply::Int(len as i64))
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, ONE_KEY};
 use crate::error::OpError;
 use crate::families::keys::lookup_read_notouch;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::value::parse_i64_strict;
@@ -214,11 +215,13 @@ fn expire_generic(
         // Already in the past: Redis deletes the key (and propagates a DEL), it does not count
         // it as an expired key.
         ctx.remove(key);
+        ctx.notify(class::GENERIC, "del", key);
         return Reply::Int(1);
     }
     // `when_ms > now_ms >= 0`, so it is positive and non-zero: a real expiry, never "none".
     ctx.db().set_expiry(key, when_ms as u64);
     ctx.note_write(key);
+    ctx.notify(class::GENERIC, "expire", key);
     Reply::Int(1)
 }
 
@@ -228,6 +231,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Some(entry) if entry.expire_at_ms != 0 => {
             ctx.db().set_expiry(key, 0);
             ctx.note_write(key);
+            ctx.notify(class::GENERIC, "persist", key);
             Reply::Int(1)
         }
         _ => Reply::Int(0),

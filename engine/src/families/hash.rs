@@ -19,6 +19,7 @@ use crate::families::set::{
 };
 use crate::families::string::LongDouble;
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::types::hash::{HashLimits, HashValue};
@@ -245,6 +246,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> OpResult<usize
     let added =
         argv[2..].chunks_exact(2).filter(|pair| hash.set(&pair[0], &pair[1], limits)).count();
     ctx.note_write(key);
+    ctx.notify(class::HASH, "hset", key);
     Ok(added)
 }
 
@@ -260,6 +262,7 @@ fn hsetnx_inner(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], value: &[u8]) -> Op
     }
     hash.set(field, value, limits);
     ctx.note_write(key);
+    ctx.notify(class::HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -307,8 +310,10 @@ fn hdel_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     let now_empty = hash.is_empty();
     if deleted > 0 {
         ctx.note_write(key);
+        ctx.notify(class::HASH, "hdel", key);
         if now_empty {
             ctx.remove(key);
+            ctx.notify(class::GENERIC, "del", key);
         }
     }
     Ok(Reply::Int(deleted))
@@ -381,6 +386,7 @@ fn hincrby_inner(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], incr: &[u8]) -> Op
     let sum = current.checked_add(incr).ok_or(OpError::Overflow)?;
     hash.set(field, itoa::Buffer::new().format(sum).as_bytes(), limits);
     ctx.note_write(key);
+    ctx.notify(class::HASH, "hincrby", key);
     Ok(Reply::Int(sum))
 }
 
@@ -405,6 +411,7 @@ fn hincrbyfloat_inner(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], incr: &[u8]) 
     let text = sum.format_human();
     hash.set(field, text.as_bytes(), limits);
     ctx.note_write(key);
+    ctx.notify(class::HASH, "hincrbyfloat", key);
     Ok(Reply::bulk(Bytes::from(text)))
 }
 

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::value::{StrValue, Value};
@@ -107,6 +108,7 @@ fn pfadd_inner(ctx: &mut Ctx<'_>, key: &[u8], elements: &[Bytes]) -> OpResult<Re
             }
             sketch::invalidate_cache(&mut v);
             ctx.set_value(key, Value::Str(StrValue::from_vec(v)), 0);
+            ctx.notify(class::STRING, "pfadd", key);
             // Redis counts the creation plus one change per element that raised a register.
             ctx.shard.dirty += changed;
             Ok(Reply::Int(1))
@@ -135,6 +137,7 @@ fn pfadd_inner(ctx: &mut Ctx<'_>, key: &[u8], elements: &[Bytes]) -> OpResult<Re
                 ctx.note_write(key);
                 if !failed {
                     ctx.shard.dirty += updated as u64 - 1;
+                    ctx.notify(class::STRING, "pfadd", key);
                 }
             }
             if failed {
@@ -234,6 +237,7 @@ fn pfmerge_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
             let mut v = sketch::new_sparse();
             write_registers(&mut v)?;
             ctx.set_value(dest, Value::Str(StrValue::from_vec(v)), 0);
+            ctx.notify(class::STRING, "pfadd", dest);
         }
         Some(Entry { value: Value::Str(s), .. }) => {
             let mut v = take_bytes(s);
@@ -241,6 +245,7 @@ fn pfmerge_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
             *s = StrValue::from_vec(v);
             ctx.note_write(dest);
             result?;
+            ctx.notify(class::STRING, "pfadd", dest);
         }
         // Checked as a source above, under the same instant.
         Some(_) => return Err(OpError::WrongType),

@@ -21,6 +21,7 @@ use crate::config::{Config, EvictionPolicy};
 use crate::db::Entry;
 use crate::error::OpError;
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::table::CURSOR_BITS;
@@ -307,6 +308,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     for key in &argv[1..] {
         if ctx.remove(key).is_some() {
             deleted += 1;
+            ctx.notify(class::GENERIC, "del", key);
         }
     }
     Reply::Int(deleted)
@@ -367,6 +369,9 @@ fn rename_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], nx: bool) -> Reply 
     ctx.db().insert(dst.into(), entry);
     ctx.note_write(src);
     log_key(ctx, db, dst);
+    ctx.notify(class::NEW, "new", dst);
+    ctx.notify(class::GENERIC, "rename_from", src);
+    ctx.notify(class::GENERIC, "rename_to", dst);
     if nx {
         Reply::Int(1)
     } else {
@@ -417,6 +422,8 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         copied.lru = lru_now(ctx.now_ms);
         ctx.db().insert(dst.as_ref().into(), copied);
         ctx.note_write(dst);
+        ctx.notify(class::NEW, "new", dst);
+        ctx.notify(class::GENERIC, "copy_to", dst);
         Reply::Int(1)
     })
 }
@@ -443,6 +450,9 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     ctx.shard.dbs[dst_db].insert(k, entry);
     ctx.note_write(key);
     log_key(ctx, dst_db, key);
+    ctx.shard.notify(dst_db, class::NEW, "new", key);
+    ctx.notify(class::GENERIC, "move_from", key);
+    ctx.shard.notify(dst_db, class::GENERIC, "move_to", key);
     Reply::Int(1)
 }
 

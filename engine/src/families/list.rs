@@ -19,6 +19,7 @@ use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::families::string::LongDouble;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::types::list::{Elem, ListValue, Needle};
@@ -384,6 +385,7 @@ fn elem_reply(e: Elem<'_>) -> Reply {
 fn after_write(ctx: &mut Ctx<'_>, key: &[u8], now_empty: bool) {
     if now_empty {
         ctx.remove(key);
+        ctx.notify(class::GENERIC, "del", key);
     } else {
         ctx.note_write(key);
     }
@@ -434,11 +436,29 @@ fn push_generic(
             push_all(&mut list, &argv[2..], front, fill);
             let len = list.len();
             ctx.set_value(key, Value::List(Box::new(list)), 0);
+            ctx.notify(class::LIST, push_event(front), key);
             return Ok(len as i64);
         }
     };
     ctx.note_write(key);
+    ctx.notify(class::LIST, push_event(front), key);
     Ok(len as i64)
+}
+
+fn push_event(front: bool) -> &'static str {
+    if front {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(front: bool) -> &'static str {
+    if front {
+        "lpop"
+    } else {
+        "rpop"
+    }
 }
 
 /// Pops up to `count` elements from one end; deletes the key when it empties.
@@ -455,6 +475,7 @@ fn pop_from(ctx: &mut Ctx<'_>, key: &[u8], front: bool, count: usize) -> OpResul
     }
     let empty = list.is_empty();
     if !out.is_empty() {
+        ctx.notify(class::LIST, pop_event(front), key);
         after_write(ctx, key, empty);
     }
     Ok(out)
@@ -540,6 +561,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         let i = list.resolve(index).ok_or(OpError::IndexOutOfRange)?;
         list.set(i, &argv[3], fill);
         ctx.note_write(key);
+        ctx.notify(class::LIST, "lset", key);
         Ok(Reply::ok())
     })()
     .into()
@@ -562,6 +584,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
         let len = list.len() as i64;
         ctx.note_write(key);
+        ctx.notify(class::LIST, "linsert", key);
         Ok(len)
     })()
     .into()
@@ -575,6 +598,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         let removed = list.remove_matching(&argv[3], count);
         let empty = list.is_empty();
         if removed > 0 {
+            ctx.notify(class::LIST, "lrem", key);
             after_write(ctx, key, empty);
         }
         Ok(removed as i64)
@@ -596,6 +620,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         list.trim(front, back);
         let empty = list.is_empty();
         // Redis signals the key even when nothing was trimmed (WATCH sees it).
+        ctx.notify(class::LIST, "ltrim", key);
         after_write(ctx, key, empty);
         Ok(Reply::ok())
     })()
@@ -691,7 +716,11 @@ fn move_generic(
     }
     list_write(ctx, dst)?;
     let fill = fill(ctx);
-    let Some(value) = pop_from(ctx, src, from_front, 1)?.pop() else { return Ok(Reply::Nil) };
+    // Pop without deleting: the source is deleted only after the push, so moving a list's
+    // last element onto itself keeps the key (and its events) as in Redis.
+    let popped =
+        list_write(ctx, src)?.and_then(|l| if from_front { l.pop_front() } else { l.pop_back() });
+    let Some(value) = popped else { return Ok(Reply::Nil) };
     match list_write(ctx, dst)? {
         Some(list) => {
             if to_front {
@@ -707,6 +736,10 @@ fn move_generic(
             ctx.set_value(dst, Value::List(Box::new(list)), 0);
         }
     }
+    ctx.notify(class::LIST, push_event(to_front), dst);
+    ctx.notify(class::LIST, pop_event(from_front), src);
+    let src_empty = list_write(ctx, src)?.is_some_and(|l| l.is_empty());
+    after_write(ctx, src, src_empty);
     Ok(Reply::Bulk(value))
 }
 

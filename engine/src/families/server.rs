@@ -53,6 +53,12 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Sets the client eviction mode of the connection.",
     },
     SubcommandSpec {
+        name: "reply",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Instructs the server whether to reply to commands.",
+    },
+    SubcommandSpec {
         name: "unpause",
         arity: 2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,

@@ -20,6 +20,7 @@ use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::families::keys::parse_scan_cursor;
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::types::set::SetValue;
@@ -274,6 +275,7 @@ fn max_intset(ctx: &Ctx<'_>) -> u64 {
 fn delete_if_empty(ctx: &mut Ctx<'_>, key: &[u8]) {
     if set_ref(ctx, key).is_some_and(SetValue::is_empty) {
         ctx.remove(key);
+        ctx.notify(class::GENERIC, "del", key);
     }
 }
 
@@ -295,6 +297,7 @@ fn sadd_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     let added = argv[2..].iter().filter(|m| set.insert(m, limit)).count();
     if added > 0 {
         ctx.note_write(key);
+        ctx.notify(class::SET, "sadd", key);
     }
     Ok(Reply::Int(added as i64))
 }
@@ -320,6 +323,7 @@ fn srem_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     }
     if removed > 0 {
         ctx.note_write(key);
+        ctx.notify(class::SET, "srem", key);
         delete_if_empty(ctx, key);
     }
     Ok(Reply::Int(removed))
@@ -373,6 +377,7 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) -> OpResult<Reply> {
     let (set, rng) = set_mut(ctx, key).expect("checked above");
     let popped = set.pop_random(rng);
     ctx.note_write(key);
+    ctx.notify(class::SET, "spop", key);
     delete_if_empty(ctx, key);
     Ok(Reply::opt_bulk(popped))
 }
@@ -390,7 +395,9 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count_arg: &[u8]) -> OpResult<Reply
     let size = set.len() as u64;
     if count >= size {
         let all = set.members();
+        ctx.notify(class::SET, "spop", key);
         ctx.remove(key);
+        ctx.notify(class::GENERIC, "del", key);
         return Ok(set_reply(all));
     }
     let remaining = size - count;
@@ -411,6 +418,7 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count_arg: &[u8]) -> OpResult<Reply
         popped
     };
     ctx.note_write(key);
+    ctx.notify(class::SET, "spop", key);
     Ok(set_reply(popped))
 }
 
@@ -504,6 +512,7 @@ fn smove_inner(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> OpRe
         return Ok(Reply::Int(0));
     }
     ctx.note_write(src);
+    ctx.notify(class::SET, "srem", src);
     delete_if_empty(ctx, src);
     if dst_kind.is_none() {
         ctx.set_value(dst, Value::Set(Box::new(SetValue::new_for(member))), 0);
@@ -512,6 +521,7 @@ fn smove_inner(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> OpRe
     let (set, _) = set_mut(ctx, dst).expect("present: checked or created above");
     if set.insert(member, limit) {
         ctx.note_write(dst);
+        ctx.notify(class::SET, "sadd", dst);
     }
     Ok(Reply::Int(1))
 }
@@ -604,30 +614,34 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Combine) -> Reply {
 }
 
 fn sinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    store(ctx, argv, intersection_of)
+    store(ctx, argv, intersection_of, "sinterstore")
 }
 
 fn sunionstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    store(ctx, argv, union_of)
+    store(ctx, argv, union_of, "sunionstore")
 }
 
 fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    store(ctx, argv, diff_of)
+    store(ctx, argv, diff_of, "sdiffstore")
 }
 
 /// The *STORE commands: the result replaces whatever `destination` held (any type, TTL
 /// dropped); an empty result deletes it.
-fn store(ctx: &mut Ctx<'_>, argv: &[Bytes], op: Combine) -> Reply {
+fn store(ctx: &mut Ctx<'_>, argv: &[Bytes], op: Combine, event: &'static str) -> Reply {
     let (dst, keys) = (&argv[1], &argv[2..]);
-    if let Err(e) = check_sets(ctx, keys, Lookup::Write) {
+    // Sources are read lookups, as Redis's (hits, misses and `keymiss` events count them).
+    if let Err(e) = check_sets(ctx, keys, Lookup::Read) {
         return e.into();
     }
     let result = op(&sets_of(ctx, keys), max_intset(ctx));
     let len = result.len() as i64;
     if result.is_empty() {
-        ctx.remove(dst);
+        if ctx.remove(dst).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
     } else {
         ctx.set_value(dst, Value::Set(Box::new(result)), 0);
+        ctx.notify(class::SET, event, dst);
     }
     Reply::Int(len)
 }

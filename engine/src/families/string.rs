@@ -19,6 +19,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, Merge, MultiShard, ONE_KEY};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::value::{parse_i64_strict, StrValue, Value};
@@ -420,6 +421,10 @@ fn set_generic(
         None => 0,
     };
     ctx.set_value(key, Value::Str(StrValue::from_bytes(value)), expire_at_ms);
+    ctx.notify(class::STRING, "set", key);
+    if opts.expire.is_some() {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
     Ok(old.unwrap_or(replies.stored))
 }
 
@@ -463,13 +468,16 @@ fn getex_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         let at_ms = resolve_expire(kind, arg, ctx.now_ms, "getex")?;
         if kind.is_absolute() && at_ms <= ctx.now_ms {
             ctx.remove(key);
+            ctx.notify(class::GENERIC, "del", key);
         } else {
             ctx.db().set_expiry(key, at_ms);
             ctx.note_write(key);
+            ctx.notify(class::GENERIC, "expire", key);
         }
     } else if opts.persist && ctx.peek(key).is_some_and(|e| e.expire_at_ms != 0) {
         ctx.db().set_expiry(key, 0);
         ctx.note_write(key);
+        ctx.notify(class::GENERIC, "persist", key);
     }
     Ok(Reply::Bulk(value))
 }
@@ -479,7 +487,9 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match get_bulk(ctx, key) {
         Ok(Reply::Nil) => Reply::Nil,
         Ok(reply) => {
-            ctx.remove(key);
+            if ctx.remove(key).is_some() {
+                ctx.notify(class::GENERIC, "del", key);
+            }
             reply
         }
         Err(e) => e.into(),
@@ -490,6 +500,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match get_bulk(ctx, &argv[1]) {
         Ok(old) => {
             ctx.set_value(&argv[1], Value::Str(StrValue::from_bytes(&argv[2])), 0);
+            ctx.notify(class::STRING, "set", &argv[1]);
             old
         }
         Err(e) => e.into(),
@@ -518,6 +529,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     for pair in argv[1..].chunks_exact(2) {
         ctx.set_value(&pair[0], Value::Str(StrValue::from_bytes(&pair[1])), 0);
+        ctx.notify(class::STRING, "set", &pair[0]);
     }
     Reply::ok()
 }
@@ -535,6 +547,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     }
     for pair in pairs {
         ctx.set_value(&pair[0], Value::Str(StrValue::from_bytes(&pair[1])), 0);
+        ctx.notify(class::STRING, "set", &pair[0]);
     }
     Reply::Int(1)
 }
@@ -569,6 +582,7 @@ fn append_inner(ctx: &mut Ctx<'_>, key: &[u8], suffix: &[u8]) -> OpResult<Reply>
             let value = StrValue::from_bytes(suffix);
             let len = value.len();
             ctx.set_value(key, Value::Str(value), 0);
+            ctx.notify(class::STRING, "append", key);
             return Ok(Reply::Int(len as i64));
         }
         Some(Entry { value: Value::Str(s), .. }) => {
@@ -583,6 +597,7 @@ fn append_inner(ctx: &mut Ctx<'_>, key: &[u8], suffix: &[u8]) -> OpResult<Reply>
         Some(_) => return Err(OpError::WrongType),
     };
     ctx.note_write(key);
+    ctx.notify(class::STRING, "append", key);
     Ok(Reply::Int(total as i64))
 }
 
@@ -664,6 +679,7 @@ fn setrange_inner(ctx: &mut Ctx<'_>, key: &[u8], offset: &[u8], patch: &[u8]) ->
         let mut bytes = vec![0u8; end];
         bytes[offset..].copy_from_slice(patch);
         ctx.set_value(key, Value::Str(StrValue::from_vec(bytes)), 0);
+        ctx.notify(class::STRING, "setrange", key);
         return Ok(Reply::Int(end as i64));
     }
     let new_len = match ctx.lookup_write(key) {
@@ -682,6 +698,7 @@ fn setrange_inner(ctx: &mut Ctx<'_>, key: &[u8], offset: &[u8], patch: &[u8]) ->
         _ => return Err(OpError::WrongType),
     };
     ctx.note_write(key);
+    ctx.notify(class::STRING, "setrange", key);
     Ok(Reply::Int(new_len as i64))
 }
 
@@ -717,6 +734,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> OpResult<Reply> {
     let new = match ctx.lookup_write(key) {
         None => {
             ctx.set_value(key, Value::Str(StrValue::Int(delta)), 0);
+            ctx.notify(class::STRING, "incrby", key);
             return Ok(Reply::Int(delta));
         }
         Some(Entry { value: Value::Str(s), .. }) => {
@@ -728,6 +746,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> OpResult<Reply> {
         Some(_) => return Err(OpError::WrongType),
     };
     ctx.note_write(key);
+    ctx.notify(class::STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -761,6 +780,7 @@ fn incrbyfloat_inner(ctx: &mut Ctx<'_>, key: &[u8], increment: &[u8]) -> OpResul
         }
         ctx.note_write(key);
     }
+    ctx.notify(class::STRING, "incrbyfloat", key);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 

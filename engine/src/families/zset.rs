@@ -23,6 +23,7 @@ use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::types::set::SetValue;
@@ -817,6 +818,7 @@ fn finish_write(ctx: &mut Ctx<'_>, key: &[u8]) {
     );
     if empty {
         ctx.remove(key);
+        ctx.notify(class::GENERIC, "del", key);
     } else {
         ctx.note_write(key);
     }
@@ -969,6 +971,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], f: AddFlags) -> 
         }
     }
     if added + updated > 0 {
+        ctx.notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
         finish_write(ctx, key);
     } else {
         // A key created for a command that then added nothing must not stay behind empty.
@@ -1012,6 +1015,7 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     }
     if deleted > 0 {
+        ctx.notify(class::ZSET, "zrem", &argv[1]);
         finish_write(ctx, &argv[1]);
     }
     Reply::Int(deleted)
@@ -1242,14 +1246,22 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 }
 
 /// Replaces `dst` with `entries` (distinct members), or deletes it when empty; replies the size.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], entries: Vec<(Vec<u8>, f64)>) -> Reply {
+fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    entries: Vec<(Vec<u8>, f64)>,
+    event: &'static str,
+) -> Reply {
     let n = entries.len() as i64;
     if entries.is_empty() {
-        ctx.remove(dst);
+        if ctx.remove(dst).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
         return Reply::Int(0);
     }
     let limits = limits(ctx);
     ctx.set_value(dst, Value::ZSet(Box::new(ZSetValue::from_unique(entries, limits))), 0);
+    ctx.notify(class::ZSET, event, dst);
     Reply::Int(n)
 }
 
@@ -1268,7 +1280,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             })
             .collect(),
     };
-    store_result(ctx, &argv[1], entries)
+    store_result(ctx, &argv[1], entries, "zrangestore")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1290,6 +1302,12 @@ fn zremrange_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rtype: RangeType) -> Rep
     };
     let removed = z.remove_range(start, end).len();
     if removed > 0 {
+        let event = match rtype {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(class::ZSET, event, &argv[1]);
         finish_write(ctx, &argv[1]);
     }
     Reply::Int(removed as i64)
@@ -1323,6 +1341,7 @@ fn pop_from(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: usize) -> Vec<(Vec<
         items.reverse();
     }
     if !items.is_empty() {
+        ctx.notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
         finish_write(ctx, key);
     }
     items
@@ -1659,7 +1678,9 @@ fn parse_setop(
     let keys = numkeys_idx + 1..numkeys_idx + 1 + n;
     // Redis checks every input's type before reading the options.
     for i in keys.clone() {
-        let found = if store { ctx.lookup_write(&argv[i]) } else { ctx.lookup_read(&argv[i]) };
+        // Sources are read lookups even for the *STORE forms, as in Redis (hits, misses and
+        // `keymiss` events count them).
+        let found = ctx.lookup_read(&argv[i]);
         if let Some(e) = found {
             if !matches!(e.value, Value::ZSet(_) | Value::Set(_)) {
                 return Err(OpError::WrongType.into());
@@ -1797,7 +1818,12 @@ fn setop_command(ctx: &mut Ctx<'_>, argv: &[Bytes], op: SetOp, store: bool, name
     };
     let mut entries = compute_setop(ctx, argv, &args, op);
     if store {
-        return store_result(ctx, &argv[1], entries);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        return store_result(ctx, &argv[1], entries, event);
     }
     entries.sort_by(|a, b| cmp_entries(a.1, &a.0, b.1, &b.0));
     scored(entries.iter().map(|(m, s)| (&m[..], *s)), args.withscores, ctx.resp3)

@@ -262,6 +262,12 @@ impl Env {
         Ok(())
     }
 
+    /// Evicts now, as far as one bounded round allows, when over `maxmemory` (CONFIG SET
+    /// lowering the limit evicts at once, as in Redis).
+    pub fn evict_now(&mut self) {
+        let _ = self.make_room();
+    }
+
     /// Writes are logged only while someone watches or blocks, so the hot path pays nothing
     /// otherwise.
     fn update_write_log(&mut self) {
@@ -494,6 +500,12 @@ impl Env {
                             Some(e) if e.is_expired(now) => {
                                 d.remove(k);
                                 self.shard.stats.expired_keys += 1;
+                                self.shard.notify(
+                                    *db,
+                                    mayfly_engine::notify::class::EXPIRED,
+                                    "expired",
+                                    k,
+                                );
                                 None
                             }
                             Some(e) => Some(e.clone()),

@@ -36,6 +36,7 @@ use io_uring::{opcode, types};
 
 use crate::server::Global;
 use env::{Env, Job, Out, ParkedMarker, ReplyTo};
+use mayfly_engine::notify::Event;
 use ring::{Owned, Ring};
 
 /// Messages between shards.
@@ -50,6 +51,15 @@ pub enum Msg {
     },
     /// A connection accepted on another shard, now owned by the receiver.
     NewConn(RawFd),
+    /// Keyspace notifications to publish to this shard's subscribers. `fan_out`: the receiver
+    /// coordinates the command that raised them and forwards them to every other shard.
+    /// `txid` ≠ 0: they come from one part of a split multi-shard command; the coordinator
+    /// holds them until every part answered and publishes them in key order.
+    Notify {
+        events: Vec<Event>,
+        fan_out: bool,
+        txid: u64,
+    },
 }
 
 struct ReplySlot {
@@ -69,6 +79,8 @@ pub struct Rt {
     pub global: Arc<Global>,
     /// This shard's Pub/Sub subscriptions.
     pub pubsub: RefCell<crate::pubsub::Registry>,
+    /// Keyspace events of split multi-shard commands this shard coordinates, by txid.
+    pub held_events: RefCell<Vec<(u64, Vec<Event>)>>,
 }
 
 thread_local! {
@@ -131,11 +143,72 @@ impl Rt {
         }
     }
 
+    /// Sends the keyspace events raised by the job just run towards the shard that coordinates
+    /// it (where the client's connection lives), ahead of the job's reply on the same ring, so
+    /// one client's commands publish their events in command order, and a subscriber on the
+    /// client's own shard has them queued before the reply is written.
+    fn route_events(&self, reply_to: ReplyTo, txid: u64) {
+        let events = {
+            let mut env = self.env.borrow_mut();
+            if env.shard.events.is_empty() {
+                return;
+            }
+            env.shard.take_events()
+        };
+        match reply_to {
+            ReplyTo::Local(_) => self.receive_events(events, true, txid),
+            ReplyTo::Remote { shard, .. } => {
+                self.mesh.borrow_mut().send(shard, Msg::Notify { events, fan_out: true, txid })
+            }
+        }
+    }
+
+    /// Events that reached this shard: held for a split command it coordinates (`txid` ≠ 0),
+    /// or published.
+    pub fn receive_events(&self, events: Vec<Event>, fan_out: bool, txid: u64) {
+        if txid == 0 {
+            return self.publish_events(events, fan_out);
+        }
+        let mut held = self.held_events.borrow_mut();
+        match held.iter_mut().find(|(t, _)| *t == txid) {
+            Some((_, list)) => list.extend(events),
+            None => held.push((txid, events)),
+        }
+    }
+
+    /// Takes the events held for split command `txid`.
+    pub fn take_held_events(&self, txid: u64) -> Vec<Event> {
+        let mut held = self.held_events.borrow_mut();
+        match held.iter().position(|(t, _)| *t == txid) {
+            Some(i) => held.swap_remove(i).1,
+            None => Vec::new(),
+        }
+    }
+
+    /// Publishes keyspace events to this shard's subscribers and, with `fan_out`, forwards
+    /// them to every other shard (each shard holds the subscriptions of its own clients).
+    pub fn publish_events(&self, events: Vec<Event>, fan_out: bool) {
+        if fan_out {
+            let mut mesh = self.mesh.borrow_mut();
+            for s in (0..self.nshards).filter(|&s| s != self.id) {
+                mesh.send(s, Msg::Notify { events: events.clone(), fan_out: false, txid: 0 });
+            }
+        }
+        let registry = self.pubsub.borrow();
+        for e in &events {
+            for (channel, message) in e.messages() {
+                registry.publish(crate::pubsub::Kind::Channel, &channel, &message);
+            }
+        }
+    }
+
     /// Runs a job that arrived for this shard (from the mesh or locally), or parks it until
     /// the locks it needs are free.
     fn accept_job(&self, job: Job, reply_to: ReplyTo) {
         let releases = Env::releases_locks(&job);
+        let txid = split_txid(&job);
         let result = self.env.borrow_mut().try_run(job);
+        self.route_events(reply_to, txid);
         match result {
             Ok(out) => self.finish(out, reply_to),
             Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
@@ -171,7 +244,9 @@ impl Rt {
         let mut still = std::collections::VecDeque::new();
         while let Some((job, reply_to)) = waiting.pop_front() {
             let releases = Env::releases_locks(&job);
+            let txid = split_txid(&job);
             let result = self.env.borrow_mut().try_run(job);
+            self.route_events(reply_to, txid);
             match result {
                 Ok(out) => self.finish(out, reply_to),
                 Err(job) => still.push_back((job, reply_to)),
@@ -187,6 +262,14 @@ impl Rt {
         let mut env = self.env.borrow_mut();
         still.extend(env.pending.drain(..));
         env.pending = still;
+    }
+}
+
+/// The txid of one part of a split multi-shard command, whose events the coordinator orders.
+fn split_txid(job: &Job) -> u64 {
+    match job {
+        Job::Exec { txid, .. } => *txid,
+        _ => 0,
     }
 }
 
@@ -237,7 +320,9 @@ pub fn submit(shard: usize, job: Job) -> Pending {
     let rt = rt();
     if shard == rt.id {
         let releases = Env::releases_locks(&job);
+        let txid = split_txid(&job);
         let result = rt.env.borrow_mut().try_run(job);
+        rt.route_events(ReplyTo::Local(0), txid);
         rt.flush_deliveries();
         return match result {
             Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {

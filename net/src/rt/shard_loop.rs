@@ -83,6 +83,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
         pubsub: RefCell::new(crate::pubsub::Registry::default()),
+        held_events: RefCell::new(Vec::new()),
     });
     RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
@@ -115,6 +116,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
                 Msg::Job { job, reply_to } => rt.accept_job(job, reply_to),
                 Msg::Reply { token, out } => rt.complete(token, out),
                 Msg::NewConn(fd) => exec::spawn(crate::conn::serve(fd)),
+                Msg::Notify { events, fan_out, txid } => rt.receive_events(events, fan_out, txid),
             }
         }
         rt.mesh.borrow_mut().flush();
@@ -180,6 +182,15 @@ const LAZY_FREE_BUDGET: usize = 16;
 
 /// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
 fn tick(rt: &Rt) {
+    tick_work(rt);
+    // Expired (and any other) events raised by the tick: this shard coordinates them.
+    let events = rt.env.borrow_mut().shard.take_events();
+    if !events.is_empty() {
+        rt.publish_events(events, true);
+    }
+}
+
+fn tick_work(rt: &Rt) {
     let mut env = rt.env.borrow_mut();
     env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
     env.used_memory();
