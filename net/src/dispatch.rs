@@ -149,12 +149,26 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
                 unblock();
                 return timeout_reply(spec);
             }
-            crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10)).await;
+            // Watch the socket meanwhile: a client that goes away stops retrying at once.
+            let pause = crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10));
+            let watch_socket = conn.receiver.recv(conn.fd, &mut conn.rbuf);
+            if let Either::Right(Err(())) = race(pause, watch_socket).await {
+                unblock();
+                conn.close_after_reply = true;
+                return timeout_reply(spec);
+            }
         }
     }
     let shard = shards[0];
     let id = conn.info.id;
-    let pending = crate::rt::submit(shard, Job::Block { id, db: conn.db, argv, resp3: conn.resp3 });
+    let stamp = match conn.receiver.last_rx_ns() {
+        0 => crate::conn::realtime_ns(),
+        ns => ns,
+    };
+    let pending = crate::rt::submit(
+        shard,
+        Job::Block { id, db: conn.db, argv, resp3: conn.resp3, stamp, fresh: true },
+    );
     let fut = match pending {
         Pending::Ready(out) => return out.into_reply(),
         Pending::Wait(f) => f,

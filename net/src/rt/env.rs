@@ -44,10 +44,15 @@ pub enum Job {
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
-    /// this shard) and answer when a write makes it succeed.
-    Block { id: u64, db: usize, argv: Vec<Bytes>, resp3: bool },
-    /// Withdraw waiter `id`: answers `Out::Reply(Int(1))` when it was still waiting, 0 when
-    /// it had already been served (its reply is on the way).
+    /// this shard) and answer when a write makes it succeed. `stamp` is when the command's
+    /// bytes reached the host (see `Receiver::last_rx_ns`), so waiters that reach this shard out of
+    /// order are still served in the order they blocked.
+    /// `fresh`: just sent by the client's shard; with several shards it is first held until
+    /// a barrier round shows every Block read before it has arrived (see `HeldBlock`).
+    Block { id: u64, db: usize, argv: Vec<Bytes>, resp3: bool, stamp: u64, fresh: bool },
+    /// Withdraw waiter `id`: answers `Out::Reply(Int(1))` when it was still waiting (parked,
+    /// or its Block still queued behind a lock), 0 when it had already been served (its reply
+    /// is on the way).
     Unblock { id: u64 },
 }
 
@@ -58,6 +63,8 @@ pub struct Waiter {
     pub resp3: bool,
     pub reply_to: ReplyTo,
     pub keys: Vec<DbKey>,
+    /// When the client's shard read the command (orders the waiters of a key).
+    pub stamp: u64,
 }
 
 /// True for the reply a blocking command gives when it finds nothing (what it answers on
@@ -174,6 +181,21 @@ pub struct Env {
     pub deliveries: Vec<(ReplyTo, Out)>,
     /// Written keys that have waiters, to serve after the current job.
     ready_keys: Vec<DbKey>,
+    /// Shards in the process; with more than one, serving waits for a barrier (see
+    /// `defer_serving`).
+    nshards: usize,
+    /// Keys whose waiters are served once every other shard has flushed what it read so far,
+    /// locked meanwhile under the round's txid.
+    serving: HashMap<DbKey, u64>,
+    /// Barrier rounds to start (txid, keys), taken by the runtime after each job.
+    pub barrier_requests: Vec<(u64, Vec<DbKey>)>,
+    /// Keys of waiters parked while a round was running, rechecked when it ends.
+    parked_during_serve: Vec<DbKey>,
+    /// Fresh Blocks waiting for their barrier round, run in arrival order after it.
+    pub held_blocks: Vec<(Job, ReplyTo)>,
+    /// A task runs the rounds of `held_blocks`.
+    pub held_round_running: bool,
+    serve_rounds: u64,
     /// Every shard's published memory figure (see `Global::shard_mem`).
     mem_slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
     /// Process allocator figure minus the sum of the slots, refreshed by shard 0's tick.
@@ -208,6 +230,13 @@ impl Env {
             waiters: HashMap::new(),
             deliveries: Vec::new(),
             ready_keys: Vec::new(),
+            nshards: 1,
+            serving: HashMap::new(),
+            barrier_requests: Vec::new(),
+            parked_during_serve: Vec::new(),
+            held_blocks: Vec::new(),
+            held_round_running: false,
+            serve_rounds: 0,
             mem_slots: Arc::new(Vec::new()),
             mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         }
@@ -220,6 +249,12 @@ impl Env {
     ) -> Env {
         self.mem_slots = slots;
         self.mem_offset = offset;
+        self
+    }
+
+    /// How many shards the process runs (1 by default).
+    pub fn with_shard_count(mut self, nshards: usize) -> Env {
+        self.nshards = nshards.max(1);
         self
     }
 
@@ -269,9 +304,15 @@ impl Env {
     fn park_waiter(&mut self, id: u64, waiter: Waiter) {
         for k in &waiter.keys {
             let q = self.blocked.entry(k.clone()).or_default();
-            if !q.contains(&id) {
-                q.push_back(id);
+            if q.contains(&id) {
+                continue;
             }
+            // A Block from another shard can arrive after one read later on this shard: queue
+            // by read time, not by arrival here, so the first to block is the first served.
+            let waiters = &self.waiters;
+            let stamp_of = |x: &u64| waiters.get(x).map_or(0, |w| w.stamp);
+            let at = q.iter().rposition(|x| stamp_of(x) <= waiter.stamp).map_or(0, |i| i + 1);
+            q.insert(at, id);
         }
         self.waiters.insert(id, waiter);
         self.update_write_log();
@@ -356,8 +397,63 @@ impl Env {
     pub fn after_job(&mut self) {
         self.drain_write_log();
         if !self.ready_keys.is_empty() {
+            if self.nshards > 1 {
+                self.defer_serving();
+            } else {
+                self.serve_blocked();
+            }
+        }
+    }
+
+    /// A write fed keys with waiters, but a client of another shard may have blocked on them
+    /// before the write came in, its Block still on the way (a shard reads its sockets on its
+    /// own schedule). Redis would serve that client first. So the keys are locked (the
+    /// element stays where it is, commands on them wait) and served only after every other
+    /// shard answered a barrier: each answers after reading its sockets and sending what
+    /// they held, so every Block read before the write is here by then, queued by arrival.
+    fn defer_serving(&mut self) {
+        let keys = std::mem::take(&mut self.ready_keys);
+        self.serve_rounds += 1;
+        let txid = (1 << 63) | ((self.shard.id as u64) << 40) | self.serve_rounds;
+        let mut round = Vec::new();
+        for k in keys {
+            if self.serving.contains_key(&k) {
+                continue;
+            }
+            if self.locks.try_lock(txid, std::slice::from_ref(&k), true) {
+                self.serving.insert(k.clone(), txid);
+                round.push(k);
+            } else {
+                // Held by a multi-shard transaction: serve now rather than wait on it.
+                self.ready_keys.push(k);
+            }
+        }
+        if !round.is_empty() {
+            self.barrier_requests.push((txid, round));
+        }
+        if !self.ready_keys.is_empty() {
             self.serve_blocked();
         }
+    }
+
+    /// The barrier of round `txid` is complete: unlock its keys and serve their waiters.
+    pub fn finish_serving(&mut self, txid: u64, keys: &[DbKey]) {
+        self.locks.unlock(txid);
+        for k in keys {
+            self.serving.remove(k);
+        }
+        let mut recheck = std::mem::take(&mut self.parked_during_serve);
+        recheck.extend(keys.iter().cloned());
+        for k in recheck {
+            if self.serving.contains_key(&k) {
+                // Another round owns it now; it serves the key when it ends.
+                continue;
+            }
+            if self.blocked.contains_key(&k) && !self.ready_keys.contains(&k) {
+                self.ready_keys.push(k);
+            }
+        }
+        self.serve_blocked();
     }
 
     pub fn watch(&mut self, key: DbKey, flag: Arc<AtomicBool>) {
@@ -529,9 +625,29 @@ impl Env {
                 self.after_job();
                 Ok(out)
             }
-            Job::Block { id, db, argv, resp3 } => {
+            Job::Block { id, db, argv, resp3, stamp, fresh } => {
+                if fresh && self.nshards > 1 {
+                    // Another shard may still be sending a Block its client sent earlier; one
+                    // that finds data now would take the element from under it.
+                    return Ok(Out::Any(Box::new(HeldBlock(ParkedMarker {
+                        id,
+                        db,
+                        argv,
+                        resp3,
+                        stamp,
+                    }))));
+                }
+                if !self.serving.is_empty() {
+                    let keys = command_keys(db, &argv);
+                    if keys.iter().any(|k| self.serving.contains_key(k)) {
+                        // A round is deciding who gets these keys' elements: join the queue
+                        // (by arrival) instead of taking one ahead of earlier clients.
+                        self.parked_during_serve.extend(keys);
+                        return Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3, stamp })));
+                    }
+                }
                 if !self.locks.is_empty() && self.locks.blocks(&command_keys(db, &argv), true) {
-                    return Err(Job::Block { id, db, argv, resp3 });
+                    return Err(Job::Block { id, db, argv, resp3, stamp, fresh });
                 }
                 let reply = self.exec(db, &argv, resp3);
                 if !is_empty_blocking_reply(&reply) {
@@ -539,10 +655,23 @@ impl Env {
                     return Ok(Out::Reply(reply));
                 }
                 // Parked: the answer comes through `deliveries` (served) or Unblock (timeout).
-                Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3 })))
+                Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3, stamp })))
             }
             Job::Unblock { id } => {
-                Ok(Out::Reply(Reply::Int(self.remove_waiter(id).is_some() as i64)))
+                if self.remove_waiter(id).is_some() {
+                    return Ok(Out::Reply(Reply::Int(1)));
+                }
+                let is_it = |job: &Job| matches!(job, Job::Block { id: b, .. } if *b == id);
+                if let Some(at) = self.held_blocks.iter().position(|(job, _)| is_it(job)) {
+                    self.held_blocks.remove(at);
+                    return Ok(Out::Reply(Reply::Int(1)));
+                }
+                // Still queued behind a lock: drop it, or it would park later with nobody
+                // left to answer (and hand an element to a client that is gone).
+                let before = self.pending.len();
+                self.pending
+                    .retain(|(job, _)| !matches!(job, Job::Block { id: b, .. } if *b == id));
+                Ok(Out::Reply(Reply::Int((self.pending.len() < before) as i64)))
             }
         }
     }
@@ -580,14 +709,43 @@ impl Env {
     /// Parks a blocking command that found nothing, replying later to `reply_to`.
     pub fn park(&mut self, marker: ParkedMarker, reply_to: ReplyTo) {
         let keys = command_keys(marker.db, &marker.argv);
-        let waiter =
-            Waiter { db: marker.db, argv: marker.argv, resp3: marker.resp3, reply_to, keys };
+        let waiter = Waiter {
+            db: marker.db,
+            argv: marker.argv,
+            resp3: marker.resp3,
+            reply_to,
+            keys,
+            stamp: marker.stamp,
+        };
         self.park_waiter(marker.id, waiter);
     }
 
     /// True after a job that may have released locks; the caller then retries `pending`.
     pub fn releases_locks(job: &Job) -> bool {
         matches!(job, Job::Unlock { .. } | Job::Store { .. })
+    }
+}
+
+/// A fresh `Job::Block` on a multi-shard server, handed back to the runtime to hold until a
+/// barrier round (see `Rt::finish`).
+pub struct HeldBlock(pub ParkedMarker);
+
+impl HeldBlock {
+    /// The Block to run once the round is over.
+    pub fn into_job(self) -> Job {
+        let m = self.0;
+        Job::Block {
+            id: m.id,
+            db: m.db,
+            argv: m.argv,
+            resp3: m.resp3,
+            stamp: m.stamp,
+            fresh: false,
+        }
+    }
+
+    pub fn stamp(&self) -> u64 {
+        self.0.stamp
     }
 }
 
@@ -598,4 +756,5 @@ pub struct ParkedMarker {
     pub db: usize,
     pub argv: Vec<Bytes>,
     pub resp3: bool,
+    pub stamp: u64,
 }
