@@ -133,7 +133,10 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
         Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms))
     };
     let remaining = |d: Option<std::time::Instant>| {
-        d.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as u64)
+        // Rounded up: a truncated 0.9 ms would end the wait before the deadline.
+        d.map(|d| {
+            d.saturating_duration_since(std::time::Instant::now()).as_micros().div_ceil(1000) as u64
+        })
     };
     if !single || shards.is_empty() {
         // Keys on several shards: retry the atomic multi-shard attempt until data or timeout.
