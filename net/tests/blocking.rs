@@ -278,3 +278,39 @@ fn blocking_on_keys_of_several_shards() {
         query(&mut control, &["DEL", &a]);
     }
 }
+
+/// CLIENT UNBLOCK from another connection (often another shard): TIMEOUT answers as the
+/// timeout would, ERROR with Redis's -UNBLOCKED error; a client not blocked gives 0, and the
+/// unblocked client still blocks and is served normally afterwards.
+#[test]
+fn client_unblock_ends_a_blocking_command() {
+    on_every_placement(|server, control, nshards, key_shard| {
+        let key = key_on(key_shard, nshards, "unblock");
+        let mut blocked = server.client();
+        let id = match query(&mut blocked, &["CLIENT", "ID"]) {
+            Value::Int(n) => n.to_string(),
+            other => panic!("CLIENT ID: {other:?}"),
+        };
+        for (how, want) in [(None, Ok(Value::Nil)), (Some("TIMEOUT"), Ok(Value::Nil))] {
+            send(&mut blocked, &["BLPOP", &key, "0"]);
+            wait_blocked(control, 1);
+            let mut args = vec!["CLIENT", "UNBLOCK", &id];
+            args.extend(how);
+            assert_eq!(query(control, &args), Value::Int(1));
+            assert_eq!(recv(&mut blocked), want);
+            wait_blocked(control, 0);
+        }
+        send(&mut blocked, &["BRPOPLPUSH", &key, &sibling(&key, "dst"), "0"]);
+        wait_blocked(control, 1);
+        assert_eq!(query(control, &["CLIENT", "UNBLOCK", &id, "ERROR"]), Value::Int(1));
+        let err = recv(&mut blocked).expect_err("UNBLOCKED error");
+        assert!(err.contains("client unblocked via CLIENT UNBLOCK"), "{err}");
+        wait_blocked(control, 0);
+        assert_eq!(query(control, &["CLIENT", "UNBLOCK", &id]), Value::Int(0));
+
+        send(&mut blocked, &["BLPOP", &key, "0"]);
+        wait_blocked(control, 1);
+        query(control, &["RPUSH", &key, "v"]);
+        assert_eq!(recv(&mut blocked), Ok(pair(&key, "v")));
+    });
+}

@@ -69,6 +69,17 @@ pub struct Rt {
     pub global: Arc<Global>,
     /// This shard's Pub/Sub subscriptions.
     pub pubsub: RefCell<crate::pubsub::Registry>,
+    /// Tasks of this shard's blocked clients, by client id, for CLIENT UNBLOCK to wake.
+    pub unblock_wakers: RefCell<std::collections::HashMap<u64, Waker>>,
+}
+
+/// Wakes the task of blocked client `id` if it runs on this shard (CLIENT UNBLOCK, which
+/// set the client's request flag first).
+pub fn wake_blocked_client(id: u64) {
+    let waker = rt().unblock_wakers.borrow_mut().remove(&id);
+    if let Some(w) = waker {
+        w.wake();
+    }
 }
 
 thread_local! {

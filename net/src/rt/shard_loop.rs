@@ -78,6 +78,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
         pubsub: RefCell::new(crate::pubsub::Registry::default()),
+        unblock_wakers: RefCell::new(std::collections::HashMap::new()),
     });
     RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
