@@ -5,6 +5,19 @@
 //! them can never wait on each other in a cycle), run, and release. Single-shard commands take
 //! no locks: they run at once unless one of their keys is locked, in which case they wait in
 //! `pending` and are retried, in arrival order, whenever locks are released.
+//!
+//! Blocked clients (BLPOP & co.) wait here as `Waiter`s on the keys of this shard, queued per
+//! key by the kernel receive time of their command's bytes, and are served in that order, as
+//! Redis serves them in the order they blocked. Shards read their sockets on their own
+//! schedule, so a client's Block can reach the key's shard after a later client's Block or
+//! push. With several shards, two barrier rounds make up for it (a round: every other shard
+//! answers an empty job, which it only does after reading its sockets and forwarding what
+//! they held, so everything that arrived before the round started is here when it ends):
+//!
+//! ```text
+//!   fresh Block ──► held ──round──► run in receive-time order (answer, or park as Waiter)
+//!   write feeding waiters ──► lock keys ──round──► serve waiters in order ──► unlock, reply
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -757,4 +770,138 @@ pub struct ParkedMarker {
     pub argv: Vec<Bytes>,
     pub resp3: bool,
     pub stamp: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mayfly_engine::clock::Clock;
+    use mayfly_engine::config::Config;
+
+    fn env(nshards: usize) -> Env {
+        Env::new(Shard::new(0, Config::default(), Clock::Manual(1_000))).with_shard_count(nshards)
+    }
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+    }
+
+    fn exec(env: &mut Env, words: &[&str]) -> Result<Out, Job> {
+        env.try_run(Job::Exec { spec: None, db: 0, argv: args(words), resp3: false, txid: 0 })
+    }
+
+    /// Runs a Block as the runtime would: parks it (with reply slot `token`) when it finds
+    /// nothing, and hands back a held one.
+    fn block(
+        env: &mut Env,
+        id: u64,
+        stamp: u64,
+        fresh: bool,
+        words: &[&str],
+    ) -> Option<Box<HeldBlock>> {
+        let job = Job::Block { id, db: 0, argv: args(words), resp3: false, stamp, fresh };
+        match env.try_run(job) {
+            Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {
+                let marker = b.downcast::<ParkedMarker>().expect("checked");
+                env.park(*marker, ReplyTo::Local(id as usize));
+                None
+            }
+            Ok(Out::Any(b)) if b.is::<HeldBlock>() => Some(b.downcast().expect("checked")),
+            Ok(Out::Reply(r)) => panic!("answered at once: {r:?}"),
+            _ => panic!("unexpected outcome"),
+        }
+    }
+
+    /// Served waiters as (reply slot, reply).
+    fn served(env: &mut Env) -> Vec<(usize, Reply)> {
+        std::mem::take(&mut env.deliveries)
+            .into_iter()
+            .map(|(to, out)| match (to, out) {
+                (ReplyTo::Local(t), Out::Reply(r)) => (t, r),
+                _ => panic!("unexpected delivery"),
+            })
+            .collect()
+    }
+
+    fn pair(key: &str, value: &str) -> Reply {
+        Reply::Array(vec![Reply::bulk_str(key), Reply::bulk_str(value)])
+    }
+
+    #[test]
+    fn waiters_are_served_in_arrival_order_whatever_order_they_parked_in() {
+        let mut env = env(1);
+        // Client 2's bytes came in first, but its Block reached this shard last.
+        block(&mut env, 1, 300, false, &["blpop", "k", "0"]);
+        block(&mut env, 3, 500, false, &["blpop", "k", "0"]);
+        block(&mut env, 2, 100, false, &["blpop", "k", "0"]);
+        assert!(exec(&mut env, &["rpush", "k", "a", "b", "c"]).is_ok());
+        assert_eq!(
+            served(&mut env),
+            vec![(2, pair("k", "a")), (1, pair("k", "b")), (3, pair("k", "c"))]
+        );
+        assert!(env.waiters.is_empty() && env.blocked.is_empty());
+    }
+
+    #[test]
+    fn a_wrongtype_destination_answers_its_client_and_the_element_goes_on() {
+        let mut env = env(1);
+        assert!(exec(&mut env, &["set", "bad", "x"]).is_ok());
+        block(&mut env, 1, 1, false, &["brpoplpush", "src", "bad", "0"]);
+        block(&mut env, 2, 2, false, &["brpoplpush", "src", "good", "0"]);
+        assert!(exec(&mut env, &["lpush", "src", "e"]).is_ok());
+        let got = served(&mut env);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, 1);
+        assert!(got[0].1.is_error(), "{:?}", got[0].1);
+        assert_eq!(got[1], (2, Reply::bulk_str("e")));
+    }
+
+    #[test]
+    fn unblock_withdraws_a_block_still_queued_behind_a_lock() {
+        let mut env = env(1);
+        let key: DbKey = (0, Key::from(&b"k"[..]));
+        assert!(env.try_run(Job::Lock { txid: 7, keys: vec![key], exclusive: true }).is_ok());
+        let job = Job::Block {
+            id: 9,
+            db: 0,
+            argv: args(&["blpop", "k", "0"]),
+            resp3: false,
+            stamp: 1,
+            fresh: false,
+        };
+        let Err(job) = env.try_run(job) else { panic!("a locked key makes the Block wait") };
+        env.pending.push_back((job, ReplyTo::Local(0)));
+        assert!(matches!(env.try_run(Job::Unblock { id: 9 }), Ok(Out::Reply(Reply::Int(1)))));
+        assert!(env.pending.is_empty(), "the withdrawn Block would park with nobody to answer");
+        // Not waiting anywhere any more: a second withdraw says it is gone.
+        assert!(matches!(env.try_run(Job::Unblock { id: 9 }), Ok(Out::Reply(Reply::Int(0)))));
+    }
+
+    #[test]
+    fn with_several_shards_a_fresh_block_is_held_and_can_be_withdrawn() {
+        let mut env = env(2);
+        let held = block(&mut env, 4, 10, true, &["blpop", "k", "0"]).expect("held");
+        assert_eq!(held.stamp(), 10);
+        env.held_blocks.push((held.into_job(), ReplyTo::Local(4)));
+        assert!(matches!(env.try_run(Job::Unblock { id: 4 }), Ok(Out::Reply(Reply::Int(1)))));
+        assert!(env.held_blocks.is_empty());
+    }
+
+    #[test]
+    fn with_several_shards_a_write_feeding_waiters_locks_the_key_until_the_round_ends() {
+        let mut env = env(2);
+        block(&mut env, 1, 1, false, &["blpop", "k", "0"]);
+        assert!(exec(&mut env, &["rpush", "k", "a", "b"]).is_ok());
+        assert!(served(&mut env).is_empty(), "nobody is served before the barrier");
+        let rounds = std::mem::take(&mut env.barrier_requests);
+        assert_eq!(rounds.len(), 1);
+        // Meanwhile the key is off limits: other commands wait, a late Block joins the queue.
+        assert!(exec(&mut env, &["lpop", "k"]).is_err());
+        block(&mut env, 2, 0, false, &["blpop", "k", "0"]);
+        let (txid, keys) = &rounds[0];
+        env.finish_serving(*txid, keys);
+        // The late Block's bytes came in first (stamp 0), so it is first in line.
+        assert_eq!(served(&mut env), vec![(2, pair("k", "a")), (1, pair("k", "b"))]);
+        assert!(exec(&mut env, &["llen", "k"]).is_ok());
+    }
 }
