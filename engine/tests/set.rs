@@ -220,6 +220,34 @@ fn small_config(max_intset: u64) -> Config {
     Config { set_max_intset_entries: max_intset, ..Config::default() }
 }
 
+/// Redis 7.0 (unit/scan "SSCAN with PATTERN", "SSCAN with integer encoded object"): a small
+/// hashtable set holding integers and strings answers one SSCAN with a large COUNT with every
+/// matching member and cursor 0.
+#[test]
+fn sscan_of_a_small_mixed_set_returns_all_matches_in_one_call() {
+    let mut t = TestShard::new();
+    run(&mut t, &["sadd", "mykey", "foo", "fab", "fiz", "foobar", "1", "2", "3", "4"]);
+    assert_eq!(encoding(&mut t, "mykey"), Reply::bulk_str("hashtable"));
+    let Reply::Array(parts) =
+        run(&mut t, &["sscan", "mykey", "0", "match", "foo*", "count", "10000"])
+    else {
+        panic!("SSCAN answers an array")
+    };
+    assert_eq!(parts[0], bulk("0"));
+    assert_eq!(sorted(parts[1].clone()), bulks(&["foo", "foobar"]));
+
+    run(&mut t, &["sadd", "set", "1", "a"]);
+    for (pattern, want) in [("*a*", "a"), ("*1*", "1")] {
+        let Reply::Array(parts) =
+            run(&mut t, &["sscan", "set", "0", "match", pattern, "count", "100"])
+        else {
+            panic!("SSCAN answers an array")
+        };
+        assert_eq!(parts[0], bulk("0"));
+        assert_eq!(sorted(parts[1].clone()), bulks(&[want]));
+    }
+}
+
 #[test]
 fn resp3_shapes() {
     let mut t = TestShard::new();

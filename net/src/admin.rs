@@ -287,6 +287,10 @@ async fn client(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             Reply::Verbatim("txt", Bytes::from(out))
         }
         (b"kill", n) if n >= 3 => client_kill(conn, argv),
+        (b"unblock", 3 | 4) => client_unblock(argv).await,
+        (b"unblock", _) => Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        ),
         (b"no-evict", 3) | (b"no-touch", 3) => match lower(&argv[2]).as_slice() {
             b"on" | b"off" => Reply::ok(),
             _ => Reply::error("ERR syntax error"),
@@ -346,6 +350,37 @@ async fn client(conn: &mut Conn, argv: &[Bytes]) -> Reply {
 fn no_reply(conn: &mut Conn) -> Reply {
     conn.split_reply = true;
     Reply::Array(Vec::new())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when the client was blocked and is now told to stop.
+async fn client_unblock(argv: &[Bytes]) -> Reply {
+    use crate::client::UnblockAs;
+    let Some(id) = std::str::from_utf8(&argv[2]).ok().and_then(|s| s.parse::<i64>().ok()) else {
+        return Reply::error("ERR value is not an integer or out of range");
+    };
+    let how = match argv.get(3).map(|a| lower(a)) {
+        None => UnblockAs::Timeout,
+        Some(a) if a == b"timeout" => UnblockAs::Timeout,
+        Some(a) if a == b"error" => UnblockAs::Error,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let g = rt().global.clone();
+    let target = g.clients.lock().ok().and_then(|m| m.get(&(id as u64)).cloned());
+    let Some(target) = target.filter(|c| id > 0 && c.blocked.load(Ordering::Relaxed)) else {
+        return Reply::Int(0);
+    };
+    target.unblock.store(how as u8, Ordering::Release);
+    // The blocked task's waker belongs to its shard: wake it there.
+    let id = target.id;
+    crate::rt::call(
+        target.shard,
+        crate::rt::env::Job::Run(Box::new(move |_| {
+            crate::rt::wake_blocked_client(id);
+            crate::rt::env::Out::Done
+        })),
+    )
+    .await;
+    Reply::Int(1)
 }
 
 fn client_kill(conn: &mut Conn, argv: &[Bytes]) -> Reply {

@@ -22,6 +22,20 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     pub qbuf: AtomicUsize,
     pub omem: AtomicUsize,
+    /// In a blocking command (CLIENT UNBLOCK acts only then).
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK asked for: 0 no, else an [`UnblockAs`] value.
+    pub unblock: AtomicU8,
+}
+
+/// How CLIENT UNBLOCK ends a blocking command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum UnblockAs {
+    /// As if its timeout had expired (the default).
+    Timeout = 1,
+    /// With Redis's `-UNBLOCKED` error.
+    Error = 2,
 }
 
 impl ClientInfo {
@@ -52,6 +66,8 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
+            blocked: AtomicBool::new(false),
+            unblock: AtomicU8::new(0),
         }
     }
 

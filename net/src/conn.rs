@@ -68,6 +68,22 @@ fn set_nodelay(fd: RawFd) {
     }
 }
 
+/// Asks the kernel to stamp received bytes (SO_TIMESTAMPNS); best effort, a socket without
+/// stamps falls back to the time we read its bytes.
+fn enable_rx_timestamps(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket we own with a valid int option.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 fn sockaddr_string(fd: RawFd, peer: bool) -> String {
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -168,51 +184,123 @@ pub async fn accept_loop(listen_fd: RawFd) {
     }
 }
 
-/// How a connection receives bytes: a multishot recv over the shard's buffer ring, or
+/// How a connection receives bytes: a multishot recvmsg over the shard's buffer ring, or
 /// single-shot recvs into a buffer of its own.
 pub enum Receiver {
-    Multi(Option<MultiOp>),
+    /// `hdr` tells the kernel how much room to leave for the receive timestamp in each
+    /// buffer; it lives as long as the op.
+    Multi { op: Option<MultiOp>, hdr: Box<libc::msghdr>, rx_ns: u64 },
     /// Single-shot recv; an in-flight op (which owns its buffer) survives a dropped `recv()`
     /// future, so racing `recv()` against other events never loses bytes.
-    Single {
-        inflight: Option<usize>,
-        spare: Vec<u8>,
-    },
+    Single { inflight: Option<usize>, spare: Vec<u8>, rx_ns: u64 },
+}
+
+/// Control room for one SCM_TIMESTAMPNS message (CMSG_SPACE of a timespec on 64-bit Linux).
+const TIMESTAMP_CONTROL_LEN: usize = 32;
+
+/// The wall-clock time in ns (the clock of the kernel's receive timestamps).
+pub fn realtime_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into the valid struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+}
+
+/// The SCM_TIMESTAMPNS value in a recvmsg control block, in ns.
+fn control_timestamp_ns(control: &[u8]) -> Option<u64> {
+    let hdr_len = std::mem::size_of::<libc::cmsghdr>();
+    let mut off = 0;
+    while off + hdr_len <= control.len() {
+        // SAFETY: the bounds check above keeps the unaligned read inside `control`.
+        let cmsg: libc::cmsghdr =
+            unsafe { control.as_ptr().add(off).cast::<libc::cmsghdr>().read_unaligned() };
+        let len = cmsg.cmsg_len;
+        if len < hdr_len || off + len > control.len() {
+            return None;
+        }
+        if cmsg.cmsg_level == libc::SOL_SOCKET
+            && cmsg.cmsg_type == libc::SCM_TIMESTAMPNS
+            && len >= hdr_len + 16
+        {
+            let data = &control[off + hdr_len..off + hdr_len + 16];
+            let sec = i64::from_ne_bytes(data[..8].try_into().ok()?);
+            let nsec = i64::from_ne_bytes(data[8..].try_into().ok()?);
+            return Some((sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64));
+        }
+        off += (len + 7) & !7;
+    }
+    None
 }
 
 impl Receiver {
     pub fn single() -> Receiver {
-        Receiver::Single { inflight: None, spare: Vec::with_capacity(READ_SIZE) }
+        Receiver::Single { inflight: None, spare: Vec::with_capacity(READ_SIZE), rx_ns: 0 }
+    }
+
+    pub fn multi() -> Receiver {
+        // SAFETY: an all-zero msghdr is valid (no name, no iovecs, no control).
+        let mut hdr: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        hdr.msg_controllen = TIMESTAMP_CONTROL_LEN as _;
+        Receiver::Multi { op: None, hdr, rx_ns: 0 }
+    }
+
+    /// When the bytes of the last `recv()` reached the host: the kernel's receive timestamp
+    /// where the socket has them, else when we read them. Blocking commands are ordered by
+    /// it, so clients read by different shards are served in the order their bytes came in.
+    pub fn last_rx_ns(&self) -> u64 {
+        match self {
+            Receiver::Multi { rx_ns, .. } | Receiver::Single { rx_ns, .. } => *rx_ns,
+        }
     }
 
     /// Appends at least one byte to `rbuf`; Err on EOF or a socket error. Cancel-safe.
     pub async fn recv(&mut self, fd: RawFd, rbuf: &mut BytesMut) -> Result<usize, ()> {
         match self {
-            Receiver::Multi(op) => loop {
+            Receiver::Multi { op, hdr, rx_ns } => loop {
                 if op.is_none() {
-                    let sqe = opcode::RecvMulti::new(types::Fd(fd), rt::ring::BUF_GROUP).build();
+                    let sqe = opcode::RecvMsgMulti::new(
+                        types::Fd(fd),
+                        &**hdr as *const libc::msghdr,
+                        rt::ring::BUF_GROUP,
+                    )
+                    .build();
                     *op = Some(MultiOp::start(sqe));
                 }
                 let Some(stream) = op.as_ref() else { return Err(()) };
                 let id = stream.id;
                 let (res, flags, more) = stream.next().await;
+                let mut got: Option<(usize, Option<u64>)> = None;
                 if res > 0 {
                     let rt = rt();
                     let mut ring = rt.ring.borrow_mut();
-                    match io_uring::cqueue::buffer_select(flags) {
-                        Some(bid) => {
-                            ring.take_buffer(bid, res as usize, |b| rbuf.extend_from_slice(b))
+                    let take = |b: &[u8]| {
+                        if let Ok(out) = types::RecvMsgOut::parse(b, hdr) {
+                            rbuf.extend_from_slice(out.payload_data());
+                            got = Some((
+                                out.payload_data().len(),
+                                control_timestamp_ns(out.control_data()),
+                            ));
                         }
+                    };
+                    match io_uring::cqueue::buffer_select(flags) {
+                        Some(bid) => ring.take_buffer(bid, res as usize, take),
                         // Copied out by the ring while this task was not reading; taken
                         // before the op (and its staged bytes) may be released below.
-                        None => ring.take_staged(id, res as usize, |b| rbuf.extend_from_slice(b)),
+                        None => ring.take_staged(id, res as usize, take),
                     }
                 }
                 if !more {
                     *op = None;
                 }
                 if res > 0 {
-                    return Ok(res as usize);
+                    match got {
+                        Some((n, stamp)) if n > 0 => {
+                            *rx_ns = stamp.unwrap_or_else(realtime_ns);
+                            return Ok(n);
+                        }
+                        // No payload: the peer closed.
+                        _ => return Err(()),
+                    }
                 }
                 if res == 0 {
                     return Err(());
@@ -229,7 +317,7 @@ impl Receiver {
                 }
                 return Err(());
             },
-            Receiver::Single { inflight, spare } => {
+            Receiver::Single { inflight, spare, rx_ns } => {
                 let id = match *inflight {
                     Some(id) => id,
                     None => {
@@ -253,6 +341,7 @@ impl Receiver {
                 }
                 rbuf.extend_from_slice(&buf[..res as usize]);
                 *spare = buf;
+                *rx_ns = realtime_ns();
                 Ok(res as usize)
             }
         }
@@ -279,6 +368,7 @@ pub async fn serve(fd: RawFd) {
     let rt = rt();
     let global = rt.global.clone();
     set_nodelay(fd);
+    enable_rx_timestamps(fd);
     let now = mayfly_engine::clock::unix_time_ms();
     let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
     let info = Arc::new(ClientInfo::new(
@@ -295,7 +385,7 @@ pub async fn serve(fd: RawFd) {
     rt.env.borrow_mut().stats.connections_received += 1;
     let requirepass_set = global.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
     let receiver = if rt.ring.borrow().features.multishot_recv {
-        Receiver::Multi(None)
+        Receiver::multi()
     } else {
         Receiver::single()
     };
@@ -323,7 +413,7 @@ pub async fn serve(fd: RawFd) {
     drop(rt);
     serve_loop(&mut conn).await;
     // Drop the recv op (cancelling it) before the fd goes away.
-    conn.receiver = Receiver::Single { inflight: None, spare: Vec::new() };
+    conn.receiver = Receiver::Single { inflight: None, spare: Vec::new(), rx_ns: 0 };
     close_fd(fd);
     if let Ok(mut clients) = global.clients.lock() {
         clients.remove(&id);

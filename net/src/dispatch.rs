@@ -133,7 +133,10 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
         Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms))
     };
     let remaining = |d: Option<std::time::Instant>| {
-        d.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as u64)
+        // Rounded up: a truncated 0.9 ms would end the wait before the deadline.
+        d.map(|d| {
+            d.saturating_duration_since(std::time::Instant::now()).as_micros().div_ceil(1000) as u64
+        })
     };
     if !single || shards.is_empty() {
         // Keys on several shards: retry the atomic multi-shard attempt until data or timeout.
@@ -149,18 +152,46 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
                 unblock();
                 return timeout_reply(spec);
             }
-            crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10)).await;
+            // Watch the socket meanwhile: a client that goes away stops retrying at once.
+            let pause = crate::rt::sleep_ms(remaining(deadline).unwrap_or(10).min(10));
+            let watch_socket = conn.receiver.recv(conn.fd, &mut conn.rbuf);
+            let info = conn.info.clone();
+            info.blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+            let outcome = race(pause, race(watch_socket, unblock_requested(&info))).await;
+            info.blocked.store(false, std::sync::atomic::Ordering::Relaxed);
+            match outcome {
+                Either::Right(Either::Left(Err(()))) => {
+                    unblock();
+                    conn.close_after_reply = true;
+                    return timeout_reply(spec);
+                }
+                Either::Right(Either::Right(how)) => {
+                    unblock();
+                    return unblocked_reply(spec, how);
+                }
+                _ => {}
+            }
         }
     }
     let shard = shards[0];
     let id = conn.info.id;
-    let pending = crate::rt::submit(shard, Job::Block { id, db: conn.db, argv, resp3: conn.resp3 });
+    let stamp = match conn.receiver.last_rx_ns() {
+        0 => crate::conn::realtime_ns(),
+        ns => ns,
+    };
+    let pending = crate::rt::submit(
+        shard,
+        Job::Block { id, db: conn.db, argv, resp3: conn.resp3, stamp, fresh: true },
+    );
     let fut = match pending {
         Pending::Ready(out) => return out.into_reply(),
         Pending::Wait(f) => f,
     };
     let token = fut.token;
     g.blocked_clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let info = conn.info.clone();
+    info.blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut unblocked_as = None;
     let mut fut = std::pin::pin!(fut);
     let outcome = loop {
         let left = remaining(deadline);
@@ -174,28 +205,69 @@ async fn block(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) ->
             }
         };
         let watch_socket = conn.receiver.recv(conn.fd, &mut conn.rbuf);
-        match race(fut.as_mut(), race(timer, watch_socket)).await {
+        let events = race(timer, race(watch_socket, unblock_requested(&info)));
+        match race(fut.as_mut(), events).await {
             Either::Left(out) => break Some(out.into_reply()),
             Either::Right(Either::Left(())) => continue,
             // Pipelined bytes arrived while blocked: keep them for after the reply.
-            Either::Right(Either::Right(Ok(_))) => continue,
-            Either::Right(Either::Right(Err(()))) => {
+            Either::Right(Either::Right(Either::Left(Ok(_)))) => continue,
+            Either::Right(Either::Right(Either::Left(Err(())))) => {
                 conn.close_after_reply = true;
+                break None;
+            }
+            Either::Right(Either::Right(Either::Right(how))) => {
+                unblocked_as = Some(how);
                 break None;
             }
         }
     };
+    info.blocked.store(false, std::sync::atomic::Ordering::Relaxed);
+    rt.unblock_wakers.borrow_mut().remove(&id);
     g.blocked_clients.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(reply) = outcome {
         return reply;
     }
-    // Timed out or disconnected: withdraw the waiter, unless it was served meanwhile.
+    // Timed out, disconnected or CLIENT UNBLOCKed: withdraw the waiter, unless it was served
+    // meanwhile.
     let withdrawn = call(shard, Job::Unblock { id }).await.into_reply();
     if withdrawn == Reply::Int(1) {
         rt.cancel_reply(token);
-        timeout_reply(spec)
+        match unblocked_as {
+            Some(how) => unblocked_reply(spec, how),
+            None => timeout_reply(spec),
+        }
     } else {
         fut.await.into_reply()
+    }
+}
+
+/// Resolves when CLIENT UNBLOCK asks this client to stop waiting (and clears the request).
+async fn unblock_requested(info: &crate::client::ClientInfo) -> crate::client::UnblockAs {
+    use crate::client::UnblockAs;
+    use std::sync::atomic::Ordering;
+    std::future::poll_fn(|cx| match info.unblock.swap(0, Ordering::AcqRel) {
+        0 => {
+            rt().unblock_wakers.borrow_mut().insert(info.id, cx.waker().clone());
+            // A request that landed while registering must not be missed.
+            match info.unblock.swap(0, Ordering::AcqRel) {
+                0 => std::task::Poll::Pending,
+                2 => std::task::Poll::Ready(UnblockAs::Error),
+                _ => std::task::Poll::Ready(UnblockAs::Timeout),
+            }
+        }
+        2 => std::task::Poll::Ready(UnblockAs::Error),
+        _ => std::task::Poll::Ready(UnblockAs::Timeout),
+    })
+    .await
+}
+
+/// What a blocking command answers when CLIENT UNBLOCK ends it.
+fn unblocked_reply(spec: &CommandSpec, how: crate::client::UnblockAs) -> Reply {
+    match how {
+        crate::client::UnblockAs::Timeout => timeout_reply(spec),
+        crate::client::UnblockAs::Error => {
+            Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        }
     }
 }
 

@@ -47,6 +47,12 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Terminates open connections.",
     },
     SubcommandSpec {
+        name: "unblock",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Unblocks a client blocked by a blocking command from a different connection.",
+    },
+    SubcommandSpec {
         name: "no-evict",
         arity: 3,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,

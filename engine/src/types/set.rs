@@ -118,10 +118,26 @@ impl Big {
     }
 
     fn scan(&self, cursor: u64, count: usize, f: &mut impl FnMut(&[u8])) -> u64 {
+        let mut count = count.max(1);
+        let mut cursor = cursor;
         if cursor < STRS_PHASE {
             let mut buf = itoa::Buffer::new();
-            let next = self.ints.scan(cursor, count, |n| f(buf.format(*n).as_bytes()));
-            return if next != 0 || self.strs.is_empty() { next } else { STRS_PHASE };
+            let mut visited = 0;
+            let next = self.ints.scan(cursor, count, |n| {
+                visited += 1;
+                f(buf.format(*n).as_bytes())
+            });
+            if next != 0 || self.strs.is_empty() {
+                return next;
+            }
+            if visited >= count {
+                return STRS_PHASE;
+            }
+            // The integer half ended with COUNT to spare: go on into the strings in the same
+            // call, as Redis's single table would (SSCAN … COUNT 100 on a small set returns
+            // every member and cursor 0).
+            count -= visited;
+            cursor = STRS_PHASE;
         }
         match self.strs.scan(cursor - STRS_PHASE, count, |k, _| f(k)) {
             0 => 0,
@@ -356,6 +372,40 @@ mod tests {
     use super::*;
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
+
+    /// Scans with `count` until cursor 0; returns the members seen and the number of calls.
+    fn scan_all(s: &SetValue, count: usize) -> (Vec<String>, usize) {
+        let (mut seen, mut cursor, mut calls) = (Vec::new(), 0, 0);
+        loop {
+            cursor = s.scan(cursor, count, |m| seen.push(String::from_utf8_lossy(m).into()));
+            calls += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        (seen, calls)
+    }
+
+    #[test]
+    fn scan_of_a_mixed_hashtable_covers_both_halves_in_one_call_when_count_allows() {
+        let mut s = SetValue::new_intset();
+        for m in ["foo", "fab", "fiz", "foobar", "1", "2", "3", "4"] {
+            s.insert(m.as_bytes(), 512);
+        }
+        assert_eq!(s.encoding(), "hashtable");
+        let mut first = Vec::new();
+        let next = s.scan(0, 10_000, |m| first.push(String::from_utf8_lossy(m).into_owned()));
+        first.sort();
+        assert_eq!(next, 0, "a COUNT larger than the set finishes in one call");
+        assert_eq!(first, vec!["1", "2", "3", "4", "fab", "fiz", "foo", "foobar"]);
+        // Small counts still visit everything, across the phase boundary.
+        for count in 1..=9 {
+            let (seen, _) = scan_all(&s, count);
+            assert_eq!(seen.len(), 8, "count {count}");
+        }
+    }
 
     #[test]
     fn intset_stays_sorted_and_converts_past_the_limit() {

@@ -5,6 +5,19 @@
 //! them can never wait on each other in a cycle), run, and release. Single-shard commands take
 //! no locks: they run at once unless one of their keys is locked, in which case they wait in
 //! `pending` and are retried, in arrival order, whenever locks are released.
+//!
+//! Blocked clients (BLPOP & co.) wait here as `Waiter`s on the keys of this shard, queued per
+//! key by the kernel receive time of their command's bytes, and are served in that order, as
+//! Redis serves them in the order they blocked. Shards read their sockets on their own
+//! schedule, so a client's Block can reach the key's shard after a later client's Block or
+//! push. With several shards, two barrier rounds make up for it (a round: every other shard
+//! answers an empty job, which it only does after reading its sockets and forwarding what
+//! they held, so everything that arrived before the round started is here when it ends):
+//!
+//! ```text
+//!   fresh Block ──► held ──round──► run in receive-time order (answer, or park as Waiter)
+//!   write feeding waiters ──► lock keys ──round──► serve waiters in order ──► unlock, reply
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,10 +57,15 @@ pub enum Job {
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
-    /// this shard) and answer when a write makes it succeed.
-    Block { id: u64, db: usize, argv: Vec<Bytes>, resp3: bool },
-    /// Withdraw waiter `id`: answers `Out::Reply(Int(1))` when it was still waiting, 0 when
-    /// it had already been served (its reply is on the way).
+    /// this shard) and answer when a write makes it succeed. `stamp` is when the command's
+    /// bytes reached the host (see `Receiver::last_rx_ns`), so waiters that reach this shard out of
+    /// order are still served in the order they blocked.
+    /// `fresh`: just sent by the client's shard; with several shards it is first held until
+    /// a barrier round shows every Block read before it has arrived (see `HeldBlock`).
+    Block { id: u64, db: usize, argv: Vec<Bytes>, resp3: bool, stamp: u64, fresh: bool },
+    /// Withdraw waiter `id`: answers `Out::Reply(Int(1))` when it was still waiting (parked,
+    /// or its Block still queued behind a lock), 0 when it had already been served (its reply
+    /// is on the way).
     Unblock { id: u64 },
 }
 
@@ -58,6 +76,8 @@ pub struct Waiter {
     pub resp3: bool,
     pub reply_to: ReplyTo,
     pub keys: Vec<DbKey>,
+    /// When the client's shard read the command (orders the waiters of a key).
+    pub stamp: u64,
 }
 
 /// True for the reply a blocking command gives when it finds nothing (what it answers on
@@ -174,6 +194,21 @@ pub struct Env {
     pub deliveries: Vec<(ReplyTo, Out)>,
     /// Written keys that have waiters, to serve after the current job.
     ready_keys: Vec<DbKey>,
+    /// Shards in the process; with more than one, serving waits for a barrier (see
+    /// `defer_serving`).
+    nshards: usize,
+    /// Keys whose waiters are served once every other shard has flushed what it read so far,
+    /// locked meanwhile under the round's txid.
+    serving: HashMap<DbKey, u64>,
+    /// Barrier rounds to start (txid, keys), taken by the runtime after each job.
+    pub barrier_requests: Vec<(u64, Vec<DbKey>)>,
+    /// Keys of waiters parked while a round was running, rechecked when it ends.
+    parked_during_serve: Vec<DbKey>,
+    /// Fresh Blocks waiting for their barrier round, run in arrival order after it.
+    pub held_blocks: Vec<(Job, ReplyTo)>,
+    /// A task runs the rounds of `held_blocks`.
+    pub held_round_running: bool,
+    serve_rounds: u64,
     /// Every shard's published memory figure (see `Global::shard_mem`).
     mem_slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
     /// Process allocator figure minus the sum of the slots, refreshed by shard 0's tick.
@@ -208,6 +243,13 @@ impl Env {
             waiters: HashMap::new(),
             deliveries: Vec::new(),
             ready_keys: Vec::new(),
+            nshards: 1,
+            serving: HashMap::new(),
+            barrier_requests: Vec::new(),
+            parked_during_serve: Vec::new(),
+            held_blocks: Vec::new(),
+            held_round_running: false,
+            serve_rounds: 0,
             mem_slots: Arc::new(Vec::new()),
             mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         }
@@ -220,6 +262,12 @@ impl Env {
     ) -> Env {
         self.mem_slots = slots;
         self.mem_offset = offset;
+        self
+    }
+
+    /// How many shards the process runs (1 by default).
+    pub fn with_shard_count(mut self, nshards: usize) -> Env {
+        self.nshards = nshards.max(1);
         self
     }
 
@@ -281,9 +329,15 @@ impl Env {
     fn park_waiter(&mut self, id: u64, waiter: Waiter) {
         for k in &waiter.keys {
             let q = self.blocked.entry(k.clone()).or_default();
-            if !q.contains(&id) {
-                q.push_back(id);
+            if q.contains(&id) {
+                continue;
             }
+            // A Block from another shard can arrive after one read later on this shard: queue
+            // by read time, not by arrival here, so the first to block is the first served.
+            let waiters = &self.waiters;
+            let stamp_of = |x: &u64| waiters.get(x).map_or(0, |w| w.stamp);
+            let at = q.iter().rposition(|x| stamp_of(x) <= waiter.stamp).map_or(0, |i| i + 1);
+            q.insert(at, id);
         }
         self.waiters.insert(id, waiter);
         self.update_write_log();
@@ -368,8 +422,63 @@ impl Env {
     pub fn after_job(&mut self) {
         self.drain_write_log();
         if !self.ready_keys.is_empty() {
+            if self.nshards > 1 {
+                self.defer_serving();
+            } else {
+                self.serve_blocked();
+            }
+        }
+    }
+
+    /// A write fed keys with waiters, but a client of another shard may have blocked on them
+    /// before the write came in, its Block still on the way (a shard reads its sockets on its
+    /// own schedule). Redis would serve that client first. So the keys are locked (the
+    /// element stays where it is, commands on them wait) and served only after every other
+    /// shard answered a barrier: each answers after reading its sockets and sending what
+    /// they held, so every Block read before the write is here by then, queued by arrival.
+    fn defer_serving(&mut self) {
+        let keys = std::mem::take(&mut self.ready_keys);
+        self.serve_rounds += 1;
+        let txid = (1 << 63) | ((self.shard.id as u64) << 40) | self.serve_rounds;
+        let mut round = Vec::new();
+        for k in keys {
+            if self.serving.contains_key(&k) {
+                continue;
+            }
+            if self.locks.try_lock(txid, std::slice::from_ref(&k), true) {
+                self.serving.insert(k.clone(), txid);
+                round.push(k);
+            } else {
+                // Held by a multi-shard transaction: serve now rather than wait on it.
+                self.ready_keys.push(k);
+            }
+        }
+        if !round.is_empty() {
+            self.barrier_requests.push((txid, round));
+        }
+        if !self.ready_keys.is_empty() {
             self.serve_blocked();
         }
+    }
+
+    /// The barrier of round `txid` is complete: unlock its keys and serve their waiters.
+    pub fn finish_serving(&mut self, txid: u64, keys: &[DbKey]) {
+        self.locks.unlock(txid);
+        for k in keys {
+            self.serving.remove(k);
+        }
+        let mut recheck = std::mem::take(&mut self.parked_during_serve);
+        recheck.extend(keys.iter().cloned());
+        for k in recheck {
+            if self.serving.contains_key(&k) {
+                // Another round owns it now; it serves the key when it ends.
+                continue;
+            }
+            if self.blocked.contains_key(&k) && !self.ready_keys.contains(&k) {
+                self.ready_keys.push(k);
+            }
+        }
+        self.serve_blocked();
     }
 
     pub fn watch(&mut self, key: DbKey, flag: Arc<AtomicBool>) {
@@ -547,9 +656,29 @@ impl Env {
                 self.after_job();
                 Ok(out)
             }
-            Job::Block { id, db, argv, resp3 } => {
+            Job::Block { id, db, argv, resp3, stamp, fresh } => {
+                if fresh && self.nshards > 1 {
+                    // Another shard may still be sending a Block its client sent earlier; one
+                    // that finds data now would take the element from under it.
+                    return Ok(Out::Any(Box::new(HeldBlock(ParkedMarker {
+                        id,
+                        db,
+                        argv,
+                        resp3,
+                        stamp,
+                    }))));
+                }
+                if !self.serving.is_empty() {
+                    let keys = command_keys(db, &argv);
+                    if keys.iter().any(|k| self.serving.contains_key(k)) {
+                        // A round is deciding who gets these keys' elements: join the queue
+                        // (by arrival) instead of taking one ahead of earlier clients.
+                        self.parked_during_serve.extend(keys);
+                        return Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3, stamp })));
+                    }
+                }
                 if !self.locks.is_empty() && self.locks.blocks(&command_keys(db, &argv), true) {
-                    return Err(Job::Block { id, db, argv, resp3 });
+                    return Err(Job::Block { id, db, argv, resp3, stamp, fresh });
                 }
                 let reply = self.exec(db, &argv, resp3);
                 if !is_empty_blocking_reply(&reply) {
@@ -557,10 +686,23 @@ impl Env {
                     return Ok(Out::Reply(reply));
                 }
                 // Parked: the answer comes through `deliveries` (served) or Unblock (timeout).
-                Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3 })))
+                Ok(Out::Any(Box::new(ParkedMarker { id, db, argv, resp3, stamp })))
             }
             Job::Unblock { id } => {
-                Ok(Out::Reply(Reply::Int(self.remove_waiter(id).is_some() as i64)))
+                if self.remove_waiter(id).is_some() {
+                    return Ok(Out::Reply(Reply::Int(1)));
+                }
+                let is_it = |job: &Job| matches!(job, Job::Block { id: b, .. } if *b == id);
+                if let Some(at) = self.held_blocks.iter().position(|(job, _)| is_it(job)) {
+                    self.held_blocks.remove(at);
+                    return Ok(Out::Reply(Reply::Int(1)));
+                }
+                // Still queued behind a lock: drop it, or it would park later with nobody
+                // left to answer (and hand an element to a client that is gone).
+                let before = self.pending.len();
+                self.pending
+                    .retain(|(job, _)| !matches!(job, Job::Block { id: b, .. } if *b == id));
+                Ok(Out::Reply(Reply::Int((self.pending.len() < before) as i64)))
             }
         }
     }
@@ -598,14 +740,43 @@ impl Env {
     /// Parks a blocking command that found nothing, replying later to `reply_to`.
     pub fn park(&mut self, marker: ParkedMarker, reply_to: ReplyTo) {
         let keys = command_keys(marker.db, &marker.argv);
-        let waiter =
-            Waiter { db: marker.db, argv: marker.argv, resp3: marker.resp3, reply_to, keys };
+        let waiter = Waiter {
+            db: marker.db,
+            argv: marker.argv,
+            resp3: marker.resp3,
+            reply_to,
+            keys,
+            stamp: marker.stamp,
+        };
         self.park_waiter(marker.id, waiter);
     }
 
     /// True after a job that may have released locks; the caller then retries `pending`.
     pub fn releases_locks(job: &Job) -> bool {
         matches!(job, Job::Unlock { .. } | Job::Store { .. })
+    }
+}
+
+/// A fresh `Job::Block` on a multi-shard server, handed back to the runtime to hold until a
+/// barrier round (see `Rt::finish`).
+pub struct HeldBlock(pub ParkedMarker);
+
+impl HeldBlock {
+    /// The Block to run once the round is over.
+    pub fn into_job(self) -> Job {
+        let m = self.0;
+        Job::Block {
+            id: m.id,
+            db: m.db,
+            argv: m.argv,
+            resp3: m.resp3,
+            stamp: m.stamp,
+            fresh: false,
+        }
+    }
+
+    pub fn stamp(&self) -> u64 {
+        self.0.stamp
     }
 }
 
@@ -616,4 +787,139 @@ pub struct ParkedMarker {
     pub db: usize,
     pub argv: Vec<Bytes>,
     pub resp3: bool,
+    pub stamp: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mayfly_engine::clock::Clock;
+    use mayfly_engine::config::Config;
+
+    fn env(nshards: usize) -> Env {
+        Env::new(Shard::new(0, Config::default(), Clock::Manual(1_000))).with_shard_count(nshards)
+    }
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+    }
+
+    fn exec(env: &mut Env, words: &[&str]) -> Result<Out, Job> {
+        env.try_run(Job::Exec { spec: None, db: 0, argv: args(words), resp3: false, txid: 0 })
+    }
+
+    /// Runs a Block as the runtime would: parks it (with reply slot `token`) when it finds
+    /// nothing, and hands back a held one.
+    fn block(
+        env: &mut Env,
+        id: u64,
+        stamp: u64,
+        fresh: bool,
+        words: &[&str],
+    ) -> Option<Box<HeldBlock>> {
+        let job = Job::Block { id, db: 0, argv: args(words), resp3: false, stamp, fresh };
+        match env.try_run(job) {
+            Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {
+                let marker = b.downcast::<ParkedMarker>().expect("checked");
+                env.park(*marker, ReplyTo::Local(id as usize));
+                None
+            }
+            Ok(Out::Any(b)) if b.is::<HeldBlock>() => Some(b.downcast().expect("checked")),
+            Ok(Out::Reply(r)) => panic!("answered at once: {r:?}"),
+            _ => panic!("unexpected outcome"),
+        }
+    }
+
+    /// Served waiters as (reply slot, reply).
+    fn served(env: &mut Env) -> Vec<(usize, Reply)> {
+        std::mem::take(&mut env.deliveries)
+            .into_iter()
+            .map(|(to, out)| match (to, out) {
+                (ReplyTo::Local(t), Out::Reply(r)) => (t, r),
+                _ => panic!("unexpected delivery"),
+            })
+            .collect()
+    }
+
+    fn pair(key: &str, value: &str) -> Reply {
+        Reply::Array(vec![Reply::bulk_str(key), Reply::bulk_str(value)])
+    }
+
+    #[test]
+    fn waiters_are_served_in_arrival_order_whatever_order_they_parked_in() {
+        let mut env = env(1);
+        // Client 2's bytes came in first, but its Block reached this shard last.
+        block(&mut env, 1, 300, false, &["blpop", "k", "0"]);
+        block(&mut env, 3, 500, false, &["blpop", "k", "0"]);
+        block(&mut env, 2, 100, false, &["blpop", "k", "0"]);
+        assert!(exec(&mut env, &["rpush", "k", "a", "b", "c"]).is_ok());
+        assert_eq!(
+            served(&mut env),
+            vec![(2, pair("k", "a")), (1, pair("k", "b")), (3, pair("k", "c"))]
+        );
+        assert!(env.waiters.is_empty() && env.blocked.is_empty());
+    }
+
+    #[test]
+    fn a_wrongtype_destination_answers_its_client_and_the_element_goes_on() {
+        let mut env = env(1);
+        assert!(exec(&mut env, &["set", "bad", "x"]).is_ok());
+        block(&mut env, 1, 1, false, &["brpoplpush", "src", "bad", "0"]);
+        block(&mut env, 2, 2, false, &["brpoplpush", "src", "good", "0"]);
+        assert!(exec(&mut env, &["lpush", "src", "e"]).is_ok());
+        let got = served(&mut env);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, 1);
+        assert!(got[0].1.is_error(), "{:?}", got[0].1);
+        assert_eq!(got[1], (2, Reply::bulk_str("e")));
+    }
+
+    #[test]
+    fn unblock_withdraws_a_block_still_queued_behind_a_lock() {
+        let mut env = env(1);
+        let key: DbKey = (0, Key::from(&b"k"[..]));
+        assert!(env.try_run(Job::Lock { txid: 7, keys: vec![key], exclusive: true }).is_ok());
+        let job = Job::Block {
+            id: 9,
+            db: 0,
+            argv: args(&["blpop", "k", "0"]),
+            resp3: false,
+            stamp: 1,
+            fresh: false,
+        };
+        let Err(job) = env.try_run(job) else { panic!("a locked key makes the Block wait") };
+        env.pending.push_back((job, ReplyTo::Local(0)));
+        assert!(matches!(env.try_run(Job::Unblock { id: 9 }), Ok(Out::Reply(Reply::Int(1)))));
+        assert!(env.pending.is_empty(), "the withdrawn Block would park with nobody to answer");
+        // Not waiting anywhere any more: a second withdraw says it is gone.
+        assert!(matches!(env.try_run(Job::Unblock { id: 9 }), Ok(Out::Reply(Reply::Int(0)))));
+    }
+
+    #[test]
+    fn with_several_shards_a_fresh_block_is_held_and_can_be_withdrawn() {
+        let mut env = env(2);
+        let held = block(&mut env, 4, 10, true, &["blpop", "k", "0"]).expect("held");
+        assert_eq!(held.stamp(), 10);
+        env.held_blocks.push((held.into_job(), ReplyTo::Local(4)));
+        assert!(matches!(env.try_run(Job::Unblock { id: 4 }), Ok(Out::Reply(Reply::Int(1)))));
+        assert!(env.held_blocks.is_empty());
+    }
+
+    #[test]
+    fn with_several_shards_a_write_feeding_waiters_locks_the_key_until_the_round_ends() {
+        let mut env = env(2);
+        block(&mut env, 1, 1, false, &["blpop", "k", "0"]);
+        assert!(exec(&mut env, &["rpush", "k", "a", "b"]).is_ok());
+        assert!(served(&mut env).is_empty(), "nobody is served before the barrier");
+        let rounds = std::mem::take(&mut env.barrier_requests);
+        assert_eq!(rounds.len(), 1);
+        // Meanwhile the key is off limits: other commands wait, a late Block joins the queue.
+        assert!(exec(&mut env, &["lpop", "k"]).is_err());
+        block(&mut env, 2, 0, false, &["blpop", "k", "0"]);
+        let (txid, keys) = &rounds[0];
+        env.finish_serving(*txid, keys);
+        // The late Block's bytes came in first (stamp 0), so it is first in line.
+        assert_eq!(served(&mut env), vec![(2, pair("k", "a")), (1, pair("k", "b"))]);
+        assert!(exec(&mut env, &["llen", "k"]).is_ok());
+    }
 }

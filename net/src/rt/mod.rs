@@ -35,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, types};
 
 use crate::server::Global;
-use env::{Env, Job, Out, ParkedMarker, ReplyTo};
+use env::{Env, HeldBlock, Job, Out, ParkedMarker, ReplyTo};
 use mayfly_engine::notify::Event;
 use ring::{Owned, Ring};
 
@@ -81,6 +81,17 @@ pub struct Rt {
     pub pubsub: RefCell<crate::pubsub::Registry>,
     /// Keyspace events of split multi-shard commands this shard coordinates, by txid.
     pub held_events: RefCell<Vec<(u64, Vec<Event>)>>,
+    /// Tasks of this shard's blocked clients, by client id, for CLIENT UNBLOCK to wake.
+    pub unblock_wakers: RefCell<std::collections::HashMap<u64, Waker>>,
+}
+
+/// Wakes the task of blocked client `id` if it runs on this shard (CLIENT UNBLOCK, which
+/// set the client's request flag first).
+pub fn wake_blocked_client(id: u64) {
+    let waker = rt().unblock_wakers.borrow_mut().remove(&id);
+    if let Some(w) = waker {
+        w.wake();
+    }
 }
 
 thread_local! {
@@ -210,12 +221,24 @@ impl Rt {
         let result = self.env.borrow_mut().try_run(job);
         self.route_events(reply_to, txid);
         match result {
-            Ok(out) => self.finish(out, reply_to),
+            Ok(out) => self.finish_job(out, reply_to),
             Err(job) => self.env.borrow_mut().pending.push_back((job, reply_to)),
         }
         self.flush_deliveries();
         if releases {
             self.retry_pending();
+        }
+    }
+
+    /// Delivers a job's result, unless the job fed blocked clients whose serving waits for a
+    /// barrier round: then the result goes out after they are served, as Redis answers a
+    /// push only after handing its elements to the clients blocked on them.
+    fn finish_job(&self, out: Out, reply_to: ReplyTo) {
+        let rounds = std::mem::take(&mut self.env.borrow_mut().barrier_requests);
+        if rounds.is_empty() {
+            self.finish(out, reply_to);
+        } else {
+            exec::spawn(serve_after_barrier(rounds, Some((out, reply_to))));
         }
     }
 
@@ -227,15 +250,32 @@ impl Rt {
                     self.env.borrow_mut().park(*marker, reply_to);
                 }
             }
+            Out::Any(b) if b.is::<HeldBlock>() => {
+                if let Ok(held) = b.downcast::<HeldBlock>() {
+                    let mut env = self.env.borrow_mut();
+                    env.held_blocks.push((held.into_job(), reply_to));
+                    if !env.held_round_running {
+                        env.held_round_running = true;
+                        exec::spawn(release_held_blocks());
+                    }
+                }
+            }
             out => self.deliver(reply_to, out),
         }
     }
 
-    /// Sends the replies of waiters served by the last job.
+    /// Sends the replies of waiters served by the last job, and starts the barrier rounds it
+    /// asked for.
     fn flush_deliveries(&self) {
-        let deliveries = std::mem::take(&mut self.env.borrow_mut().deliveries);
+        let (deliveries, rounds) = {
+            let mut env = self.env.borrow_mut();
+            (std::mem::take(&mut env.deliveries), std::mem::take(&mut env.barrier_requests))
+        };
         for (to, out) in deliveries {
             self.deliver(to, out);
+        }
+        if !rounds.is_empty() {
+            exec::spawn(serve_after_barrier(rounds, None));
         }
     }
 
@@ -248,7 +288,7 @@ impl Rt {
             let result = self.env.borrow_mut().try_run(job);
             self.route_events(reply_to, txid);
             match result {
-                Ok(out) => self.finish(out, reply_to),
+                Ok(out) => self.finish_job(out, reply_to),
                 Err(job) => still.push_back((job, reply_to)),
             }
             self.flush_deliveries();
@@ -270,6 +310,69 @@ fn split_txid(job: &Job) -> u64 {
     match job {
         Job::Exec { txid, .. } => *txid,
         _ => 0,
+    }
+}
+
+/// Serves the waiters of `keys` once every other shard has answered an empty job. A shard
+/// takes its mesh messages, then reads its sockets and runs what they hold, then runs the
+/// messages (see the shard loop); so its answer comes after every Block it read before it
+/// saw ours.
+/// `reply` is the result of the write that started the rounds, sent once they are done.
+async fn serve_after_barrier(rounds: Vec<(u64, Vec<env::DbKey>)>, reply: Option<(Out, ReplyTo)>) {
+    let rt = rt();
+    barrier().await;
+    for (txid, keys) in &rounds {
+        rt.env.borrow_mut().finish_serving(*txid, keys);
+    }
+    rt.flush_deliveries();
+    if let Some((out, reply_to)) = reply {
+        rt.finish(out, reply_to);
+    }
+    rt.retry_pending();
+}
+
+/// Waits for every other shard to answer an empty job (see `serve_after_barrier`).
+async fn barrier() {
+    let rt = rt();
+    let acks: Vec<Pending> = (0..rt.nshards)
+        .filter(|&s| s != rt.id)
+        .map(|s| submit(s, Job::Run(Box::new(|_| Out::Done))))
+        .collect();
+    for ack in acks {
+        ack.get().await;
+    }
+}
+
+/// Runs held Blocks round by round. A round notes the time, then waits for the barrier: by
+/// then every Block whose bytes came in before that time has arrived here, so those run, in
+/// the order their bytes came in. A client that blocked first is first in line even when its
+/// shard was slower to pass its command on. Later ones wait for the next round.
+async fn release_held_blocks() {
+    let rt = rt();
+    loop {
+        if rt.env.borrow().held_blocks.is_empty() {
+            rt.env.borrow_mut().held_round_running = false;
+            return;
+        }
+        let cut_ns = crate::conn::realtime_ns();
+        barrier().await;
+        let mut batch: Vec<(u64, Job, ReplyTo)> = Vec::new();
+        {
+            let mut env = rt.env.borrow_mut();
+            let mut rest = Vec::new();
+            // Withdrawn ones (timeout, disconnect) are gone from the list already.
+            for (job, to) in env.held_blocks.drain(..) {
+                match &job {
+                    Job::Block { stamp, .. } if *stamp <= cut_ns => batch.push((*stamp, job, to)),
+                    _ => rest.push((job, to)),
+                }
+            }
+            env.held_blocks = rest;
+        }
+        batch.sort_by_key(|(stamp, _, _)| *stamp);
+        for (_, job, to) in batch {
+            rt.accept_job(job, to);
+        }
     }
 }
 
@@ -323,11 +426,27 @@ pub fn submit(shard: usize, job: Job) -> Pending {
         let txid = split_txid(&job);
         let result = rt.env.borrow_mut().try_run(job);
         rt.route_events(ReplyTo::Local(0), txid);
+        // Rounds started by a job with a result travel with it; any other (none expected)
+        // are started by `flush_deliveries`.
+        let rounds = match &result {
+            Ok(Out::Any(b)) if b.is::<ParkedMarker>() || b.is::<HeldBlock>() => Vec::new(),
+            Ok(_) => std::mem::take(&mut rt.env.borrow_mut().barrier_requests),
+            Err(_) => Vec::new(),
+        };
         rt.flush_deliveries();
         return match result {
-            Ok(Out::Any(b)) if b.is::<ParkedMarker>() => {
+            Ok(Out::Any(b)) if b.is::<ParkedMarker>() || b.is::<HeldBlock>() => {
                 let token = rt.alloc_reply();
                 rt.finish(Out::Any(b), ReplyTo::Local(token));
+                Pending::Wait(ReplyFuture { token })
+            }
+            Ok(out) if !rounds.is_empty() => {
+                // Fed blocked clients: answered after they are served (see `finish_job`).
+                let token = rt.alloc_reply();
+                exec::spawn(serve_after_barrier(rounds, Some((out, ReplyTo::Local(token)))));
+                if releases {
+                    rt.retry_pending();
+                }
                 Pending::Wait(ReplyFuture { token })
             }
             Ok(out) => {

@@ -77,13 +77,16 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         nshards,
         ring: RefCell::new(ring),
         env: RefCell::new(
-            Env::new(shard).with_memory_slots(global.shard_mem.clone(), global.mem_offset.clone()),
+            Env::new(shard)
+                .with_memory_slots(global.shard_mem.clone(), global.mem_offset.clone())
+                .with_shard_count(nshards),
         ),
         mesh: RefCell::new(mesh),
         replies: RefCell::new((Vec::new(), Vec::new())),
         global: global.clone(),
         pubsub: RefCell::new(crate::pubsub::Registry::default()),
         held_events: RefCell::new(Vec::new()),
+        unblock_wakers: RefCell::new(std::collections::HashMap::new()),
     });
     RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
@@ -107,9 +110,18 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
     let mut inbox: Vec<Msg> = Vec::with_capacity(256);
     let mut idle_turns = 0usize;
     loop {
-        let polled = executor.run_ready(TASK_BUDGET);
-
+        // Take the mesh messages first, then read our own sockets, then run the messages: a
+        // message was sent after its shard read its client's bytes, so every byte that
+        // reached our sockets before those bytes is read and dispatched ahead of it. Without
+        // this, a client of this shard that blocked on a key before another shard's client
+        // pushed to it could be parked after the push and miss its element (Redis serves in
+        // arrival order).
         rt.mesh.borrow_mut().recv(MESH_BUDGET, &mut inbox);
+        if !inbox.is_empty() {
+            let _ = rt.ring.borrow_mut().submit();
+            rt.ring.borrow_mut().reap();
+        }
+        let polled = executor.run_ready(TASK_BUDGET);
         let got = inbox.len();
         for msg in inbox.drain(..) {
             match msg {
@@ -127,6 +139,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
                 ring.tick_fired = false;
                 drop(ring);
                 tick(&rt);
+                rt.flush_deliveries();
                 arm_tick(&rt, &tick_ts);
             }
         }
