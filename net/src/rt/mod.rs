@@ -324,6 +324,10 @@ async fn serve_after_barrier(rounds: Vec<(u64, Vec<env::DbKey>)>, reply: Option<
     for (txid, keys) in &rounds {
         rt.env.borrow_mut().finish_serving(*txid, keys);
     }
+    // The served clients' keyspace events (lpop, del, …) go out before the writer's reply,
+    // as in Redis, where serving happens before the push command returns.
+    let events_to = reply.as_ref().map_or(ReplyTo::Local(0), |(_, to)| *to);
+    rt.route_events(events_to, 0);
     rt.flush_deliveries();
     if let Some((out, reply_to)) = reply {
         rt.finish(out, reply_to);
