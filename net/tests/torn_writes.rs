@@ -302,3 +302,89 @@ fn rename_across_shards_keeps_exactly_one_key() {
     println!("{renames} cross-shard renames, {reads} reads");
     assert!(renames > 50, "too few renames: {renames}");
 }
+
+/// Issue 3's concurrency check for set/zset stores: members keep moving between two sets and
+/// between two sorted sets on different shards (SMOVE, and MULTI ZREM+ZADD), while a reader
+/// runs SUNIONSTORE / ZUNIONSTORE over both. A store that read one shard before a move and
+/// the other after it would lose a member (99) or, for the sorted sets, count one twice (a
+/// score sum off by the member's score).
+#[test]
+fn sunionstore_and_zunionstore_never_see_half_a_move() {
+    let server = Server::with_shards(SHARDS);
+    let port = server.port;
+    let keys = keys_on_both_shards("u:", 3);
+    let (s1, s2, sdst) = (keys[0].clone(), keys[1].clone(), keys[2].clone());
+    let (z1, z2, zdst) = (keys[3].clone(), keys[4].clone(), keys[5].clone());
+    assert_ne!(shard_of(&s1), shard_of(&s2));
+    assert_ne!(shard_of(&z1), shard_of(&z2));
+    let mut c = server.raw();
+    for m in 0..100 {
+        let (set, zset) = if m < 50 { (&s1, &z1) } else { (&s2, &z2) };
+        let m = m.to_string();
+        assert_eq!(c.cmd(&["SADD", set, &m]), b":1\r\n");
+        assert_eq!(c.cmd(&["ZADD", zset, &m, &m]), b":1\r\n");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let set_mover = {
+        let (s1, s2, stop) = (s1.clone(), s2.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = RawClient::connect(port);
+            let mut moves = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let m = (moves % 100).to_string();
+                if c.cmd(&["SMOVE", &s1, &s2, &m]) == b":0\r\n" {
+                    assert_eq!(c.cmd(&["SMOVE", &s2, &s1, &m]), b":1\r\n");
+                }
+                moves += 1;
+            }
+            moves
+        })
+    };
+    let zset_mover = {
+        let (z1, z2, stop) = (z1.clone(), z2.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = RawClient::connect(port);
+            let mut moves = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let m = ((moves * 7) % 100).to_string();
+                // Only this thread moves sorted-set members, so where m is cannot change
+                // between this read and the transaction.
+                let in_z1 = c.cmd(&["ZSCORE", &z1, &m]) != b"$-1\r\n";
+                let (from, to) = if in_z1 { (&z1, &z2) } else { (&z2, &z1) };
+                let mut req = common::encode_cmd(&["MULTI"]);
+                req.extend(common::encode_cmd(&["ZREM", from, &m]));
+                req.extend(common::encode_cmd(&["ZADD", to, &m, &m]));
+                req.extend(common::encode_cmd(&["EXEC"]));
+                c.send(&req).unwrap();
+                assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+                assert_eq!(c.read_reply().unwrap(), b"+QUEUED\r\n");
+                assert_eq!(c.read_reply().unwrap(), b"+QUEUED\r\n");
+                assert_eq!(c.read_reply().unwrap(), b"*2\r\n:1\r\n:1\r\n");
+                moves += 1;
+            }
+            moves
+        })
+    };
+    let deadline = Instant::now() + RUN_FOR;
+    let mut reads = 0;
+    while Instant::now() < deadline {
+        assert_eq!(c.cmd(&["SUNIONSTORE", &sdst, &s1, &s2]), b":100\r\n", "SUNIONSTORE torn");
+        assert_eq!(c.cmd(&["ZUNIONSTORE", &zdst, "2", &z1, &z2]), b":100\r\n", "ZUNIONSTORE torn");
+        let r = Resp::parse(&c.cmd(&["ZRANGE", &zdst, "0", "-1", "WITHSCORES"]));
+        let sum: f64 = r
+            .items()
+            .chunks(2)
+            .map(|p| match &p[1] {
+                Resp::Bulk(b) => std::str::from_utf8(b).unwrap().parse::<f64>().unwrap(),
+                other => panic!("score {other:?}"),
+            })
+            .sum();
+        assert_eq!(sum, 4950.0, "a member counted twice or lost by ZUNIONSTORE");
+        reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let set_moves = set_mover.join().unwrap();
+    let zset_moves = zset_mover.join().unwrap();
+    println!("{set_moves} SMOVEs, {zset_moves} ZREM+ZADD transactions, {reads} reads");
+    assert!(set_moves > 50 && zset_moves > 50 && reads > 20, "too little work");
+}
