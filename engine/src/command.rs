@@ -271,6 +271,14 @@ impl CommandSpec {
         self
     }
 
+    /// `Some(1)` when this invocation names exactly one key, at index 1, by the table alone
+    /// (no movable keys, no numkeys argument): the same answer as `keys_of` == `[1]`, without
+    /// allocating.
+    pub fn single_key(&self, argc: usize) -> Option<usize> {
+        let fixed_one = self.keys_fn.is_none() && self.first_key == 1 && self.last_key == 1;
+        (fixed_one && argc > 1 && numkeys_layout(self.name).is_none()).then_some(1)
+    }
+
     /// The key indexes of this invocation: exact for movable-keys commands, else the
     /// `first_key..last_key` range.
     pub fn keys_of(&self, argv: &[Bytes]) -> Vec<usize> {
@@ -298,3 +306,29 @@ impl CommandSpec {
 
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 pub const ONE_KEY: (i32, i32, i32) = (1, 1, 1);
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    /// The routing fast path must name the same key `keys_of` finds, for every command.
+    #[test]
+    fn single_key_agrees_with_keys_of_for_every_command() {
+        let mut fast = 0;
+        for spec in crate::commands() {
+            for argc in 1..8 {
+                let argv: Vec<Bytes> = std::iter::once(Bytes::from(spec.name))
+                    .chain((1..argc).map(|i| Bytes::from(format!("{i}"))))
+                    .collect();
+                if let Some(i) = spec.single_key(argc) {
+                    assert_eq!(spec.keys_of(&argv), vec![i], "{} with {argc} args", spec.name);
+                    fast += 1;
+                }
+            }
+        }
+        assert!(fast > 100, "the fast path covers the one-key commands ({fast})");
+        assert_eq!(crate::lookup(b"get").and_then(|s| s.single_key(2)), Some(1));
+        assert_eq!(crate::lookup(b"mset").and_then(|s| s.single_key(3)), None);
+        assert_eq!(crate::lookup(b"zunionstore").and_then(|s| s.single_key(4)), None);
+    }
+}

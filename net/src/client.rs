@@ -1,6 +1,6 @@
 //! What other connections may see of a client (CLIENT LIST/INFO/KILL), shared across shards.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 pub struct ClientInfo {
@@ -13,7 +13,9 @@ pub struct ClientInfo {
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
-    pub last_cmd: Mutex<&'static str>,
+    /// The last command's table entry (null before the first): one relaxed store per
+    /// command, where a mutex cost two atomic read-modify-writes on the hot path.
+    last_cmd: AtomicPtr<mayfly_engine::command::CommandSpec>,
     pub last_interaction_ms: AtomicU64,
     pub db: AtomicUsize,
     pub resp: AtomicU8,
@@ -57,7 +59,7 @@ impl ClientInfo {
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
             last_interaction_ms: AtomicU64::new(now_ms),
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
@@ -71,10 +73,26 @@ impl ClientInfo {
         }
     }
 
+    /// Records the command this client runs now, for CLIENT LIST's `cmd=`.
+    pub fn set_last_cmd(&self, spec: &'static mayfly_engine::command::CommandSpec) {
+        self.last_cmd.store(spec as *const _ as *mut _, Ordering::Relaxed);
+    }
+
+    /// The last command's name, "NULL" before the first, as Redis prints it.
+    pub fn last_cmd_name(&self) -> &'static str {
+        let ptr = self.last_cmd.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or was made from a `&'static CommandSpec` in
+        // `set_last_cmd`; the table entries live for the whole program and are never mutated.
+        match unsafe { ptr.as_ref() } {
+            Some(spec) => spec.name,
+            None => "NULL",
+        }
+    }
+
     /// One CLIENT LIST line, in Redis 7.0's field order.
     pub fn describe(&self, now_ms: u64) -> String {
         let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
-        let cmd = self.last_cmd.lock().map(|c| *c).unwrap_or("NULL");
+        let cmd = self.last_cmd_name();
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
         let multi = if self.in_multi.load(Ordering::Relaxed) {

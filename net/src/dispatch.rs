@@ -56,9 +56,7 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
             return reply;
         }
     };
-    if let Ok(mut last) = conn.info.last_cmd.lock() {
-        *last = spec.name;
-    }
+    conn.info.set_last_cmd(spec);
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
@@ -285,6 +283,14 @@ pub async fn route(db: usize, resp3: bool, spec: &'static CommandSpec, argv: Vec
     // Borrow, never clone, the shared Arc here: a refcount bump per command would bounce its
     // cache line between every shard's core.
     let g = &*rt.global;
+    // Most commands name exactly one key at a fixed place: route them without building the
+    // key index list (an allocation per command).
+    if let Some(i) = spec.single_key(argv.len()) {
+        let shard = g.shard_of(&argv[i]);
+        return call(shard, Job::Exec { spec: Some(spec), db, argv, resp3, txid: 0 })
+            .await
+            .into_reply();
+    }
     let idx = spec.keys_of(&argv);
     if idx.is_empty() {
         return match spec.multi {
