@@ -234,6 +234,29 @@ fn walk_sparse(v: &[u8], mut f: impl FnMut(usize, Op)) -> usize {
     idx
 }
 
+/// Calls `f(first_register, len, value)` for each VAL run of a sparse sketch, checking as
+/// Redis 7.0 does that no run passes the last register and that the opcodes cover exactly
+/// [`REGISTERS`] registers.
+fn for_each_val_run(v: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
+    let mut p = HEADER_LEN;
+    let mut idx = 0usize;
+    while p < v.len() {
+        let op = decode(v, p);
+        if let Op::Val { value, len } = op {
+            if idx + len > REGISTERS {
+                return Err(Corrupt);
+            }
+            f(idx, len, value);
+        }
+        idx += op.span();
+        p += op.width();
+    }
+    if idx != REGISTERS {
+        return Err(Corrupt);
+    }
+    Ok(())
+}
+
 /// Converts a sparse sketch to dense in place (Redis's `hllSparseToDense`). The header,
 /// cached cardinality included, is kept.
 pub fn sparse_to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
@@ -243,28 +266,11 @@ pub fn sparse_to_dense(v: &mut Vec<u8>) -> Result<(), Corrupt> {
     let mut dense = vec![0u8; DENSE_LEN];
     dense[..HEADER_LEN].copy_from_slice(&v[..HEADER_LEN]);
     dense[4] = ENCODING_DENSE;
-    let mut p = HEADER_LEN;
-    let mut idx = 0usize;
-    while p < v.len() {
-        let op = decode(v, p);
-        match op {
-            Op::Zero(n) | Op::XZero(n) => idx += n,
-            Op::Val { value, len } => {
-                // Redis 7.0 rejects a run past the last register outright.
-                if idx + len > REGISTERS {
-                    return Err(Corrupt);
-                }
-                for i in idx..idx + len {
-                    dense_set(&mut dense[HEADER_LEN..], i, value);
-                }
-                idx += len;
-            }
+    for_each_val_run(v, |first, len, value| {
+        for i in first..first + len {
+            dense_set(&mut dense[HEADER_LEN..], i, value);
         }
-        p += op.width();
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *v = dense;
     Ok(())
 }
@@ -413,29 +419,11 @@ pub fn merge_into(max: &mut [u8; REGISTERS], v: &[u8]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
-    let mut p = HEADER_LEN;
-    let mut idx = 0usize;
-    while p < v.len() {
-        let op = decode(v, p);
-        match op {
-            Op::Zero(n) | Op::XZero(n) => idx += n,
-            Op::Val { value, len } => {
-                // Redis 7.0 rejects a run past the last register outright.
-                if idx + len > REGISTERS {
-                    return Err(Corrupt);
-                }
-                for m in &mut max[idx..idx + len] {
-                    *m = (*m).max(value);
-                }
-                idx += len;
-            }
+    for_each_val_run(v, |first, len, value| {
+        for m in &mut max[first..first + len] {
+            *m = (*m).max(value);
         }
-        p += op.width();
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
-    Ok(())
+    })
 }
 
 /// Register-value histogram. Indexes past Q+1 exist only in hand-made dense sketches and are
