@@ -443,6 +443,8 @@ async fn serve_loop(conn: &mut Conn) {
     let mut need: Option<usize> = None;
     loop {
         let mut executed = 0;
+        // Set when the batch stopped at a limit with requests possibly still in `rbuf`.
+        let mut stopped_at_limit = false;
         loop {
             if need.is_some_and(|n| conn.rbuf.len() < n) {
                 break;
@@ -486,6 +488,7 @@ async fn serve_loop(conn: &mut Conn) {
                         (limits, qbuf_limit) = self::limits(conn);
                     }
                     if executed >= BATCH || wbuf.len() >= FLUSH_BYTES {
+                        stopped_at_limit = true;
                         break;
                     }
                 }
@@ -528,8 +531,9 @@ async fn serve_loop(conn: &mut Conn) {
         if conn.info.killed.load(Ordering::Relaxed) {
             return;
         }
-        if executed >= BATCH {
-            // More requests may be buffered: give the other tasks a turn first.
+        if stopped_at_limit {
+            // More requests may be buffered (their bytes already read, so no recv would
+            // announce them): give the other tasks a turn, then go on with them.
             exec::yield_now().await;
             continue;
         }

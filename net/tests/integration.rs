@@ -123,6 +123,23 @@ fn pipeline_in_order(shards: usize) {
         }
     }
     assert_eq!(raw.read_reply().unwrap(), b"+PONG\r\n");
+
+    // A pipeline whose replies pass the 256 KiB flush size in one batch: 100 GETs of a 10 KB
+    // value (1 MB of replies) sent at once. The requests after the flush are already read,
+    // so no recv announces them; they used to wait for more input that never came.
+    let big = "x".repeat(10_000);
+    let _: () = c.set("big", &big).unwrap();
+    let mut bytes = Vec::new();
+    for _ in 0..100 {
+        bytes.extend(common::encode_cmd(&["GET", "big"]));
+    }
+    bytes.extend(common::encode_cmd(&["PING"]));
+    raw.send(&bytes).unwrap();
+    let want = format!("$10000\r\n{big}\r\n").into_bytes();
+    for i in 0..100 {
+        assert_eq!(raw.read_reply().unwrap(), want, "GET {i} of 100");
+    }
+    assert_eq!(raw.read_reply().unwrap(), b"+PONG\r\n");
 }
 
 #[test]
