@@ -494,6 +494,27 @@ async fn gather_info() -> Vec<ShardInfo> {
     out
 }
 
+/// Mayfly's own INFO memory lines: how maxmemory is split; what each shard allocated and has
+/// not freed (exact, from jemalloc's per-thread counters and the credited cross-shard frees);
+/// what each shard is charged against its budget (that, plus its arena's slab holes and
+/// thread-cached blocks, plus an even share of memory no shard owns).
+fn shard_memory_fields(book: &crate::memory::MemoryBook, maxmemory: u64) -> String {
+    let figures: Vec<String> = if book.split() {
+        (0..book.shards()).map(|i| book.shard_used(i).to_string()).collect()
+    } else {
+        vec![book.total_used().to_string()]
+    };
+    let live: Vec<String> = (0..book.shards()).map(|i| book.shard_live(i).to_string()).collect();
+    format!(
+        "maxmemory_split:{}\r\nshard_allocated_memory:{}\r\nshard_used_memory:{}\r\nshard_maxmemory:{}\r\nshard_memory_spilled:{}\r\n",
+        if book.split() { "shards" } else { "process" },
+        live.join(","),
+        figures.join(","),
+        book.budget(maxmemory),
+        crate::alloc::spilled_bytes(),
+    )
+}
+
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -611,7 +632,7 @@ async fn info(conn: &Conn, argv: &[Bytes]) -> Reply {
         section(
             "Memory",
             format!(
-                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{used}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_metadata:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n",
+                "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{used}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_metadata:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\n{}",
                 human_bytes(used),
                 human_bytes(rss),
                 human_bytes(peak),
@@ -629,6 +650,7 @@ async fn info(conn: &Conn, argv: &[Bytes]) -> Reply {
                 rss as i64 - a.resident as i64,
                 ratio(rss, used),
                 rss as i64 - used as i64,
+                shard_memory_fields(&g.memory, config.maxmemory),
             ),
         );
     }

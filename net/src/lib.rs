@@ -11,6 +11,7 @@
 //! (persistence).
 
 pub mod admin;
+pub mod alloc;
 pub mod args;
 pub mod client;
 pub mod conn;

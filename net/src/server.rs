@@ -24,10 +24,8 @@ pub struct Global {
     pub next_client_id: AtomicU64,
     pub next_txid: AtomicU64,
     pub connected: AtomicUsize,
-    /// Each shard thread's allocator figure (allocated − freed), published on every
-    /// memory check; their sum is the process's data memory, compared with maxmemory.
-    pub shard_mem: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
-    pub mem_offset: Arc<std::sync::atomic::AtomicI64>,
+    /// What each shard holds, compared with maxmemory (see `memory::MemoryBook`).
+    pub memory: Arc<crate::memory::MemoryBook>,
     pub blocked_clients: AtomicUsize,
     pub start_ms: u64,
     pub run_id: String,
@@ -113,6 +111,9 @@ pub fn run(config: Config, config_file: String) -> std::io::Result<()> {
         .collect();
 
     let listener = listen(&config.bind, config.port)?;
+    // One arena and address range per shard, so each shard's memory is known exactly and
+    // maxmemory can be split between them (falls back to one process-wide figure).
+    let split_memory = crate::alloc::init(nshards);
     let slots = (0..SLOT_COUNT).map(|s| (s * nshards / SLOT_COUNT) as u16).collect();
     let global = Arc::new(Global {
         port: config.port,
@@ -125,8 +126,7 @@ pub fn run(config: Config, config_file: String) -> std::io::Result<()> {
         next_client_id: AtomicU64::new(1),
         next_txid: AtomicU64::new(1),
         connected: AtomicUsize::new(0),
-        shard_mem: Arc::new((0..nshards).map(|_| Default::default()).collect()),
-        mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+        memory: Arc::new(crate::memory::MemoryBook::new(nshards, split_memory)),
         blocked_clients: AtomicUsize::new(0),
         start_ms: mayfly_engine::clock::unix_time_ms(),
         run_id: random_run_id(),

@@ -1,7 +1,8 @@
 //! End-to-end eviction: the real `mayfly` binary under `--maxmemory 64mb` with each policy,
 //! written far past its budget by a pipelined client; RSS from /proc must stay near the
 //! budget plus the empty server's baseline, and the server must keep answering. Also the
-//! noeviction OOM error and INFO used_memory against RSS growth.
+//! noeviction OOM error, INFO used_memory against RSS growth, and maxmemory split across
+//! shards with exact per-shard figures.
 //!
 //! Self-contained on purpose (own spawn helper and RESP client), so it depends on nothing
 //! else in `tests/`.
@@ -166,12 +167,24 @@ impl Client {
 
     /// Pipelined SETs of `count` keys from `start`; returns the error replies.
     fn set_many(&mut self, start: u64, count: u64, value: &[u8], ttl: bool) -> Vec<String> {
+        self.set_prefixed("key:", start, count, value, ttl)
+    }
+
+    /// Pipelined SETs of keys `{prefix}{start}`..; returns the error replies.
+    fn set_prefixed(
+        &mut self,
+        prefix: &str,
+        start: u64,
+        count: u64,
+        value: &[u8],
+        ttl: bool,
+    ) -> Vec<String> {
         let mut errors = Vec::new();
         let mut i = start;
         while i < start + count {
             let n = PIPELINE.min((start + count - i) as usize);
             for j in 0..n as u64 {
-                let key = format!("key:{}", i + j);
+                let key = format!("{prefix}{}", i + j);
                 if ttl {
                     self.push(&[b"SET", key.as_bytes(), value, b"EX", b"100000"]);
                 } else {
@@ -356,6 +369,164 @@ fn clients_that_never_read_replies_stay_bounded_and_do_not_stall_the_server() {
     let grown = c.info_u64("used_memory").saturating_sub(used_before);
     assert!(grown < 20 * (2 << 20), "20 stuck clients hold {grown} bytes");
     drop(stalled);
+}
+
+/// Keys tagged `{a}` hash to slot 15495 (the second half of the slots, shard 1 of 2); `{b}`
+/// to slot 3300 (shard 0).
+const ON_SHARD_1: &str = "{a}k:";
+const ON_SHARD_0: &str = "{b}k:";
+
+/// INFO memory's `shard_used_memory` (one figure per shard), read after three ticks at the
+/// default hz, so that every shard has published and calibrated since the last write.
+fn shard_figures(c: &mut Client) -> Vec<u64> {
+    shard_info_list(c, "shard_used_memory").into_iter().map(|n| n as u64).collect()
+}
+
+/// A comma-separated per-shard INFO memory line, read after three ticks (see above).
+fn shard_info_list(c: &mut Client, field: &str) -> Vec<i64> {
+    std::thread::sleep(Duration::from_millis(300));
+    let Resp::Bulk(Some(body)) = c.call(&[b"INFO", b"memory"]) else { panic!("INFO") };
+    let text = String::from_utf8(body).expect("utf8");
+    assert!(text.contains("maxmemory_split:shards\r\n"), "per-shard memory is off:\n{text}");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} line"));
+    line.trim().split(',').map(|n| n.parse().expect("figure")).collect()
+}
+
+/// GETs of every key from `readers` connections (spread over both shards by the accept
+/// round robin), `rounds` times each; returns the reply bytes read.
+fn read_all_keys(port: u16, keys: &[String], readers: usize, rounds: usize) -> u64 {
+    let threads: Vec<_> = (0..readers)
+        .map(|_| {
+            let keys = keys.to_vec();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port).expect("connect");
+                let mut bytes = 0u64;
+                for _ in 0..rounds {
+                    for chunk in keys.chunks(100) {
+                        for k in chunk {
+                            c.push(&[b"GET", k.as_bytes()]);
+                        }
+                        c.flush();
+                        for _ in chunk {
+                            let Resp::Bulk(Some(v)) = c.read() else { panic!("GET") };
+                            bytes += v.len() as u64;
+                        }
+                    }
+                }
+                bytes
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().expect("reader")).sum()
+}
+
+/// Issue 4's exact per-shard accounting. A GET's reply is built on the key's shard and freed
+/// on the connection's; with per-thread allocator counters alone each such reply moves its
+/// bytes from one shard's figure to the other's for good (hundreds of MB here). Frees of
+/// another shard's memory are credited to that shard, so the exact figures
+/// (`shard_allocated_memory`, never re-aligned to anything) stay put, and so do the figures
+/// charged against the budgets (`shard_used_memory`, re-aligned to each arena every tick).
+#[test]
+fn per_shard_memory_does_not_drift_when_replies_cross_shards() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let value = vec![b'v'; 8000];
+    let mut keys = Vec::new();
+    for prefix in [ON_SHARD_0, ON_SHARD_1] {
+        assert!(c.set_prefixed(prefix, 0, 1000, &value, false).is_empty());
+        keys.extend((0..1000).map(|i| format!("{prefix}{i}")));
+    }
+    let exact_before = shard_info_list(&mut c, "shard_allocated_memory");
+    let before = shard_figures(&mut c);
+    assert_eq!(before.len(), 2);
+    for (shard, figure) in before.iter().enumerate() {
+        // 8 MB of values on each shard, plus keys, table and buffers.
+        assert!((8_000_000..20_000_000).contains(figure), "shard {shard}: {figure}");
+    }
+    // Only shard 1's keys: readers on shard 0 move reply bytes one way only (readers in both
+    // directions would cancel each other's drift out).
+    let shard_1_keys: Vec<String> =
+        keys.iter().filter(|k| k.starts_with(ON_SHARD_1)).cloned().collect();
+    let moved = read_all_keys(server.port, &shard_1_keys, 4, 5);
+    assert_eq!(moved, 4 * 5 * 1000 * 8000);
+    let exact_after = shard_info_list(&mut c, "shard_allocated_memory");
+    for shard in 0..2 {
+        let drift = exact_after[shard].abs_diff(exact_before[shard]);
+        assert!(
+            drift < 1 << 20,
+            "shard {shard}'s exact figure moved from {} to {} after {moved} reply bytes",
+            exact_before[shard],
+            exact_after[shard]
+        );
+    }
+    let after = shard_figures(&mut c);
+    for shard in 0..2 {
+        let drift = after[shard].abs_diff(before[shard]);
+        assert!(
+            drift < 4 << 20,
+            "shard {shard} moved from {} to {} after {moved} reply bytes",
+            before[shard],
+            after[shard]
+        );
+    }
+    // The per-shard figures add up to the allocator's view of the whole process: the exact
+    // ones to its allocated bytes (less what sits in thread caches and the main thread's
+    // start-up data), the charged ones to its active bytes.
+    let f = c.info_memory(&["used_memory", "allocator_active"]);
+    let exact: i64 = exact_after.iter().sum();
+    assert!(exact <= f[0] && exact + (4 << 20) > f[0], "{exact_after:?} vs {f:?}");
+    let sum: u64 = after.iter().sum();
+    assert!(sum.abs_diff(f[1] as u64) < 4 << 20, "shards {after:?} vs active {}", f[1]);
+}
+
+/// Issue 4: maxmemory is split across shards. Keys of one shard only get that shard's half;
+/// keys of both get both halves; CONFIG SET changes the split at once.
+#[test]
+fn maxmemory_is_split_between_shards() {
+    let server = Server::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut c = server.client();
+    assert_eq!(c.info_u64("shard_maxmemory"), MAXMEMORY_BYTES / 2);
+    let value = vec![b'x'; VALUE_BYTES];
+    let writes = (2 * MAXMEMORY_BYTES) / VALUE_BYTES as u64;
+    let half = MAXMEMORY_BYTES / 2;
+    assert!(c.set_prefixed(ON_SHARD_1, 0, writes, &value, false).is_empty());
+    let f = shard_figures(&mut c);
+    assert!(f[1] <= half + half / 10 && f[1] > half / 2, "shard 1 holds {}: {f:?}", f[1]);
+    assert!(f[0] < half / 4, "shard 0 got nothing to hold: {f:?}");
+    let used = c.info_u64("used_memory");
+    assert!(used < half + half / 5, "only one shard's half is in use: {used}");
+
+    assert!(c.set_prefixed(ON_SHARD_0, 0, writes, &value, false).is_empty());
+    let f = shard_figures(&mut c);
+    for (shard, figure) in f.iter().enumerate() {
+        assert!(*figure <= half + half / 10 && *figure > half / 2, "shard {shard}: {f:?}");
+    }
+    for prefix in [ON_SHARD_0, ON_SHARD_1] {
+        let newest = format!("{prefix}{}", writes - 1);
+        assert_eq!(c.call(&[b"GET", newest.as_bytes()]), Resp::Bulk(Some(value.clone())));
+    }
+
+    assert_eq!(c.call(&[b"CONFIG", b"SET", b"maxmemory", b"32mb"]), Resp::Status("OK".into()));
+    assert_eq!(c.info_u64("shard_maxmemory"), 16 << 20);
+    // Halving the budget leaves slab holes that the next calibration counts (active bytes),
+    // so each shard gets there over a few rounds of writes, each evicting against the
+    // refreshed figure. Bounded: 10 rounds of 200 writes per shard.
+    let quarter = 16u64 << 20;
+    let mut f = Vec::new();
+    for round in 0..10 {
+        for prefix in [ON_SHARD_0, ON_SHARD_1] {
+            let start = writes + round * 200;
+            assert!(c.set_prefixed(prefix, start, 200, &value, false).is_empty());
+        }
+        f = shard_figures(&mut c);
+        if f.iter().all(|figure| *figure <= quarter + quarter / 10) {
+            return;
+        }
+    }
+    panic!("after CONFIG SET maxmemory 32mb the shards still hold {f:?}");
 }
 
 impl Resp {

@@ -210,9 +210,8 @@ pub struct Env {
     pub held_round_running: bool,
     serve_rounds: u64,
     /// Every shard's published memory figure (see `Global::shard_mem`).
-    mem_slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
-    /// Process allocator figure minus the sum of the slots, refreshed by shard 0's tick.
-    mem_offset: Arc<std::sync::atomic::AtomicI64>,
+    /// What every shard holds, compared with maxmemory.
+    pub memory: Arc<crate::memory::MemoryBook>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
@@ -250,18 +249,12 @@ impl Env {
             held_blocks: Vec::new(),
             held_round_running: false,
             serve_rounds: 0,
-            mem_slots: Arc::new(Vec::new()),
-            mem_offset: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            memory: Arc::new(crate::memory::MemoryBook::new(1, false)),
         }
     }
 
-    pub fn with_memory_slots(
-        mut self,
-        slots: Arc<Vec<crossbeam_utils::CachePadded<std::sync::atomic::AtomicI64>>>,
-        offset: Arc<std::sync::atomic::AtomicI64>,
-    ) -> Env {
-        self.mem_slots = slots;
-        self.mem_offset = offset;
+    pub fn with_memory(mut self, memory: Arc<crate::memory::MemoryBook>) -> Env {
+        self.memory = memory;
         self
     }
 
@@ -271,37 +264,24 @@ impl Env {
         self
     }
 
-    /// Memory counted against maxmemory: the per-thread allocator counters of all shards plus
-    /// the offset of the last calibration, publishing this shard's figure first.
+    /// Memory counted against this shard's budget (see `MemoryBook`): its own figure when
+    /// maxmemory is split across shards, else the process's; published first.
     pub fn used_memory(&self) -> u64 {
-        let own = crate::memory::thread_net_bytes();
-        if let Some(slot) = self.mem_slots.get(self.shard.id) {
-            slot.store(own, Ordering::Relaxed);
+        self.memory.publish(self.shard.id);
+        if self.memory.split() {
+            self.memory.shard_used(self.shard.id)
+        } else {
+            self.memory.total_used()
         }
-        let total: i64 = self.mem_slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
-        (total + self.mem_offset.load(Ordering::Relaxed)).max(0) as u64
-    }
-
-    /// Re-aligns the per-thread sum with the allocator's process-wide figure, run from a tick.
-    /// The figure is jemalloc's *active* bytes: everything allocated (including memory owned
-    /// by other threads) plus the free slots of partly used slabs. Those slots are resident and
-    /// no other process can have them, and under eviction churn they grow to several percent
-    /// of the data (measured: 4–7 MiB at 64 MiB of 2 KB values), so a budget checked against
-    /// allocated bytes alone lets RSS overshoot maxmemory by that much. INFO's used_memory
-    /// stays the allocated figure, as in Redis. See docs/decisions/0002-maxmemory-accounting.md.
-    pub fn calibrate_memory(&self) {
-        let total: i64 = self.mem_slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
-        let active = crate::memory::allocator_stats().active as i64;
-        self.mem_offset.store(active - total, Ordering::Relaxed);
     }
 
     /// Before a command that may grow memory: under maxmemory, make room per the eviction
     /// policy (bounded work), or refuse with Redis's OOM error.
     fn make_room(&mut self) -> Result<(), Reply> {
-        let limit = self.shard.config.maxmemory;
-        if limit == 0 {
+        if self.shard.config.maxmemory == 0 {
             return Ok(());
         }
+        let limit = self.memory.budget(self.shard.config.maxmemory);
         let used = self.used_memory();
         if used <= limit {
             return Ok(());

@@ -42,6 +42,10 @@ pub struct ShardSpec {
 
 /// Body of a shard thread. Pins first, so everything allocated after is node-local.
 pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: Option<RawFd>) {
+    // Before anything is allocated: this shard's memory comes from its own arena and range.
+    if global.memory.split() && !crate::alloc::bind_current_thread(spec.id) {
+        eprintln!("shard {}: could not bind its memory arena; its figures will be off", spec.id);
+    }
     if let Some(cpu) = spec.cpu {
         if let Err(e) = mayfly_tuning::affinity::pin_current_thread(cpu) {
             eprintln!("shard {}: could not pin to CPU {cpu}: {e}", spec.id);
@@ -77,9 +81,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         nshards,
         ring: RefCell::new(ring),
         env: RefCell::new(
-            Env::new(shard)
-                .with_memory_slots(global.shard_mem.clone(), global.mem_offset.clone())
-                .with_shard_count(nshards),
+            Env::new(shard).with_memory(global.memory.clone()).with_shard_count(nshards),
         ),
         mesh: RefCell::new(mesh),
         replies: RefCell::new((Vec::new(), Vec::new())),
@@ -206,10 +208,8 @@ fn tick(rt: &Rt) {
 fn tick_work(rt: &Rt) {
     let mut env = rt.env.borrow_mut();
     env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
-    env.used_memory();
-    if rt.id == 0 {
-        env.calibrate_memory();
-    }
+    env.memory.calibrate(rt.id);
+    env.memory.publish(rt.id);
     if env.shard.config.active_expire_enabled {
         env.shard.active_expire(EXPIRE_BUDGET);
         env.flag_watchers();
