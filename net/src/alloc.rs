@@ -63,6 +63,12 @@ thread_local! {
     /// Bytes this thread freed that another shard (or no shard) had allocated: its
     /// `thread.deallocated` counts them, its figure must not.
     static FOREIGN_FREED: Cell<u64> = const { Cell::new(0) };
+    /// `MALLOCX_TCACHE(...)` of this shard thread's explicit cache for foreign frees, or
+    /// `MALLOCX_TCACHE_NONE`. Nothing is ever allocated through it, so blocks in it never
+    /// become this shard's; they go back to their arenas in batches when a bin fills, and all
+    /// at once on every tick ([`flush_foreign_cache`]).
+    static FOREIGN_CACHE: Cell<i32> = const { Cell::new(ffi::MALLOCX_TCACHE_NONE) };
+    static FOREIGN_CACHE_ID: Cell<u32> = const { Cell::new(u32::MAX) };
     /// `thread.allocated - thread.deallocated` when the thread was bound: what it allocated
     /// before, from the default arenas, is not the shard's.
     static BASELINE: Cell<i64> = const { Cell::new(0) };
@@ -168,7 +174,7 @@ unsafe fn foreign_dealloc(ptr: *mut u8, layout: Layout, owner: usize) {
         FOREIGN_FREED.set(FOREIGN_FREED.get() + usable);
     }
     // SAFETY: `ptr` was allocated by jemalloc with this size and these flags.
-    unsafe { ffi::sdallocx(ptr as *mut c_void, layout.size(), flags | ffi::MALLOCX_TCACHE_NONE) }
+    unsafe { ffi::sdallocx(ptr as *mut c_void, layout.size(), flags | FOREIGN_CACHE.get()) }
 }
 
 /// One shard's address range and jemalloc's hooks over it. `hooks` comes first so jemalloc's
@@ -500,10 +506,45 @@ pub fn bind_current_thread(id: usize) -> bool {
     if rc != 0 {
         return false;
     }
+    let mut cache: u32 = 0;
+    let mut cache_len = std::mem::size_of::<u32>();
+    // SAFETY: mallctl read of a u32.
+    let rc = unsafe {
+        ffi::mallctl(
+            c"tcache.create".as_ptr(),
+            &mut cache as *mut u32 as *mut c_void,
+            &mut cache_len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc == 0 {
+        FOREIGN_CACHE.set(ffi::MALLOCX_TCACHE(cache as usize));
+        FOREIGN_CACHE_ID.set(cache);
+    }
     BASELINE.set(crate::memory::thread_net_bytes());
     FOREIGN_FREED.set(0);
     MY_SHARD.set(id);
     true
+}
+
+/// Returns every block parked in this shard thread's foreign-free cache to its arena (run
+/// from the tick, so they wait at most one tick).
+pub fn flush_foreign_cache() {
+    let mut id = FOREIGN_CACHE_ID.get();
+    if id == u32::MAX {
+        return;
+    }
+    // SAFETY: mallctl write of a u32 naming a cache this thread created.
+    unsafe {
+        ffi::mallctl(
+            c"tcache.flush".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut id as *mut u32 as *mut c_void,
+            std::mem::size_of::<u32>(),
+        );
+    }
 }
 
 /// Bytes the calling shard thread holds: what it allocated since it was bound and nobody has

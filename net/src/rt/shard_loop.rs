@@ -208,6 +208,7 @@ fn tick(rt: &Rt) {
 fn tick_work(rt: &Rt) {
     let mut env = rt.env.borrow_mut();
     env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
+    crate::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
     if env.shard.config.active_expire_enabled {
