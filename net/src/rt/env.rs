@@ -209,7 +209,6 @@ pub struct Env {
     /// A task runs the rounds of `held_blocks`.
     pub held_round_running: bool,
     serve_rounds: u64,
-    /// Every shard's published memory figure (see `Global::shard_mem`).
     /// What every shard holds, compared with maxmemory.
     pub memory: Arc<crate::memory::MemoryBook>,
 }

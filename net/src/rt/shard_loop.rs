@@ -40,7 +40,8 @@ pub struct ShardSpec {
     pub node_count: usize,
 }
 
-/// Body of a shard thread. Pins first, so everything allocated after is node-local.
+/// Body of a shard thread. Binds its allocator arena and pins first, so everything allocated
+/// after is the shard's own (counted exactly) and node-local.
 pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: Option<RawFd>) {
     // Before anything is allocated: this shard's memory comes from its own arena and range.
     if global.memory.split() && !crate::alloc::bind_current_thread(spec.id) {
