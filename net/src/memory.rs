@@ -6,12 +6,6 @@ use crossbeam_utils::CachePadded;
 
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
-/// Bytes currently allocated by the application, per jemalloc.
-pub fn allocated_bytes() -> u64 {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().map(|n| n as u64).unwrap_or(0)
-}
-
 /// jemalloc's process-wide figures, read after one epoch refresh.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AllocatorStats {
@@ -36,7 +30,8 @@ pub fn allocator_stats() -> AllocatorStats {
     }
 }
 
-/// Peak of [`allocated_bytes`] as observed (updated on each call).
+/// Peak of the allocated bytes ([`AllocatorStats::allocated`]) as observed (updated on each
+/// call).
 pub fn peak_bytes(current: u64) -> u64 {
     PEAK.fetch_max(current, Ordering::Relaxed).max(current)
 }
