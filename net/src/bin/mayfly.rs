@@ -3,7 +3,7 @@
 /// jemalloc, with one arena per shard so each shard's memory is known exactly (see
 /// `mayfly_net::alloc`).
 #[global_allocator]
-static GLOBAL: mayfly_net::alloc::ShardAlloc = mayfly_net::alloc::ShardAlloc;
+static GLOBAL: mayfly_net::mem::alloc::ShardAlloc = mayfly_net::mem::alloc::ShardAlloc;
 
 /// jemalloc's built-in options (read at its first allocation; `_RJEM_MALLOC_CONF` in the
 /// environment still overrides them). Freed pages are returned to the kernel after 200 ms
@@ -16,9 +16,9 @@ pub static MALLOC_CONF: Option<&'static std::ffi::CStr> =
     Some(c"dirty_decay_ms:200,muzzy_decay_ms:0");
 
 fn main() {
-    mayfly_net::alloc::ShardAlloc::installed();
+    mayfly_net::mem::alloc::ShardAlloc::installed();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (config, file) = match mayfly_net::args::parse_args(&args) {
+    let (config, file) = match mayfly_net::server::args::parse_args(&args) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("{msg}");

@@ -1,25 +1,45 @@
 //! A single-threaded task executor for one shard thread.
 //!
 //! Tasks are `!Send` futures owned by the shard. Wakers carry only the task id and push it on
-//! this thread's ready queue; nothing wakes a task from another thread (cross-shard replies
-//! arrive through the mesh and are completed by the shard's own loop), so the queue needs no lock.
+//! the current ready queue; nothing wakes a task from another thread (cross-shard replies
+//! arrive through the mesh and are completed by the shard's own loop), so the queue needs no
+//! lock. The queues are the thread's by default; the in-process simulation (`shard::sim`),
+//! which steps several shards on one thread, installs each shard's own with [`install`]
+//! before it steps that shard.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
-thread_local! {
-    static READY: RefCell<VecDeque<usize>> = const { RefCell::new(VecDeque::new()) };
-    static SPAWNED: RefCell<Vec<Task>> = const { RefCell::new(Vec::new()) };
+/// An executor's ready queue (task ids) and its newly spawned tasks.
+#[derive(Default)]
+pub struct Queues {
+    ready: RefCell<VecDeque<usize>>,
+    spawned: RefCell<Vec<Task>>,
 }
 
-/// Spawns a task on the current shard thread's executor.
+thread_local! {
+    static QUEUES: RefCell<Rc<Queues>> = RefCell::new(Rc::new(Queues::default()));
+}
+
+fn with_queues<R>(f: impl FnOnce(&Queues) -> R) -> R {
+    QUEUES.with(|q| f(&q.borrow()))
+}
+
+/// Makes `queues` the current ones (for stepping several executors on one thread); returns
+/// the previous ones.
+pub fn install(queues: Rc<Queues>) -> Rc<Queues> {
+    QUEUES.with(|q| std::mem::replace(&mut *q.borrow_mut(), queues))
+}
+
+/// Spawns a task on the current shard's executor.
 pub fn spawn(fut: impl Future<Output = ()> + 'static) {
-    SPAWNED.with(|s| s.borrow_mut().push(Box::pin(fut)));
+    with_queues(|q| q.spawned.borrow_mut().push(Box::pin(fut)));
 }
 
 fn waker_for(id: usize) -> Waker {
@@ -27,7 +47,7 @@ fn waker_for(id: usize) -> Waker {
         RawWaker::new(p, &VTABLE)
     }
     fn wake(p: *const ()) {
-        READY.with(|r| r.borrow_mut().push_back(p as usize));
+        with_queues(|q| q.ready.borrow_mut().push_back(p as usize));
     }
     fn drop(_: *const ()) {}
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
@@ -47,7 +67,7 @@ impl Executor {
     }
 
     fn adopt_spawned(&mut self) {
-        let spawned = SPAWNED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let spawned = with_queues(|q| std::mem::take(&mut *q.spawned.borrow_mut()));
         for task in spawned {
             let id = match self.free.pop() {
                 Some(id) => {
@@ -59,7 +79,7 @@ impl Executor {
                     self.tasks.len() - 1
                 }
             };
-            READY.with(|r| r.borrow_mut().push_back(id));
+            with_queues(|q| q.ready.borrow_mut().push_back(id));
         }
     }
 
@@ -70,9 +90,9 @@ impl Executor {
         let mut polls = 0;
         // A stale or duplicate wake-up only causes a spurious poll, which futures tolerate.
         while polls < budget {
-            let Some(id) = READY.with(|r| r.borrow_mut().pop_front()) else {
+            let Some(id) = with_queues(|q| q.ready.borrow_mut().pop_front()) else {
                 self.adopt_spawned();
-                if READY.with(|r| r.borrow().is_empty()) {
+                if with_queues(|q| q.ready.borrow().is_empty()) {
                     break;
                 }
                 continue;
@@ -91,7 +111,7 @@ impl Executor {
     }
 
     pub fn has_ready(&self) -> bool {
-        READY.with(|r| !r.borrow().is_empty()) || SPAWNED.with(|s| !s.borrow().is_empty())
+        with_queues(|q| !q.ready.borrow().is_empty() || !q.spawned.borrow().is_empty())
     }
 
     pub fn task_count(&self) -> usize {

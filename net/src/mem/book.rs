@@ -36,22 +36,6 @@ pub fn peak_bytes(current: u64) -> u64 {
     PEAK.fetch_max(current, Ordering::Relaxed).max(current)
 }
 
-thread_local! {
-    /// jemalloc's per-thread allocated/deallocated counters, looked up once per thread.
-    static COUNTERS: Option<(tikv_jemalloc_ctl::thread::ThreadLocal<u64>, tikv_jemalloc_ctl::thread::ThreadLocal<u64>)> =
-        match (tikv_jemalloc_ctl::thread::allocatedp::read(), tikv_jemalloc_ctl::thread::deallocatedp::read()) {
-            (Ok(a), Ok(d)) => Some((a, d)),
-            _ => None,
-        };
-}
-
-/// Bytes allocated minus bytes freed by the calling thread, from jemalloc's own counters: a
-/// pointer read, cheap enough for every write. Memory freed by another thread than the one
-/// that allocated it moves between threads' figures; the sum over all threads stays exact.
-pub fn thread_net_bytes() -> i64 {
-    COUNTERS.with(|c| c.map(|(a, d)| a.get() as i64 - d.get() as i64).unwrap_or(0))
-}
-
 /// The memory figures the shards publish and `maxmemory` is checked against.
 ///
 /// With per-shard arenas ([`crate::alloc`], the `mayfly` binary) each shard has a budget of
@@ -93,7 +77,11 @@ impl MemoryBook {
 
     /// Publishes the calling shard's live figure and returns it.
     pub fn publish(&self, shard: usize) -> i64 {
-        let own = if self.split { crate::alloc::shard_net_bytes() } else { thread_net_bytes() };
+        let own = if self.split {
+            super::alloc::shard_net_bytes()
+        } else {
+            super::alloc::thread_net_bytes()
+        };
         if let Some(slot) = self.live.get(shard) {
             slot.store(own, Ordering::Relaxed);
         }
@@ -152,13 +140,13 @@ impl MemoryBook {
         let total_active = allocator_stats().active as i64;
         let own = self.publish(shard);
         if let (Some(active), Some(slot)) =
-            (crate::alloc::arena_active_bytes(shard), self.offset.get(shard))
+            (super::alloc::arena_active_bytes(shard), self.offset.get(shard))
         {
             slot.store(active as i64 - own, Ordering::Relaxed);
         }
         if shard == 0 {
             let arenas: i64 = (0..self.shards())
-                .map(|i| crate::alloc::arena_active_bytes(i).unwrap_or(0) as i64)
+                .map(|i| super::alloc::arena_active_bytes(i).unwrap_or(0) as i64)
                 .sum();
             self.shared.store((total_active - arenas).max(0), Ordering::Relaxed);
         }

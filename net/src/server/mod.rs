@@ -1,32 +1,46 @@
-//! Server start-up: configuration, the listening socket, the placement plan, shard threads.
+//! The server: start-up (configuration, the listening socket, the placement plan, shard
+//! threads) and the commands that act on the server or the connection rather than on keys,
+//! one file per family: [`connection`] (HELLO, AUTH, SELECT, QUIT, RESET), [`client`]
+//! (CLIENT), [`info`], [`config`], [`debug`], [`pubsub`], [`transactions`] (MULTI, EXEC,
+//! WATCH). [`dispatch`] is the entry point of every parsed request.
+//!
+//! ```text
+//!   conn (serve loop) ──Service::dispatch──► server::dispatch ─┬─ server-level: a family here
+//!                                                               └─ keys: coord::route / block
+//! ```
+//! The top layer: it may use every layer below (`conn`, `coord`, `shard`, `rt`, `mem`);
+//! nothing below uses it.
 
-use std::collections::HashMap;
+pub mod args;
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod debug;
+pub mod dispatch;
+pub mod info;
+pub mod pubsub;
+pub mod transactions;
+
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use mayfly_engine::config::Config;
-use mayfly_engine::slot::SLOT_COUNT;
+use mayfly_engine::reply::Reply;
 
-use crate::client::ClientInfo;
-use crate::rt::{mesh, shard_loop, Msg};
+use crate::conn::client::Clients;
+use crate::rt::exec;
+use crate::rt::mesh;
+use crate::shard::run::{self as shard_loop, Hooks};
+use crate::shard::{Msg, Shared};
 
-/// State shared by all shards. Nothing here is on the per-request hot path except the slot
-/// table (read-only after start) and a few atomics.
-pub struct Global {
-    pub config: RwLock<Config>,
-    /// Slot → shard.
-    pub slots: Vec<u16>,
-    pub nshards: usize,
-    pub started: AtomicUsize,
-    pub shutdown: AtomicBool,
-    pub clients: Mutex<HashMap<u64, Arc<ClientInfo>>>,
-    pub next_client_id: AtomicU64,
-    pub next_txid: AtomicU64,
-    pub connected: AtomicUsize,
-    /// What each shard holds, compared with maxmemory (see `memory::MemoryBook`).
-    pub memory: Arc<crate::memory::MemoryBook>,
-    pub blocked_clients: AtomicUsize,
+/// The Redis version Mayfly answers as (clients and the test suite check it).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// The process: what the shards share, the connected clients, and what INFO reports about
+/// the process itself. One per process, set once at start-up ([`get`]).
+pub struct Server {
+    pub shared: Arc<Shared>,
+    pub clients: Arc<Clients>,
     pub start_ms: u64,
     pub run_id: String,
     pub port: u16,
@@ -37,21 +51,24 @@ pub struct Global {
     pub config_file: String,
 }
 
-impl Global {
-    pub fn hz(&self) -> u64 {
-        self.config.read().map(|c| c.hz).unwrap_or(10)
-    }
+static SERVER: OnceLock<Arc<Server>> = OnceLock::new();
 
-    pub fn shard_of(&self, key: &[u8]) -> usize {
-        if self.nshards == 1 {
-            return 0;
-        }
-        self.slots[mayfly_engine::slot::key_slot(key) as usize] as usize
-    }
+/// The running server.
+pub fn get() -> &'static Arc<Server> {
+    SERVER.get().expect("server::get() before the server started")
+}
 
-    pub fn next_txid(&self) -> u64 {
-        self.next_txid.fetch_add(1, Ordering::Relaxed)
-    }
+pub(crate) fn lower(b: &[u8]) -> Vec<u8> {
+    b.to_ascii_lowercase()
+}
+
+pub(crate) fn subcommand_error(sub: &[u8], parent: &str) -> Reply {
+    mayfly_engine::families::server::subcommand_error(sub, parent)
+}
+
+/// Starts serving a connection on the calling shard.
+fn spawn_conn(fd: RawFd) {
+    exec::spawn(crate::conn::serve(fd, get().clients.clone(), &dispatch::RedisService));
 }
 
 fn random_run_id() -> String {
@@ -113,45 +130,47 @@ pub fn run(config: Config, config_file: String) -> std::io::Result<()> {
     let listener = listen(&config.bind, config.port)?;
     // One arena and address range per shard, so each shard's memory is known exactly and
     // maxmemory can be split between them (falls back to one process-wide figure).
-    let split_memory = crate::alloc::init(nshards);
-    let slots = (0..SLOT_COUNT).map(|s| (s * nshards / SLOT_COUNT) as u16).collect();
-    let global = Arc::new(Global {
-        port: config.port,
-        config: RwLock::new(config),
-        slots,
-        nshards,
-        started: AtomicUsize::new(0),
-        shutdown: AtomicBool::new(false),
-        clients: Mutex::new(HashMap::new()),
-        next_client_id: AtomicU64::new(1),
-        next_txid: AtomicU64::new(1),
-        connected: AtomicUsize::new(0),
-        memory: Arc::new(crate::memory::MemoryBook::new(nshards, split_memory)),
-        blocked_clients: AtomicUsize::new(0),
+    let split_memory = crate::mem::alloc::init(nshards);
+    let port = config.port;
+    let memory = Arc::new(crate::mem::book::MemoryBook::new(nshards, split_memory));
+    let shared = Arc::new(Shared::new(config, nshards, memory));
+    let server = Arc::new(Server {
+        shared: shared.clone(),
+        clients: Arc::new(Clients::default()),
         start_ms: mayfly_engine::clock::unix_time_ms(),
         run_id: random_run_id(),
+        port,
         placement: placement.clone(),
         io_path: Mutex::new(String::new()),
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         config_file,
     });
+    if SERVER.set(server).is_err() {
+        return Err(std::io::Error::other("the server is already running in this process"));
+    }
 
     let parkers =
         Arc::new((0..nshards).map(|_| mesh::Parker::new()).collect::<Result<Vec<_>, _>>()?);
     let endpoints = mesh::build::<Msg>(nshards, 8192, parkers);
     let mut handles = Vec::new();
     for (i, ep) in endpoints.into_iter().enumerate() {
-        let g = global.clone();
+        let g = shared.clone();
         let spec =
             shard_loop::ShardSpec { id: i, cpu: placement[i].0, node: placement[i].1, node_count };
-        let l = if i == 0 { Some(listener) } else { None };
+        let start: Option<Box<dyn FnOnce() + Send>> = if i == 0 {
+            Some(Box::new(move || {
+                exec::spawn(crate::conn::accept_loop(listener, get().clients.clone()))
+            }))
+        } else {
+            None
+        };
+        let hooks = Hooks { new_conn: spawn_conn, start };
         handles.push(
             std::thread::Builder::new()
                 .name(format!("shard-{i}"))
-                .spawn(move || shard_loop::run(spec, ep, g, l))?,
+                .spawn(move || shard_loop::run(spec, ep, g, hooks))?,
         );
     }
-    let port = global.port;
     println!("mayfly ready: {nshards} shard(s), listening on port {port}");
     for h in handles {
         let _ = h.join();

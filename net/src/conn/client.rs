@@ -1,7 +1,8 @@
 //! What other connections may see of a client (CLIENT LIST/INFO/KILL), shared across shards.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub struct ClientInfo {
     pub id: u64,
@@ -26,18 +27,48 @@ pub struct ClientInfo {
     pub omem: AtomicUsize,
     /// In a blocking command (CLIENT UNBLOCK acts only then).
     pub blocked: AtomicBool,
-    /// CLIENT UNBLOCK asked for: 0 no, else an [`UnblockAs`] value.
+    /// CLIENT UNBLOCK asked for: 0 no, else a `coord::block::UnblockAs` value.
     pub unblock: AtomicU8,
 }
 
-/// How CLIENT UNBLOCK ends a blocking command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum UnblockAs {
-    /// As if its timeout had expired (the default).
-    Timeout = 1,
-    /// With Redis's `-UNBLOCKED` error.
-    Error = 2,
+/// Every connected client, by id: CLIENT LIST/KILL/UNBLOCK on any shard read it.
+#[derive(Default)]
+pub struct Clients {
+    pub map: Mutex<HashMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    /// Connections open now (maxclients is checked against it).
+    pub connected: AtomicUsize,
+}
+
+impl Clients {
+    /// A fresh client id (from 1, as Redis).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn insert(&self, info: Arc<ClientInfo>) {
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(info.id, info);
+        }
+    }
+
+    pub fn remove(&self, id: u64) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&id);
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().ok().and_then(|m| m.get(&id).cloned())
+    }
+
+    /// Every client, by id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        let mut v: Vec<_> =
+            self.map.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        v.sort_by_key(|c| c.id);
+        v
+    }
 }
 
 impl ClientInfo {

@@ -522,7 +522,7 @@ pub fn bind_current_thread(id: usize) -> bool {
         FOREIGN_CACHE.set(ffi::MALLOCX_TCACHE(cache as usize));
         FOREIGN_CACHE_ID.set(cache);
     }
-    BASELINE.set(crate::memory::thread_net_bytes());
+    BASELINE.set(thread_net_bytes());
     FOREIGN_FREED.set(0);
     MY_SHARD.set(id);
     true
@@ -553,9 +553,9 @@ pub fn flush_foreign_cache() {
 pub fn shard_net_bytes() -> i64 {
     let me = MY_SHARD.get();
     if me == OUTSIDE {
-        return crate::memory::thread_net_bytes();
+        return thread_net_bytes();
     }
-    crate::memory::thread_net_bytes() - BASELINE.get() + FOREIGN_FREED.get() as i64
+    thread_net_bytes() - BASELINE.get() + FOREIGN_FREED.get() as i64
         - FREED_FOR[me].load(Ordering::Relaxed) as i64
 }
 
@@ -573,6 +573,22 @@ pub fn arena_active_bytes(id: usize) -> Option<u64> {
 /// range of address space).
 pub fn spilled_bytes() -> u64 {
     REGIONS.get().map_or(0, |rs| rs.iter().map(|r| r.spilled.load(Ordering::Relaxed)).sum())
+}
+
+thread_local! {
+    /// jemalloc's per-thread allocated/deallocated counters, looked up once per thread.
+    static COUNTERS: Option<(tikv_jemalloc_ctl::thread::ThreadLocal<u64>, tikv_jemalloc_ctl::thread::ThreadLocal<u64>)> =
+        match (tikv_jemalloc_ctl::thread::allocatedp::read(), tikv_jemalloc_ctl::thread::deallocatedp::read()) {
+            (Ok(a), Ok(d)) => Some((a, d)),
+            _ => None,
+        };
+}
+
+/// Bytes allocated minus bytes freed by the calling thread, from jemalloc's own counters: a
+/// pointer read, cheap enough for every write. Memory freed by another thread than the one
+/// that allocated it moves between threads' figures; the sum over all threads stays exact.
+pub fn thread_net_bytes() -> i64 {
+    COUNTERS.with(|c| c.map(|(a, d)| a.get() as i64 - d.get() as i64).unwrap_or(0))
 }
 
 #[cfg(test)]

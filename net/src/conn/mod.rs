@@ -1,21 +1,44 @@
 //! Connections: the accept loop and one task per client.
 //!
+//! ```text
+//!   accept (shard 0) ──round robin──► shard k: serve(fd)
+//!   serve: recv → resp::parse → Service::dispatch (in order) → encode → send (batched)
+//! ```
 //! A client's requests are parsed on the shard that accepted it, executed in order (each may
 //! hop to the shard that owns its keys), and their replies are written in request order. At
 //! most `BATCH` requests are taken per read before replies are flushed, so one pipelining
-//! client cannot starve the others on its shard.
+//! client cannot starve the others on its shard. What a request does is the [`Service`]'s
+//! business (the server layer's dispatcher); this layer owns the socket and the connection's
+//! state.
 
+pub mod client;
+
+use std::future::Future;
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use io_uring::{opcode, types};
+use mayfly_engine::reply::Reply;
 
-use crate::client::ClientInfo;
-use crate::dispatch;
+use crate::coord::block::{Interrupt, Interrupts, UnblockAs};
 use crate::resp::{self, Limits, Parsed, RequestParser};
-use crate::rt::{self, exec, rt, Msg, MultiOp};
+use crate::rt::{self, exec, realtime_ns, MultiOp};
+use crate::shard::{here, Msg};
+use client::{ClientInfo, Clients};
+
+/// What runs a connection's requests (the server layer's dispatcher).
+pub trait Service: Sync + 'static {
+    /// Runs one parsed request and returns its reply.
+    fn dispatch<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        argv: Vec<Bytes>,
+    ) -> impl Future<Output = Reply> + 'a;
+    /// Releases what the connection holds elsewhere (watches, subscriptions) when it closes.
+    fn on_close<'a>(&'a self, conn: &'a mut Conn) -> impl Future<Output = ()> + 'a;
+}
 
 /// Requests executed per read before replies are flushed and other tasks get a turn.
 const BATCH: usize = 1024;
@@ -37,11 +60,11 @@ pub struct Conn {
     pub multi_failed: bool,
     /// Close once the current reply is written (QUIT, protocol errors).
     pub close_after_reply: bool,
-    pub watch: crate::admin::WatchState,
+    pub watch: crate::coord::multi::WatchState,
     /// Bytes received and not yet parsed.
     pub rbuf: BytesMut,
     /// Pub/Sub subscriptions of this connection.
-    pub subs: crate::pubsub::ClientSubs,
+    pub subs: crate::shard::pubsub::ClientSubs,
     /// The reply is an array of separate replies to write one after another (SUBSCRIBE).
     /// Those are pushes: they are written even while replies are switched off.
     pub split_reply: bool,
@@ -125,9 +148,9 @@ fn close_fd(fd: RawFd) {
 }
 
 /// Accepts connections on shard 0 and spreads them round-robin over the shards.
-pub async fn accept_loop(listen_fd: RawFd) {
-    let rt = rt();
-    let multishot = rt.ring.borrow().features.multishot_accept;
+pub async fn accept_loop(listen_fd: RawFd, clients: Arc<Clients>) {
+    let rt = here();
+    let multishot = rt::ring().borrow().features.multishot_accept;
     let mut next = 0usize;
     loop {
         let stream = if multishot {
@@ -155,20 +178,20 @@ pub async fn accept_loop(listen_fd: RawFd) {
             };
             if res >= 0 {
                 let fd = res;
-                let g = &rt.global;
-                let maxclients = g.config.read().map(|c| c.maxclients).unwrap_or(10000) as usize;
-                if g.connected.load(Ordering::Relaxed) >= maxclients {
+                let maxclients =
+                    rt.shared.config.read().map(|c| c.maxclients).unwrap_or(10000) as usize;
+                if clients.connected.load(Ordering::Relaxed) >= maxclients {
                     let msg = b"-ERR max number of clients reached\r\n";
                     // SAFETY: a best-effort write of a static buffer to a fresh socket.
                     unsafe { libc::write(fd, msg.as_ptr() as *const libc::c_void, msg.len()) };
                     close_fd(fd);
                     rt.env.borrow_mut().stats.rejected_connections += 1;
                 } else {
-                    g.connected.fetch_add(1, Ordering::Relaxed);
+                    clients.connected.fetch_add(1, Ordering::Relaxed);
                     let target = next % rt.nshards;
                     next = next.wrapping_add(1);
                     if target == rt.id {
-                        exec::spawn(serve(fd));
+                        (rt.new_conn)(fd);
                     } else {
                         rt.mesh.borrow_mut().send(target, Msg::NewConn(fd));
                     }
@@ -197,14 +220,6 @@ pub enum Receiver {
 
 /// Control room for one SCM_TIMESTAMPNS message (CMSG_SPACE of a timespec on 64-bit Linux).
 const TIMESTAMP_CONTROL_LEN: usize = 32;
-
-/// The wall-clock time in ns (the clock of the kernel's receive timestamps).
-pub fn realtime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec into the valid struct we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
-}
 
 /// The SCM_TIMESTAMPNS value in a recvmsg control block, in ns.
 fn control_timestamp_ns(control: &[u8]) -> Option<u64> {
@@ -271,8 +286,8 @@ impl Receiver {
                 let (res, flags, more) = stream.next().await;
                 let mut got: Option<(usize, Option<u64>)> = None;
                 if res > 0 {
-                    let rt = rt();
-                    let mut ring = rt.ring.borrow_mut();
+                    let ring = rt::ring();
+                    let mut ring = ring.borrow_mut();
                     let take = |b: &[u8]| {
                         if let Ok(out) = types::RecvMsgOut::parse(b, hdr) {
                             rbuf.extend_from_slice(out.payload_data());
@@ -326,15 +341,16 @@ impl Receiver {
                         let sqe =
                             opcode::Recv::new(types::Fd(fd), b.as_mut_ptr(), READ_SIZE as u32)
                                 .build();
-                        let id = rt().ring.borrow_mut().start(sqe, rt::ring::Owned::Buf(b));
+                        let id = rt::ring().borrow_mut().start(sqe, rt::ring::Owned::Buf(b));
                         *inflight = Some(id);
                         id
                     }
                 };
                 let (res, _) =
-                    std::future::poll_fn(|cx| rt().ring.borrow_mut().poll_op(id, cx.waker())).await;
+                    std::future::poll_fn(|cx| rt::ring().borrow_mut().poll_op(id, cx.waker()))
+                        .await;
                 *inflight = None;
-                let buf = rt().ring.borrow_mut().take_owned_buf(id);
+                let buf = rt::ring().borrow_mut().take_owned_buf(id);
                 if res <= 0 {
                     *spare = buf;
                     return Err(());
@@ -351,8 +367,8 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         if let Receiver::Single { inflight: Some(id), .. } = self {
-            let rt = rt();
-            let mut ring = rt.ring.borrow_mut();
+            let ring = rt::ring();
+            let mut ring = ring.borrow_mut();
             if !ring.op_done(*id) {
                 ring.push_raw(
                     opcode::AsyncCancel::new(*id as u64).build().user_data(rt::ring::UD_IGNORE),
@@ -364,13 +380,12 @@ impl Drop for Receiver {
 }
 
 /// Serves one client until it quits, errors, or is killed.
-pub async fn serve(fd: RawFd) {
-    let rt = rt();
-    let global = rt.global.clone();
+pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'static S) {
+    let rt = here();
     set_nodelay(fd);
     enable_rx_timestamps(fd);
     let now = mayfly_engine::clock::unix_time_ms();
-    let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let id = clients.next_id();
     let info = Arc::new(ClientInfo::new(
         id,
         fd,
@@ -379,12 +394,11 @@ pub async fn serve(fd: RawFd) {
         sockaddr_string(fd, false),
         now,
     ));
-    if let Ok(mut clients) = global.clients.lock() {
-        clients.insert(id, info.clone());
-    }
+    clients.insert(info.clone());
     rt.env.borrow_mut().stats.connections_received += 1;
-    let requirepass_set = global.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
-    let receiver = if rt.ring.borrow().features.multishot_recv {
+    let requirepass_set =
+        rt.shared.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
+    let receiver = if rt::ring().borrow().features.multishot_recv {
         Receiver::multi()
     } else {
         Receiver::single()
@@ -398,10 +412,7 @@ pub async fn serve(fd: RawFd) {
         multi: None,
         multi_failed: false,
         close_after_reply: false,
-        watch: crate::admin::WatchState {
-            dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            keys: Vec::new(),
-        },
+        watch: Default::default(),
         rbuf: BytesMut::with_capacity(READ_SIZE),
         subs: Default::default(),
         split_reply: false,
@@ -411,21 +422,18 @@ pub async fn serve(fd: RawFd) {
         receiver,
     };
     drop(rt);
-    serve_loop(&mut conn).await;
+    serve_loop(&mut conn, service).await;
     // Drop the recv op (cancelling it) before the fd goes away.
     conn.receiver = Receiver::Single { inflight: None, spare: Vec::new(), rx_ns: 0 };
     close_fd(fd);
-    if let Ok(mut clients) = global.clients.lock() {
-        clients.remove(&id);
-    }
-    global.connected.fetch_sub(1, Ordering::Relaxed);
-    crate::admin::unwatch(&mut conn).await;
-    crate::admin::unsubscribe_all(&mut conn);
+    clients.remove(id);
+    clients.connected.fetch_sub(1, Ordering::Relaxed);
+    service.on_close(&mut conn).await;
 }
 
 fn limits(conn: &Conn) -> (Limits, usize) {
-    let g = rt().global.clone();
-    let c = g.config.read();
+    let rt = here();
+    let c = rt.shared.config.read();
     let (bulk, qbuf) = c
         .map(|c| (c.proto_max_bulk_len, c.client_query_buffer_limit as usize))
         .unwrap_or((512 << 20, 1 << 30));
@@ -435,7 +443,7 @@ fn limits(conn: &Conn) -> (Limits, usize) {
     )
 }
 
-async fn serve_loop(conn: &mut Conn) {
+async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SIZE);
     let mut parser = RequestParser::new();
     let (mut limits, mut qbuf_limit) = limits(conn);
@@ -454,9 +462,9 @@ async fn serve_loop(conn: &mut Conn) {
                     need = None;
                     let frame = conn.rbuf.split_to(consumed).freeze();
                     let argv = resp::to_args(&frame, &args);
-                    let reply = dispatch::dispatch(conn, argv).await;
+                    let reply = service.dispatch(conn, argv).await;
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
-                        rt().env.borrow_mut().stats.record_error(text);
+                        here().env.borrow_mut().stats.record_error(text);
                     }
                     // Pub/Sub messages (keyspace events of this very command included) go
                     // out before the reply, as Redis writes them.
@@ -502,7 +510,7 @@ async fn serve_loop(conn: &mut Conn) {
                 Err(e) => {
                     let reply = e.to_reply();
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
-                        rt().env.borrow_mut().stats.record_error(text);
+                        here().env.borrow_mut().stats.record_error(text);
                     }
                     resp::encode(&reply, conn.resp3, &mut wbuf);
                     let _ = rt::send_all(conn.fd, wbuf).await;
@@ -519,7 +527,7 @@ async fn serve_loop(conn: &mut Conn) {
             }
         }
         if !wbuf.is_empty() {
-            rt().env.borrow_mut().stats.net_output_bytes += wbuf.len() as u64;
+            here().env.borrow_mut().stats.net_output_bytes += wbuf.len() as u64;
             match rt::send_all(conn.fd, wbuf).await {
                 Ok(b) => wbuf = b,
                 Err(_) => return,
@@ -554,7 +562,7 @@ async fn serve_loop(conn: &mut Conn) {
         };
         match received {
             Ok(n) => {
-                rt().env.borrow_mut().stats.net_input_bytes += n as u64;
+                here().env.borrow_mut().stats.net_input_bytes += n as u64;
                 conn.info
                     .last_interaction_ms
                     .store(mayfly_engine::clock::unix_time_ms(), Ordering::Relaxed);
@@ -565,4 +573,47 @@ async fn serve_loop(conn: &mut Conn) {
             return;
         }
     }
+}
+
+/// While a client is blocked: its socket (bytes or a close) and CLIENT UNBLOCK requests.
+pub struct ConnInterrupts<'a> {
+    pub conn: &'a mut Conn,
+}
+
+impl Interrupts for ConnInterrupts<'_> {
+    async fn next(&mut self) -> Interrupt {
+        let conn = &mut *self.conn;
+        let info = conn.info.clone();
+        match rt::race(conn.receiver.recv(conn.fd, &mut conn.rbuf), unblock_requested(&info)).await
+        {
+            rt::Either::Left(Ok(_)) => Interrupt::More,
+            rt::Either::Left(Err(())) => Interrupt::Closed,
+            rt::Either::Right(how) => Interrupt::Unblocked(how),
+        }
+    }
+
+    fn set_blocked(&mut self, blocked: bool) {
+        self.conn.info.blocked.store(blocked, Ordering::Relaxed);
+        if !blocked {
+            here().unblock_wakers.borrow_mut().remove(&self.conn.info.id);
+        }
+    }
+}
+
+/// Resolves when CLIENT UNBLOCK asks this client to stop waiting (and clears the request).
+async fn unblock_requested(info: &ClientInfo) -> UnblockAs {
+    let decode =
+        |v: u8| if v == UnblockAs::Error as u8 { UnblockAs::Error } else { UnblockAs::Timeout };
+    std::future::poll_fn(|cx| match info.unblock.swap(0, Ordering::AcqRel) {
+        0 => {
+            here().unblock_wakers.borrow_mut().insert(info.id, cx.waker().clone());
+            // A request that landed while registering must not be missed.
+            match info.unblock.swap(0, Ordering::AcqRel) {
+                0 => std::task::Poll::Pending,
+                v => std::task::Poll::Ready(decode(v)),
+            }
+        }
+        v => std::task::Poll::Ready(decode(v)),
+    })
+    .await
 }

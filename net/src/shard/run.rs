@@ -1,4 +1,6 @@
-//! Shard thread start-up and the loop itself.
+//! Shard thread start-up and the loop itself. What runs on top of the shard (connections,
+//! the accept loop) is handed in as [`Hooks`] by the server, so this layer does not depend on
+//! the layers above it.
 
 use std::cell::RefCell;
 use std::os::fd::RawFd;
@@ -11,11 +13,11 @@ use mayfly_engine::clock::Clock;
 use mayfly_engine::shard::Shard;
 
 use super::env::Env;
-use super::exec::{self, Executor};
-use super::mesh::Endpoint;
-use super::ring::{Ring, UD_TICK, UD_WAKE};
-use super::{park, Msg, Rt, RT};
-use crate::server::Global;
+use super::{Msg, ShardRt, Shared};
+use crate::rt::exec::Executor;
+use crate::rt::mesh::Endpoint;
+use crate::rt::park;
+use crate::rt::ring::{Ring, UD_TICK, UD_WAKE};
 
 /// Polls per loop turn before looking at the mesh and the ring again.
 const TASK_BUDGET: usize = 512;
@@ -33,6 +35,15 @@ const SPIN_TURNS: usize = 64;
 const RECV_BUFFERS: u16 = 256;
 const RECV_BUFFER_BYTES: usize = 4096;
 
+/// What the layers above run on a shard: a task per new connection, and start-up work
+/// (shard 0 runs the accept loop).
+pub struct Hooks {
+    /// Spawns the task serving a connection this shard now owns.
+    pub new_conn: fn(RawFd),
+    /// Runs once on the shard thread, after its runtime is installed.
+    pub start: Option<Box<dyn FnOnce() + Send>>,
+}
+
 pub struct ShardSpec {
     pub id: usize,
     pub cpu: Option<usize>,
@@ -42,9 +53,9 @@ pub struct ShardSpec {
 
 /// Body of a shard thread. Binds its allocator arena and pins first, so everything allocated
 /// after is the shard's own (counted exactly) and node-local.
-pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: Option<RawFd>) {
+pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hooks) {
     // Before anything is allocated: this shard's memory comes from its own arena and range.
-    if global.memory.split() && !crate::alloc::bind_current_thread(spec.id) {
+    if global.memory.split() && !crate::mem::alloc::bind_current_thread(spec.id) {
         eprintln!("shard {}: could not bind its memory arena; its figures will be off", spec.id);
     }
     if let Some(cpu) = spec.cpu {
@@ -77,35 +88,25 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
     let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
     let shard = Shard::new(spec.id, config, Clock::System);
     let nshards = mesh.shard_count();
-    let rt = Rc::new(Rt {
-        id: spec.id,
-        nshards,
-        ring: RefCell::new(ring),
-        env: RefCell::new(
-            Env::new(shard).with_memory(global.memory.clone()).with_shard_count(nshards),
-        ),
-        mesh: RefCell::new(mesh),
-        replies: RefCell::new((Vec::new(), Vec::new())),
-        global: global.clone(),
-        pubsub: RefCell::new(crate::pubsub::Registry::default()),
-        held_events: RefCell::new(Vec::new()),
-        unblock_wakers: RefCell::new(std::collections::HashMap::new()),
-    });
-    RT.with(|r| *r.borrow_mut() = Some(rt.clone()));
+    let ring = Rc::new(RefCell::new(ring));
+    crate::rt::install(ring.clone());
+    let env = Env::new(shard).with_memory(global.memory.clone()).with_shard_count(nshards);
+    let rt = Rc::new(ShardRt::new(spec.id, nshards, env, mesh, global.clone(), hooks.new_conn));
+    super::install(Some(rt.clone()));
     global.started.fetch_add(1, Ordering::SeqCst);
 
-    if let Some(fd) = listener {
-        exec::spawn(crate::conn::accept_loop(fd));
+    if let Some(start) = hooks.start {
+        start();
     }
 
     let wake_fd = rt.mesh.borrow().parker().eventfd;
     let mut wake_buf: Box<u64> = Box::new(0);
-    arm_wake(&rt, wake_fd, &mut wake_buf);
+    arm_wake(&ring, wake_fd, &mut wake_buf);
     let tick_ms = 1000 / global.hz().max(1);
     let tick_ts = Box::new(
         types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32),
     );
-    arm_tick(&rt, &tick_ts);
+    arm_tick(&ring, &tick_ts);
 
     let parkers = rt.mesh.borrow().parkers();
     let sleeping = &parkers[spec.id].sleeping;
@@ -121,34 +122,28 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         // arrival order).
         rt.mesh.borrow_mut().recv(MESH_BUDGET, &mut inbox);
         if !inbox.is_empty() {
-            let _ = rt.ring.borrow_mut().submit();
-            rt.ring.borrow_mut().reap();
+            let _ = ring.borrow_mut().submit();
+            ring.borrow_mut().reap();
         }
         let polled = executor.run_ready(TASK_BUDGET);
         let got = inbox.len();
         for msg in inbox.drain(..) {
-            match msg {
-                Msg::Job { job, reply_to } => rt.accept_job(job, reply_to),
-                Msg::Reply { token, out } => rt.complete(token, out),
-                Msg::NewConn(fd) => exec::spawn(crate::conn::serve(fd)),
-                Msg::Notify { events, fan_out, txid } => rt.receive_events(events, fan_out, txid),
-            }
+            rt.handle(msg);
         }
         rt.mesh.borrow_mut().flush();
 
         {
-            let mut ring = rt.ring.borrow_mut();
-            if ring.tick_fired {
-                ring.tick_fired = false;
-                drop(ring);
+            let mut r = ring.borrow_mut();
+            if r.tick_fired {
+                r.tick_fired = false;
+                drop(r);
                 tick(&rt);
-                rt.flush_deliveries();
-                arm_tick(&rt, &tick_ts);
+                arm_tick(&ring, &tick_ts);
             }
         }
-        if rt.ring.borrow().wake_fired {
-            rt.ring.borrow_mut().wake_fired = false;
-            arm_wake(&rt, wake_fd, &mut wake_buf);
+        if ring.borrow().wake_fired {
+            ring.borrow_mut().wake_fired = false;
+            arm_wake(&ring, wake_fd, &mut wake_buf);
         }
         if global.shutdown.load(Ordering::Relaxed) {
             break;
@@ -157,16 +152,16 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
         let busy = polled > 0 || got > 0 || executor.has_ready() || rt.mesh.borrow().has_outbound();
         if busy {
             idle_turns = 0;
-            let _ = rt.ring.borrow_mut().submit();
-            rt.ring.borrow_mut().reap();
+            let _ = ring.borrow_mut().submit();
+            ring.borrow_mut().reap();
             continue;
         }
         idle_turns += 1;
         // Spinning only pays off while waiting for another shard's reply.
         if nshards > 1 && idle_turns < SPIN_TURNS {
             // Stay awake briefly: a reply from another shard usually arrives within microseconds.
-            let _ = rt.ring.borrow_mut().submit();
-            rt.ring.borrow_mut().reap();
+            let _ = ring.borrow_mut().submit();
+            ring.borrow_mut().reap();
             std::hint::spin_loop();
             continue;
         }
@@ -175,41 +170,42 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Global>, listener: 
             park::cancel_park(&**sleeping);
             continue;
         }
-        let _ = rt.ring.borrow_mut().submit_and_wait(1);
+        let _ = ring.borrow_mut().submit_and_wait(1);
         park::cancel_park(&**sleeping);
-        rt.ring.borrow_mut().reap();
+        ring.borrow_mut().reap();
         idle_turns = 0;
     }
 }
 
-fn arm_wake(rt: &Rt, fd: RawFd, buf: &mut u64) {
+fn arm_wake(ring: &RefCell<Ring>, fd: RawFd, buf: &mut u64) {
     let sqe =
         opcode::Read::new(types::Fd(fd), buf as *mut u64 as *mut u8, 8).build().user_data(UD_WAKE);
-    rt.ring.borrow_mut().push_raw(sqe);
+    ring.borrow_mut().push_raw(sqe);
 }
 
-fn arm_tick(rt: &Rt, ts: &types::Timespec) {
+fn arm_tick(ring: &RefCell<Ring>, ts: &types::Timespec) {
     let sqe = opcode::Timeout::new(ts as *const types::Timespec).build().user_data(UD_TICK);
-    rt.ring.borrow_mut().push_raw(sqe);
+    ring.borrow_mut().push_raw(sqe);
 }
 
 /// Deferred frees of large evicted values per tick.
 const LAZY_FREE_BUDGET: usize = 16;
 
 /// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
-fn tick(rt: &Rt) {
+pub fn tick(rt: &ShardRt) {
     tick_work(rt);
     // Expired (and any other) events raised by the tick: this shard coordinates them.
     let events = rt.env.borrow_mut().shard.take_events();
     if !events.is_empty() {
         rt.publish_events(events, true);
     }
+    rt.flush_deliveries();
 }
 
-fn tick_work(rt: &Rt) {
+fn tick_work(rt: &ShardRt) {
     let mut env = rt.env.borrow_mut();
     env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
-    crate::alloc::flush_foreign_cache();
+    crate::mem::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
     if env.shard.config.active_expire_enabled {

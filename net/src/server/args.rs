@@ -109,7 +109,7 @@ pub fn parse_args(args: &[String]) -> Result<(Config, String), String> {
             return Err(format!(
                 "mayfly {} (Redis {} compatible)",
                 env!("CARGO_PKG_VERSION"),
-                crate::admin::REDIS_VERSION
+                crate::server::REDIS_VERSION
             ));
         }
         if !first.starts_with("--") {

@@ -48,12 +48,17 @@ pub enum Job {
     Batch { db: usize, cmds: Vec<Vec<Bytes>>, resp3: bool },
     /// Lock keys for transaction `txid`; answered when granted.
     Lock { txid: u64, keys: Vec<DbKey>, exclusive: bool },
+    /// Hold the whole shard for transaction `txid` (a MULTI/EXEC with broadcast or
+    /// server-level commands): granted when no other lock is held; until its Unlock, only jobs
+    /// of `txid` touch this shard's keyspace.
+    LockAll { txid: u64 },
     /// Release `txid`'s locks (no answer needed, but one is sent for ordering).
     Unlock { txid: u64 },
     /// Copy out the live entries of keys (locked by `txid`).
-    Fetch { keys: Vec<DbKey> },
-    /// Write entries back (None deletes) and release `txid`'s locks.
-    Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)> },
+    Fetch { txid: u64, keys: Vec<DbKey> },
+    /// Write entries back (None deletes), then release `txid`'s locks when `release` (not
+    /// inside a transaction that holds the shard and goes on).
+    Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)>, release: bool },
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
@@ -67,6 +72,28 @@ pub enum Job {
     /// or its Block still queued behind a lock), 0 when it had already been served (its reply
     /// is on the way).
     Unblock { id: u64 },
+}
+
+impl Job {
+    /// The transaction a job belongs to (0 = none).
+    pub fn txid(&self) -> u64 {
+        match self {
+            Job::Exec { txid, .. }
+            | Job::Lock { txid, .. }
+            | Job::LockAll { txid }
+            | Job::Unlock { txid }
+            | Job::Fetch { txid, .. }
+            | Job::Store { txid, .. } => *txid,
+            Job::Batch { .. } | Job::Run(_) | Job::Block { .. } | Job::Unblock { .. } => 0,
+        }
+    }
+
+    /// Whether the job reads or writes the keyspace or takes locks, and so must wait while
+    /// another transaction holds the whole shard. `Run` jobs (INFO, CONFIG, barriers) and
+    /// withdrawals do not.
+    pub fn touches_keyspace(&self) -> bool {
+        !matches!(self, Job::Run(_) | Job::Unblock { .. } | Job::Unlock { .. })
+    }
 }
 
 /// A client blocked on keys of this shard.
@@ -114,22 +141,46 @@ struct LockState {
 pub struct LockTable {
     keys: HashMap<DbKey, LockState>,
     held: HashMap<u64, Vec<(DbKey, bool)>>,
+    /// The transaction holding the whole shard, if any.
+    whole: Option<u64>,
 }
 
 impl LockTable {
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.whole.is_none()
+    }
+
+    /// True when another transaction than `txid` (0 = none) holds the whole shard.
+    fn held_by_other(&self, txid: u64) -> bool {
+        self.whole.is_some_and(|w| w != txid)
+    }
+
+    /// Takes the whole shard for `txid` once no other transaction holds any lock here.
+    fn try_lock_whole(&mut self, txid: u64) -> bool {
+        if self.held_by_other(txid) {
+            return false;
+        }
+        if self.held.keys().any(|t| *t != txid) {
+            return false;
+        }
+        self.whole = Some(txid);
+        self.held.entry(txid).or_default();
+        true
     }
 
     /// True when a lock-free command touching `keys` (writing when `write`) must wait.
     fn blocks(&self, keys: &[DbKey], write: bool) -> bool {
-        keys.iter().any(|k| match self.keys.get(k) {
-            Some(s) => s.exclusive || (write && s.shared > 0),
-            None => false,
-        })
+        self.whole.is_some()
+            || keys.iter().any(|k| match self.keys.get(k) {
+                Some(s) => s.exclusive || (write && s.shared > 0),
+                None => false,
+            })
     }
 
     fn try_lock(&mut self, txid: u64, keys: &[DbKey], exclusive: bool) -> bool {
+        if self.held_by_other(txid) {
+            return false;
+        }
         let held = self.held.get(&txid);
         let mine = |k: &DbKey| held.is_some_and(|h| h.iter().any(|(hk, _)| hk == k));
         let free = keys.iter().all(|k| match self.keys.get(k) {
@@ -154,6 +205,9 @@ impl LockTable {
     }
 
     fn unlock(&mut self, txid: u64) -> bool {
+        if self.whole == Some(txid) {
+            self.whole = None;
+        }
         let Some(list) = self.held.remove(&txid) else { return false };
         for (k, exclusive) in list {
             if let Some(s) = self.keys.get_mut(&k) {
@@ -210,7 +264,7 @@ pub struct Env {
     pub held_round_running: bool,
     serve_rounds: u64,
     /// What every shard holds, compared with maxmemory.
-    pub memory: Arc<crate::memory::MemoryBook>,
+    pub memory: Arc<crate::mem::book::MemoryBook>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
@@ -248,11 +302,11 @@ impl Env {
             held_blocks: Vec::new(),
             held_round_running: false,
             serve_rounds: 0,
-            memory: Arc::new(crate::memory::MemoryBook::new(1, false)),
+            memory: Arc::new(crate::mem::book::MemoryBook::new(1, false)),
         }
     }
 
-    pub fn with_memory(mut self, memory: Arc<crate::memory::MemoryBook>) -> Env {
+    pub fn with_memory(mut self, memory: Arc<crate::mem::book::MemoryBook>) -> Env {
         self.memory = memory;
         self
     }
@@ -523,9 +577,16 @@ impl Env {
 
     /// Runs `job` now if its locks allow; otherwise hands it back.
     pub fn try_run(&mut self, job: Job) -> Result<Out, Job> {
+        if self.locks.whole.is_some()
+            && job.touches_keyspace()
+            && self.locks.held_by_other(job.txid())
+        {
+            return Err(job);
+        }
         match job {
             Job::Exec { spec, db, argv, resp3, txid } => {
                 if txid == 0
+                    && self.locks.whole.is_none()
                     && !self.locks.is_empty()
                     && self.locks.blocks(&command_keys(db, &argv), is_write(&argv))
                 {
@@ -550,8 +611,7 @@ impl Env {
                 let mut replies = Vec::with_capacity(cmds.len());
                 let mut db = db;
                 for c in &cmds {
-                    if let Some(new_db) = crate::dispatch::select_in_batch(c, self.shard.dbs.len())
-                    {
+                    if let Some(new_db) = select_in_batch(c, self.shard.dbs.len()) {
                         match new_db {
                             Ok(n) => {
                                 db = n;
@@ -574,11 +634,18 @@ impl Env {
                     Err(Job::Lock { txid, keys, exclusive })
                 }
             }
+            Job::LockAll { txid } => {
+                if self.locks.try_lock_whole(txid) {
+                    Ok(Out::Done)
+                } else {
+                    Err(Job::LockAll { txid })
+                }
+            }
             Job::Unlock { txid } => {
                 self.locks.unlock(txid);
                 Ok(Out::Done)
             }
-            Job::Fetch { keys } => {
+            Job::Fetch { keys, .. } => {
                 let now = self.shard.clock.now_ms();
                 let entries = keys
                     .iter()
@@ -603,7 +670,7 @@ impl Env {
                     .collect();
                 Ok(Out::Entries(entries))
             }
-            Job::Store { txid, writes } => {
+            Job::Store { txid, writes, release } => {
                 let mut stored: Vec<DbKey> = Vec::new();
                 for ((db, k), entry) in writes {
                     self.flag_key(&(db, k.clone()));
@@ -621,7 +688,9 @@ impl Env {
                     }
                     self.shard.dirty += 1;
                 }
-                self.locks.unlock(txid);
+                if release {
+                    self.locks.unlock(txid);
+                }
                 if !self.blocked.is_empty() {
                     if let Some(log) = self.shard.write_log.as_mut() {
                         log.extend(stored);
@@ -734,6 +803,26 @@ impl Env {
     pub fn releases_locks(job: &Job) -> bool {
         matches!(job, Job::Unlock { .. } | Job::Store { .. })
     }
+}
+
+/// `SELECT n` inside a batch: Some(Ok(db)) or Some(Err(reply)); None for other commands.
+pub fn select_in_batch(argv: &[Bytes], databases: usize) -> Option<Result<usize, Reply>> {
+    if !argv[0].eq_ignore_ascii_case(b"select") || argv.len() != 2 {
+        return None;
+    }
+    Some(parse_db_index(&argv[1], databases))
+}
+
+/// A database index argument (SELECT), with Redis's errors.
+pub fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Reply> {
+    let n = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
+    if n < 0 || n as usize >= databases {
+        return Err(Reply::error("ERR DB index is out of range"));
+    }
+    Ok(n as usize)
 }
 
 /// A fresh `Job::Block` on a multi-shard server, handed back to the runtime to hold until a

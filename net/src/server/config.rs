@@ -1,0 +1,158 @@
+//! CONFIG GET / SET / RESETSTAT / REWRITE. A change is applied to the shared copy and to every
+//! shard's own copy of the configuration.
+
+use bytes::Bytes;
+use mayfly_engine::reply::Reply;
+
+use crate::shard::env::{Env, Job, Out};
+use crate::shard::{call, here, submit};
+
+use super::{lower, subcommand_error};
+
+/// Applies `f` to the global config and every shard's copy.
+pub async fn update_config(
+    f: impl Fn(&mut mayfly_engine::config::Config) + Clone + Send + 'static,
+) {
+    let g = super::get().clone();
+    if let Ok(mut c) = g.shared.config.write() {
+        f(&mut c);
+    }
+    let n = here().nshards;
+    let pending: Vec<_> = (0..n)
+        .map(|s| {
+            let f = f.clone();
+            submit(
+                s,
+                Job::Run(Box::new(move |env: &mut Env| {
+                    f(&mut env.shard.config);
+                    Out::Done
+                })),
+            )
+        })
+        .collect();
+    for p in pending {
+        p.get().await;
+    }
+}
+
+pub async fn config(argv: &[Bytes]) -> Reply {
+    use mayfly_engine::config::{Config, PARAMS};
+    let sub = lower(&argv[1]);
+    let g = super::get().clone();
+    match sub.as_slice() {
+        b"get" if argv.len() >= 3 => {
+            let c = g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let mut out: Vec<(Reply, Reply)> = Vec::new();
+            for p in PARAMS {
+                let names = std::iter::once(p.name).chain(p.alias);
+                for name in names {
+                    let matched = argv[2..].iter().any(|pat| {
+                        mayfly_engine::glob::glob_match(
+                            &pat.to_ascii_lowercase(),
+                            name.as_bytes(),
+                            true,
+                        )
+                    });
+                    if matched && !out.iter().any(|(k, _)| *k == Reply::bulk_str(name)) {
+                        out.push((Reply::bulk_str(name), Reply::bulk((p.get)(&c))));
+                    }
+                }
+            }
+            Reply::Map(out)
+        }
+        b"set" if !argv.len().is_multiple_of(2) => Reply::error("ERR syntax error"),
+        b"set" => {
+            let mut candidate: Config =
+                g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let mut seen: Vec<&str> = Vec::new();
+            for pair in argv[2..].chunks(2) {
+                let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+                let value = String::from_utf8_lossy(&pair[1]).into_owned();
+                let Some(p) = mayfly_engine::config::find_param(&name) else {
+                    return Reply::error(format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                    ));
+                };
+                if seen.contains(&p.name) {
+                    return Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+                }
+                seen.push(p.name);
+                if p.immutable {
+                    return Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
+                }
+                if let Err(e) = (p.set)(&mut candidate, &value) {
+                    return Reply::error(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
+                    ));
+                }
+            }
+            update_config(move |c| *c = candidate.clone()).await;
+            if seen.contains(&"maxmemory") {
+                let n = here().nshards;
+                let pending: Vec<_> = (0..n)
+                    .map(|s| {
+                        submit(
+                            s,
+                            Job::Run(Box::new(|env: &mut Env| {
+                                env.evict_now();
+                                Out::Done
+                            })),
+                        )
+                    })
+                    .collect();
+                for p in pending {
+                    p.get().await;
+                }
+            }
+            Reply::ok()
+        }
+        b"resetstat" if argv.len() == 2 => {
+            let n = here().nshards;
+            for s in 0..n {
+                call(
+                    s,
+                    Job::Run(Box::new(|env: &mut Env| {
+                        env.stats = Default::default();
+                        env.shard.stats = Default::default();
+                        Out::Done
+                    })),
+                )
+                .await;
+            }
+            Reply::ok()
+        }
+        b"rewrite" if argv.len() == 2 => {
+            if g.config_file.is_empty() {
+                return Reply::error("ERR The server is running without a config file");
+            }
+            let c = g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let body: String = PARAMS
+                .iter()
+                .map(|p| format!("{} \"{}\"\n", p.name, (p.get)(&c).replace('"', "\\\"")))
+                .collect();
+            match std::fs::write(&g.config_file, body) {
+                Ok(()) => Reply::ok(),
+                Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
+            }
+        }
+        b"help" if argv.len() == 2 => Reply::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::status(*l))
+            .collect(),
+        ),
+        _ => subcommand_error(&argv[1], "CONFIG"),
+    }
+}
