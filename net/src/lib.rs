@@ -11,8 +11,8 @@
 //!     │      pub/sub registries, the tick and the shard loop
 //!   rt/      io_uring ring, task executor, SPSC mesh, park/notify, timers (no Redis)
 //!   mem/     per-shard jemalloc arenas and the memory book (no Redis)
-//!   resp/    the RESP2/RESP3 codec (pure functions over bytes)
 //! ```
+//! The RESP codec is its own crate (`mayfly-resp`), shared with the AOF and replication.
 //! A request: the connection's task parses it on the shard that accepted it, the dispatcher
 //! checks it, the coordinator sends it as a job to the shard that owns its keys (inline when
 //! that is this shard), and the reply comes back and is written in request order. Goals:
@@ -23,7 +23,6 @@
 pub mod conn;
 pub mod coord;
 pub mod mem;
-pub mod resp;
 pub mod rt;
 pub mod server;
 pub mod shard;

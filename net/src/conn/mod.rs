@@ -23,10 +23,10 @@ use io_uring::{opcode, types};
 use mayfly_engine::reply::Reply;
 
 use crate::coord::block::{Interrupt, Interrupts, UnblockAs};
-use crate::resp::{self, Limits, Parsed, RequestParser};
 use crate::rt::{self, exec, realtime_ns, MultiOp};
 use crate::shard::{here, Msg};
 use client::{ClientInfo, Clients};
+use mayfly_resp::{self as resp, Limits, Parsed, RequestParser};
 
 /// What runs a connection's requests (the server layer's dispatcher).
 pub trait Service: Sync + 'static {

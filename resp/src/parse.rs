@@ -409,7 +409,7 @@ mod unit {
     fn protocol_error_reply_is_err_prefixed() {
         let err = parse(b"*x\r\n").unwrap_err();
         let mut out = Vec::new();
-        crate::resp::encode(&err.to_reply(), false, &mut out);
+        crate::encode(&err.to_reply(), false, &mut out);
         assert_eq!(out, b"-ERR Protocol error: invalid multibulk length\r\n");
         assert_eq!(err.to_string(), "Protocol error: invalid multibulk length");
     }

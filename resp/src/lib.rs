@@ -1,4 +1,5 @@
-//! RESP codec: requests in, replies out.
+//! mayfly-resp: the RESP2/RESP3 codec, requests in, replies out. Shared by the server, the
+//! AOF loader and the replication client.
 //!
 //! ```text
 //!   socket bytes ──► parse::RequestParser ──► ArgSpans (offsets into the read buffer)

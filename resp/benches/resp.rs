@@ -6,7 +6,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mayfly_engine::reply::Reply;
-use mayfly_net::resp::{encode, parse_request, to_args, Limits, Parsed, RequestParser};
+use mayfly_resp::{encode, parse_request, to_args, Limits, Parsed, RequestParser};
 
 const PIPELINE_DEPTH: usize = 16;
 
