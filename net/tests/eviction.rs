@@ -534,3 +534,50 @@ impl Resp {
             .unwrap_or_else(|| panic!("no {field}"))
     }
 }
+
+/// A key named `{prefix}N` owned by shard `shard` of 2.
+fn key_on_shard(prefix: &str, shard: usize) -> String {
+    use mayfly_engine::slot::{key_slot, SLOT_COUNT};
+    (0..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| key_slot(k.as_bytes()) as usize * 2 / SLOT_COUNT == shard)
+        .expect("a key")
+}
+
+#[test]
+fn cross_shard_writes_obey_maxmemory_and_count_in_commandstats() {
+    let server = Server::start(&["--shards", "2", "--maxmemory-policy", "noeviction"]);
+    let mut c = server.client();
+    let src = key_on_shard("src", 0);
+    let dst = key_on_shard("dst", 1);
+    assert_eq!(c.call(&[b"SADD", src.as_bytes(), b"a", b"b"]), Resp::Int(2));
+    // A cross-shard SUNIONSTORE runs on a scratch shard (gather): counted like any command.
+    assert_eq!(c.call(&[b"SUNIONSTORE", dst.as_bytes(), src.as_bytes()]), Resp::Int(2));
+    let stats = match c.call(&[b"INFO", b"commandstats"]) {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).to_string(),
+        other => panic!("INFO: {other:?}"),
+    };
+    assert!(stats.contains("cmdstat_sunionstore:calls=1,"), "{stats}");
+    // Over maxmemory under noeviction, it is refused like a local write, and nothing changes.
+    assert_eq!(c.call(&[b"CONFIG", b"SET", b"maxmemory", b"1"]), Resp::Status("OK".into()));
+    assert_eq!(c.call(&[b"SET", src.as_bytes(), b"x"]), Resp::Error(OOM.into()));
+    assert_eq!(c.call(&[b"DEL", dst.as_bytes()]), Resp::Int(1));
+    assert_eq!(c.call(&[b"SUNIONSTORE", dst.as_bytes(), src.as_bytes()]), Resp::Error(OOM.into()));
+    assert_eq!(c.call(&[b"EXISTS", dst.as_bytes()]), Resp::Int(0));
+    let stats = match c.call(&[b"INFO", b"commandstats"]) {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(&b).to_string(),
+        other => panic!("INFO: {other:?}"),
+    };
+    let line = stats.lines().find(|l| l.starts_with("cmdstat_sunionstore:")).unwrap_or("");
+    assert!(line.starts_with("cmdstat_sunionstore:calls=1,"), "{stats}");
+    assert!(line.contains(",rejected_calls=1,"), "{stats}");
+    // A transaction over both shards that may grow memory is refused as a whole.
+    assert_eq!(c.call(&[b"MULTI"]), Resp::Status("OK".into()));
+    assert_eq!(c.call(&[b"SET", dst.as_bytes(), b"1"]), Resp::Status("QUEUED".into()));
+    assert_eq!(c.call(&[b"SET", src.as_bytes(), b"1"]), Resp::Status("QUEUED".into()));
+    assert_eq!(c.call(&[b"EXEC"]), Resp::Error(OOM.into()));
+    assert_eq!(c.call(&[b"EXISTS", dst.as_bytes()]), Resp::Int(0));
+    // Room again: the same commands run.
+    assert_eq!(c.call(&[b"CONFIG", b"SET", b"maxmemory", b"0"]), Resp::Status("OK".into()));
+    assert_eq!(c.call(&[b"SUNIONSTORE", dst.as_bytes(), src.as_bytes()]), Resp::Int(2));
+}

@@ -136,24 +136,30 @@ pub fn plan(specs: &[&'static CommandSpec], cmds: &[Vec<Bytes>]) -> Plan {
 }
 
 /// Runs a Batch plan: the whole queue as one job on `shard`. Returns the replies and the
-/// database selected at the end.
+/// database selected at the end, or the one reply that refused the whole transaction (OOM).
 pub async fn run_batch(
     shard: usize,
     db: usize,
     resp3: bool,
     cmds: Vec<Vec<Bytes>>,
-) -> (Vec<Reply>, usize) {
+) -> Result<(Vec<Reply>, usize), Reply> {
     let last_db = selected_db(db, &cmds);
     match call(shard, Job::Batch { db, cmds, resp3 }).await {
-        Out::Replies(r) => (r, last_db),
-        _ => (vec![Reply::error("ERR internal: EXEC failed")], db),
+        Out::Replies(r) => Ok((r, last_db)),
+        Out::Reply(refused) => Err(refused),
+        _ => Err(Reply::error("ERR internal: EXEC failed")),
     }
 }
 
-/// Runs a Gather plan. Returns the replies and the database selected at the end.
-pub async fn run_gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>) -> (Vec<Reply>, usize) {
+/// Runs a Gather plan. Returns the replies and the database selected at the end, or the one
+/// reply that refused the whole transaction (OOM).
+pub async fn run_gather(
+    db: usize,
+    resp3: bool,
+    cmds: Vec<Vec<Bytes>>,
+) -> Result<(Vec<Reply>, usize), Reply> {
     let last_db = selected_db(db, &cmds);
-    (super::route::gather(db, resp3, cmds, 0).await, last_db)
+    Ok((super::route::gather(db, resp3, cmds, 0).await?, last_db))
 }
 
 /// The database a queue leaves selected (its last valid SELECT).
@@ -182,6 +188,13 @@ impl Held {
             call(s, Job::LockAll { txid }).await;
         }
         Held { txid, released: false }
+    }
+
+    /// Before the first command of a transaction that may grow memory: makes room on every
+    /// shard as a denyoom command would; Err is the OOM reply that refuses the whole EXEC.
+    pub async fn check_room(&self) -> Result<(), Reply> {
+        let results = super::on_all_shards(|env: &mut Env| env.check_room()).await;
+        results.into_iter().collect()
     }
 
     /// Runs one shard command (any kind: single-key, split, gather, broadcast, SCAN) inside

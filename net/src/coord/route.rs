@@ -63,7 +63,10 @@ pub async fn route_in(
     }
     match spec.multi {
         MultiShard::Split(merge) => split(db, resp3, spec, argv, &idx, merge, held).await,
-        _ => gather(db, resp3, vec![argv], held).await.pop().unwrap_or(Reply::Nil),
+        _ => match gather(db, resp3, vec![argv], held).await {
+            Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
+            Err(oom) => oom,
+        },
     }
 }
 
@@ -252,12 +255,20 @@ fn command_db_keys(db: usize, spec: &CommandSpec, argv: &[Bytes]) -> Vec<DbKey> 
 /// Runs `cmds` atomically over keys that live on several shards: lock every key, copy the
 /// entries into a scratch shard, run the commands there, and store what they changed. Inside
 /// a transaction that holds every shard (`held` ≠ 0) it takes and releases no locks.
-pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) -> Vec<Reply> {
+/// Err is the OOM reply when the commands may grow memory and an owner shard is over
+/// maxmemory and cannot evict (nothing ran).
+pub async fn gather(
+    db: usize,
+    resp3: bool,
+    cmds: Vec<Vec<Bytes>>,
+    held: u64,
+) -> Result<Vec<Reply>, Reply> {
     let rt = here();
     let g = rt.shared.clone();
     let databases = rt.env.borrow().shard.dbs.len();
     let mut keys: Vec<DbKey> = Vec::new();
     let mut write = false;
+    let mut denyoom = false;
     let mut cur_db = db;
     for argv in &cmds {
         if let Some(Ok(n)) = select_in_batch(argv, databases) {
@@ -266,6 +277,7 @@ pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) ->
         }
         if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
             write |= spec.has(flags::WRITE);
+            denyoom |= spec.has(flags::DENYOOM);
             for k in command_db_keys(cur_db, spec, argv) {
                 if k.0 < databases && !keys.contains(&k) {
                     keys.push(k);
@@ -278,21 +290,50 @@ pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) ->
     if held == 0 {
         lock_all(txid, &groups, write).await;
     }
-    let fetches: Vec<_> =
-        groups.iter().map(|(s, ks)| submit(*s, Job::Fetch { txid, keys: ks.clone() })).collect();
+    let fetches: Vec<_> = groups
+        .iter()
+        .map(|(s, ks)| {
+            submit(*s, Job::Fetch { txid, keys: ks.clone(), make_room: denyoom && write })
+        })
+        .collect();
     let (config, now) = {
         let env = rt.env.borrow();
         (env.shard.config.clone(), env.shard.clock.now_ms())
     };
     let mut scratch = Shard::new(usize::MAX, config, Clock::Manual(now));
+    let mut refused: Option<Reply> = None;
     for ((_, ks), f) in groups.iter().zip(fetches) {
-        if let Out::Entries(entries) = f.get().await {
-            for (k, e) in ks.iter().zip(entries) {
-                if let Some(e) = e {
-                    scratch.dbs[k.0].insert(k.1.clone(), e);
+        match f.get().await {
+            Out::Entries(entries) => {
+                for (k, e) in ks.iter().zip(entries) {
+                    if let Some(e) = e {
+                        scratch.dbs[k.0].insert(k.1.clone(), e);
+                    }
+                }
+            }
+            Out::Reply(oom) => refused = Some(oom),
+            _ => {}
+        }
+    }
+    if let Some(oom) = refused {
+        // Over maxmemory on an owner that could not evict: nothing runs, as a local denyoom
+        // command is refused.
+        if held == 0 {
+            let unlocks: Vec<_> =
+                groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
+            for u in unlocks {
+                u.get().await;
+            }
+        }
+        let mut env = rt.env.borrow_mut();
+        for argv in &cmds {
+            if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+                if spec.has(flags::DENYOOM) {
+                    env.stats.commands.entry(spec.name).or_default().rejected_calls += 1;
                 }
             }
         }
+        return Err(oom);
     }
     scratch.write_log = Some(Vec::new());
     let mut replies = Vec::with_capacity(cmds.len());
@@ -308,7 +349,14 @@ pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) ->
             }
             continue;
         }
-        replies.push(scratch.execute(cur_db, argv, resp3));
+        // Counted in the coordinator's command statistics, as the shard would count it.
+        let start = std::time::Instant::now();
+        let reply = scratch.execute(cur_db, argv, resp3);
+        if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+            let us = start.elapsed().as_micros() as u64;
+            rt.env.borrow_mut().stats.record(spec.name, us, reply.is_error());
+        }
+        replies.push(reply);
     }
     let mut written: Vec<DbKey> = scratch.write_log.take().unwrap_or_default();
     written.sort();
@@ -342,5 +390,5 @@ pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) ->
     for st in stores {
         st.get().await;
     }
-    replies
+    Ok(replies)
 }

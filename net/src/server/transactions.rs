@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use mayfly_engine::command::{CommandSpec, Handler};
+use mayfly_engine::command::{flags, CommandSpec, Handler};
 use mayfly_engine::reply::Reply;
 
 use crate::conn::Conn;
@@ -76,18 +76,28 @@ pub async fn exec(conn: &mut Conn) -> Reply {
         return Reply::error("ERR internal: a queued command is unknown");
     };
     match multi::plan(&specs, &cmds) {
-        Plan::Batch { shard } => {
-            let (replies, db) = multi::run_batch(shard, conn.db, conn.resp3, cmds).await;
-            set_db(conn, db);
-            Reply::Array(replies)
-        }
-        Plan::Gather => {
-            let (replies, db) = multi::run_gather(conn.db, conn.resp3, cmds).await;
-            set_db(conn, db);
-            Reply::Array(replies)
-        }
+        Plan::Batch { shard } => match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
+            Ok((replies, db)) => {
+                set_db(conn, db);
+                Reply::Array(replies)
+            }
+            Err(refused) => refused,
+        },
+        Plan::Gather => match multi::run_gather(conn.db, conn.resp3, cmds).await {
+            Ok((replies, db)) => {
+                set_db(conn, db);
+                Reply::Array(replies)
+            }
+            Err(refused) => refused,
+        },
         Plan::Hold => {
             let held = Held::begin().await;
+            if specs.iter().any(|s| s.has(flags::DENYOOM)) {
+                if let Err(oom) = held.check_room().await {
+                    held.release().await;
+                    return oom;
+                }
+            }
             let mut replies = Vec::with_capacity(cmds.len());
             for (spec, argv) in specs.into_iter().zip(cmds) {
                 let reply = match spec.handler {

@@ -54,8 +54,10 @@ pub enum Job {
     LockAll { txid: u64 },
     /// Release `txid`'s locks (no answer needed, but one is sent for ordering).
     Unlock { txid: u64 },
-    /// Copy out the live entries of keys (locked by `txid`).
-    Fetch { txid: u64, keys: Vec<DbKey> },
+    /// Copy out the live entries of keys (locked by `txid`). With `make_room` (the commands
+    /// may grow memory), first make room under maxmemory as a local write would, answering
+    /// the OOM error instead of the entries when that fails.
+    Fetch { txid: u64, keys: Vec<DbKey>, make_room: bool },
     /// Write entries back (None deletes), then release `txid`'s locks when `release` (not
     /// inside a transaction that holds the shard and goes on).
     Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)>, release: bool },
@@ -343,6 +345,11 @@ impl Env {
         Ok(())
     }
 
+    /// [`Env::make_room`] for the coordinator of a transaction: Err is Redis's OOM reply.
+    pub fn check_room(&mut self) -> Result<(), Reply> {
+        self.make_room()
+    }
+
     /// Evicts now, as far as one bounded round allows, when over `maxmemory` (CONFIG SET
     /// lowering the limit evicts at once, as in Redis).
     pub fn evict_now(&mut self) {
@@ -608,6 +615,16 @@ impl Env {
                 {
                     return Err(Job::Batch { db, cmds, resp3 });
                 }
+                // Redis refuses a whole EXEC holding a denyoom command when over maxmemory.
+                let denyoom = cmds.iter().any(|c| {
+                    mayfly_engine::lookup(&c[0])
+                        .is_some_and(|s| s.has(mayfly_engine::command::flags::DENYOOM))
+                });
+                if denyoom {
+                    if let Err(oom) = self.make_room() {
+                        return Ok(Out::Reply(oom));
+                    }
+                }
                 let mut replies = Vec::with_capacity(cmds.len());
                 let mut db = db;
                 for c in &cmds {
@@ -645,7 +662,12 @@ impl Env {
                 self.locks.unlock(txid);
                 Ok(Out::Done)
             }
-            Job::Fetch { keys, .. } => {
+            Job::Fetch { keys, make_room, .. } => {
+                if make_room {
+                    if let Err(oom) = self.make_room() {
+                        return Ok(Out::Reply(oom));
+                    }
+                }
                 let now = self.shard.clock.now_ms();
                 let entries = keys
                     .iter()
