@@ -321,13 +321,17 @@ fn fixtures_re_encode_to_the_same_file() {
             checksum: config["rdbchecksum"] != "no",
             ..EncodeOptions::default()
         };
-        let mut limits = EncodingLimits::default();
-        limits.list_max_listpack_size =
-            config["list-max-listpack-size"].as_str().unwrap().parse().unwrap();
+        let limits = EncodingLimits {
+            list_max_listpack_size: config["list-max-listpack-size"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+            ..EncodingLimits::default()
+        };
         let mut dec =
             Decoder::new(&bytes, DecodeOptions { limits, ..DecodeOptions::default() }).unwrap();
         let mut enc = Encoder::new(Vec::new(), opts);
-        let mut sizes = (0, 0);
         let mut pending_db = None;
         while let Some(item) = dec.next_item().unwrap() {
             match item {
@@ -335,9 +339,8 @@ fn fixtures_re_encode_to_the_same_file() {
                 Item::Function { source } => enc.write_function(&source).unwrap(),
                 Item::SelectDb { db } => pending_db = Some(db),
                 Item::ResizeDb { db_size, expires_size } => {
-                    sizes = (db_size, expires_size);
                     let db = pending_db.take().expect("RESIZEDB follows SELECTDB");
-                    enc.select_db(db, sizes.0, sizes.1).unwrap();
+                    enc.select_db(db, db_size, expires_size).unwrap();
                 }
                 Item::Key(k) => {
                     let usage = match (k.idle_s, k.freq) {
