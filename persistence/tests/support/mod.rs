@@ -330,6 +330,7 @@ impl RedisServer {
 
     fn read_reply(&mut self) -> Resp {
         let line = self.read_line();
+        assert!(!line.is_empty(), "redis-server closed the connection; log:\n{}", self.log());
         let (tag, rest) = line.split_at(1);
         match tag {
             "+" => Resp::Simple(rest.into()),
@@ -356,8 +357,9 @@ impl RedisServer {
         }
     }
 
+    /// SHUTDOWN NOSAVE (which closes the connection without a reply), then waits.
     pub fn shutdown(mut self) {
-        let _ = self.cmd_str(&["SHUTDOWN", "NOSAVE"]);
+        let _ = self.writer.write_all(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n");
         let _ = self.child.wait();
     }
 }
