@@ -107,13 +107,13 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        4 => (at.clone(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
-        3 => (at.clone(), prop_oneof![Just(0u8), Just(0xFF), Just(0x80), Just(0xC3), Just(0xFE), any::<u8>()])
+        4 => (at, 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
+        3 => (at, prop_oneof![Just(0u8), Just(0xFF), Just(0x80), Just(0xC3), Just(0xFE), any::<u8>()])
             .prop_map(|(at, byte)| Mutation::Set { at, byte }),
-        1 => at.clone().prop_map(|at| Mutation::Truncate { at }),
-        1 => (at.clone(), proptest::collection::vec(any::<u8>(), 1..16))
+        1 => at.prop_map(|at| Mutation::Truncate { at }),
+        1 => (at, proptest::collection::vec(any::<u8>(), 1..16))
             .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        1 => (at.clone(), 1usize..32).prop_map(|(at, len)| Mutation::Remove { at, len }),
+        1 => (at, 1usize..32).prop_map(|(at, len)| Mutation::Remove { at, len }),
         1 => (at, 1usize..64).prop_map(|(at, len)| Mutation::Duplicate { at, len }),
     ]
 }
