@@ -18,7 +18,7 @@ use crate::reader::Reader;
 pub fn dump<'v>(value: impl Into<ValueRef<'v>>, opts: &EncodeOptions) -> Vec<u8> {
     let mut out = object_bytes(value.into(), opts);
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
-    let crc = crc64(0, &out);
+    let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
@@ -36,7 +36,7 @@ pub fn verify_payload(payload: &[u8]) -> Result<u16, RestoreError> {
     }
     let mut stored = [0u8; 8];
     stored.copy_from_slice(&footer[2..]);
-    if crc64(0, &payload[..payload.len() - 8]) != u64::from_le_bytes(stored) {
+    if crc64(&payload[..payload.len() - 8]) != u64::from_le_bytes(stored) {
         return Err(RestoreError::VersionOrChecksum);
     }
     Ok(version)

@@ -251,7 +251,7 @@ impl<'a> Decoder<'a> {
         if self.version < 5 {
             return Ok(());
         }
-        let computed = crc64(0, self.r.consumed());
+        let computed = crc64(self.r.consumed());
         let at = self.r.pos();
         let stored = self.r.u64_le()?;
         if self.opts.verify_checksum && stored != 0 && stored != computed {

@@ -155,7 +155,7 @@ fn decode_everything(bytes: &[u8]) {
 /// Wraps a value body in a valid DUMP footer.
 fn with_footer(mut body: Vec<u8>) -> Vec<u8> {
     body.extend_from_slice(&[10, 0]);
-    let crc = crc64(0, &body);
+    let crc = crc64(&body);
     body.extend_from_slice(&crc.to_le_bytes());
     body
 }

@@ -598,7 +598,7 @@ fn dump_payloads_interoperate() {
     let mut bad_body = good[..good.len() - 10].to_vec();
     bad_body[3] ^= 0x40;
     bad_body.extend_from_slice(&[10, 0]);
-    let crc = mayfly_persistence::crc64::crc64(0, &bad_body);
+    let crc = mayfly_persistence::crc64::crc64(&bad_body);
     bad_body.extend_from_slice(&crc.to_le_bytes());
     let reply = r.cmd(&[b"RESTORE", b"bad2", b"0", &bad_body]);
     assert_eq!(reply.text(), "ERR Bad data format");

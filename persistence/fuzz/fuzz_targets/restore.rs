@@ -8,7 +8,7 @@ use mayfly_persistence::{crc64::crc64, restore, EncodingLimits};
 fuzz_target!(|data: &[u8]| {
     let mut payload = data.to_vec();
     payload.extend_from_slice(&[10, 0]);
-    let crc = crc64(0, &payload);
+    let crc = crc64(&payload);
     payload.extend_from_slice(&crc.to_le_bytes());
     let _ = restore(&payload, true, &EncodingLimits::default());
     let _ = restore(&payload, false, &EncodingLimits::default());
