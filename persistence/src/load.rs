@@ -95,6 +95,11 @@ pub struct Decoder<'a> {
     db: u32,
     done: bool,
     empty_keys_skipped: u64,
+    /// Set by EXPIRETIME(_MS), IDLE and FREQ; they apply to the next key even across other
+    /// opcodes, as in Redis, and are cleared once a key is read.
+    expire_ms: Option<i64>,
+    idle_s: Option<u64>,
+    freq: Option<u8>,
 }
 
 /// `atoi` over the four version characters: leading digits only.
@@ -121,7 +126,17 @@ impl<'a> Decoder<'a> {
         if !(1..=RDB_VERSION as i64).contains(&version) {
             return Err(r.err(ErrorKind::UnsupportedVersion(version)));
         }
-        Ok(Decoder { r, version: version as u32, opts, db: 0, done: false, empty_keys_skipped: 0 })
+        Ok(Decoder {
+            r,
+            version: version as u32,
+            opts,
+            db: 0,
+            done: false,
+            empty_keys_skipped: 0,
+            expire_ms: None,
+            idle_s: None,
+            freq: None,
+        })
     }
 
     /// The file's RDB version.
@@ -144,20 +159,17 @@ impl<'a> Decoder<'a> {
         if self.done {
             return Ok(None);
         }
-        let mut expire_ms = None;
-        let mut idle_s = None;
-        let mut freq = None;
         // Each pass consumes at least one byte: the loop ends with the input.
         loop {
             let at = self.r.pos();
             let op = self.r.u8()?;
             match op {
                 OPCODE_EXPIRETIME => {
-                    expire_ms = Some(self.r.i32_le()? as i64 * 1000);
+                    self.expire_ms = Some(self.r.i32_le()? as i64 * 1000);
                 }
-                OPCODE_EXPIRETIME_MS => expire_ms = Some(self.r.i64_le()?),
-                OPCODE_FREQ => freq = Some(self.r.u8()?),
-                OPCODE_IDLE => idle_s = Some(self.r.read_len()?),
+                OPCODE_EXPIRETIME_MS => self.expire_ms = Some(self.r.i64_le()?),
+                OPCODE_FREQ => self.freq = Some(self.r.u8()?),
+                OPCODE_IDLE => self.idle_s = Some(self.r.read_len()?),
                 OPCODE_EOF => {
                     self.finish()?;
                     return Ok(None);
@@ -224,11 +236,11 @@ impl<'a> Decoder<'a> {
                         &self.opts.limits,
                         self.opts.deep_sanitize,
                     )?;
+                    let expire_ms = self.expire_ms.take();
+                    let idle_s = self.idle_s.take();
+                    let freq = self.freq.take();
                     let Some(value) = value else {
                         self.empty_keys_skipped += 1;
-                        expire_ms = None;
-                        idle_s = None;
-                        freq = None;
                         continue;
                     };
                     return Ok(Some(Item::Key(Box::new(KeyEntry {

@@ -266,3 +266,27 @@ fn what_redis_7_0_refuses() {
         ErrorKind::Corrupt("Zset with NAN score detected")
     ));
 }
+
+/// EXPIRETIME_MS, IDLE and FREQ apply to the next key even with other opcodes in between,
+/// as in Redis's loader.
+#[test]
+fn key_attributes_carry_across_other_opcodes() {
+    let mut exp = vec![252u8];
+    exp.extend_from_slice(&4_102_444_800_000i64.to_le_bytes());
+    let bytes = file(
+        10,
+        &[
+            exp,
+            vec![249, 9],
+            vec![254, 2],
+            key(0, "k", rdb_string(b"v")),
+            key(0, "j", rdb_string(b"w")),
+        ],
+    );
+    let f = decode_file(&bytes, DecodeOptions::default()).unwrap();
+    assert_eq!(
+        (f.keys[0].db, f.keys[0].expire_ms, f.keys[0].freq),
+        (2, Some(4_102_444_800_000), Some(9))
+    );
+    assert_eq!((f.keys[1].expire_ms, f.keys[1].freq), (None, None));
+}
