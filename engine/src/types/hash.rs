@@ -26,7 +26,7 @@ use std::hash::Hasher;
 use crate::types::segmented::SegTable;
 
 /// A listpack entry: (field, value).
-type Pair = (Box<[u8]>, Box<[u8]>);
+pub type Pair = (Box<[u8]>, Box<[u8]>);
 
 enum Repr {
     Listpack(Vec<Pair>),
@@ -133,6 +133,26 @@ impl HashValue {
         HashValue::default()
     }
 
+    /// A listpack hash holding `pairs` in the given order, whatever their lengths: RDB loading
+    /// keeps a stored listpack hash a listpack when its count is within
+    /// `hash-max-listpack-entries`, even if a field or value is longer than
+    /// `hash-max-listpack-value` (Redis 7.0 checks only the count there). Fields must be
+    /// distinct (the loader checks).
+    pub fn from_listpack_pairs(pairs: Vec<Pair>) -> HashValue {
+        debug_assert!({
+            let mut seen = std::collections::HashSet::new();
+            pairs.iter().all(|(f, _)| seen.insert(f))
+        });
+        let data_bytes = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
+        HashValue { repr: Repr::Listpack(pairs), data_bytes }
+    }
+
+    /// An empty hash in the hashtable encoding, for loaders that know the hash is too big for a
+    /// listpack before its first field (Redis's `hashTypeConvert` on an empty hash).
+    pub fn new_hashtable() -> HashValue {
+        HashValue { repr: Repr::Hashtable(new_table()), data_bytes: 0 }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self.repr {
             Repr::Listpack(_) => "listpack",
@@ -233,7 +253,8 @@ impl HashValue {
         }
     }
 
-    fn convert_to_hashtable(&mut self) {
+    /// Moves a listpack hash into the hashtable encoding (no-op for a hashtable).
+    pub fn convert_to_hashtable(&mut self) {
         if let Repr::Listpack(v) = &mut self.repr {
             let mut t = new_table();
             for (f, val) in std::mem::take(v) {
@@ -413,6 +434,29 @@ mod tests {
         assert!(!h.set(&long, b"2", LIMITS));
         assert_eq!(h.get(&long), Some(&b"2"[..]));
         h.validate().unwrap();
+    }
+
+    #[test]
+    fn loader_constructors_keep_the_encoding_they_are_given() {
+        let long: Box<[u8]> = vec![b'v'; 100].into();
+        let h = HashValue::from_listpack_pairs(vec![
+            (b"a"[..].into(), long.clone()),
+            (b"b"[..].into(), b"2"[..].into()),
+        ]);
+        assert_eq!(h.encoding(), "listpack");
+        assert_eq!(h.get(b"a"), Some(&long[..]));
+        assert_eq!(h.entries().first().map(|(k, _)| k.clone()), Some(Bytes::from_static(b"a")));
+        h.validate().unwrap();
+        let mut t = HashValue::new_hashtable();
+        assert_eq!(t.encoding(), "hashtable");
+        assert!(t.set(b"f", b"v", LIMITS));
+        assert_eq!(t.encoding(), "hashtable");
+        t.validate().unwrap();
+        let mut c = h.clone();
+        c.convert_to_hashtable();
+        assert_eq!(c.encoding(), "hashtable");
+        assert_eq!(c.get(b"b"), Some(&b"2"[..]));
+        c.validate().unwrap();
     }
 
     #[test]

@@ -201,6 +201,27 @@ impl SetValue {
         }
     }
 
+    /// An intset of `ints`, which must be strictly ascending (an RDB intset, validated by the
+    /// loader), whatever its length: the loader converts afterwards when Redis would.
+    pub fn from_sorted_ints(ints: Vec<i64>) -> SetValue {
+        debug_assert!(ints.windows(2).all(|w| w[0] < w[1]));
+        SetValue { repr: Repr::Intset(ints) }
+    }
+
+    /// An empty set in the hashtable encoding (Redis creates one directly when a loaded set
+    /// has more members than `set-max-intset-entries`).
+    pub fn new_hashtable() -> SetValue {
+        SetValue { repr: Repr::Hashtable(Box::new(Big::new())) }
+    }
+
+    /// The members of an intset, ascending; `None` for a hashtable.
+    pub fn as_intset(&self) -> Option<&[i64]> {
+        match &self.repr {
+            Repr::Intset(v) => Some(v),
+            Repr::Hashtable(_) => None,
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self.repr {
             Repr::Intset(_) => "intset",
@@ -258,7 +279,8 @@ impl SetValue {
         }
     }
 
-    fn convert_to_hashtable(&mut self) {
+    /// Moves an intset into the hashtable encoding (no-op for a hashtable).
+    pub fn convert_to_hashtable(&mut self) {
         if let Repr::Intset(v) = &self.repr {
             let mut big = Big::new();
             for n in v {
@@ -372,6 +394,25 @@ mod tests {
     use super::*;
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn loader_constructors() {
+        let s = SetValue::from_sorted_ints(vec![-5, 1, 7]);
+        assert_eq!(s.encoding(), "intset");
+        assert_eq!(s.as_intset(), Some(&[-5i64, 1, 7][..]));
+        assert!(s.contains(b"7") && !s.contains(b"2"));
+        s.validate().unwrap();
+        let mut c = s.clone();
+        c.convert_to_hashtable();
+        assert_eq!(c.encoding(), "hashtable");
+        assert_eq!(c.as_intset(), None);
+        assert!(c.contains(b"-5"));
+        c.validate().unwrap();
+        let mut h = SetValue::new_hashtable();
+        assert!(h.insert(b"1", 512));
+        assert_eq!(h.encoding(), "hashtable");
+        h.validate().unwrap();
+    }
 
     /// Scans with `count` until cursor 0; returns the members seen and the number of calls.
     fn scan_all(s: &SetValue, count: usize) -> (Vec<String>, usize) {

@@ -433,6 +433,20 @@ impl ZSetValue {
         }
     }
 
+    /// A `listpack` set from (member, score) pairs with distinct members and no NaN, in any
+    /// order, whatever the member lengths: RDB loading keeps a stored listpack zset a listpack
+    /// when its count is within `zset-max-listpack-entries` (Redis 7.0 checks only the count
+    /// there). A listpack stores -0 as 0, so -0 scores become 0.
+    pub fn from_unique_listpack(mut entries: Vec<(Vec<u8>, f64)>) -> ZSetValue {
+        debug_assert!(entries.iter().all(|(_, s)| !s.is_nan()));
+        entries.sort_by(|a, b| cmp_entries(a.1, &a.0, b.1, &b.0));
+        let slots = entries
+            .into_iter()
+            .map(|(m, s)| Slot { member: Member::new(&m), score: if s == 0.0 { 0.0 } else { s } })
+            .collect();
+        ZSetValue { repr: Repr::Listpack(slots) }
+    }
+
     /// Redis's name for the encoding.
     pub fn encoding(&self) -> &'static str {
         match self.repr {
@@ -763,6 +777,17 @@ mod tests {
         let mut z = ZSetValue::new();
         z.upsert(b"123456789", 1.0, SMALL);
         assert_eq!(z.encoding(), "skiplist");
+        z.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn listpack_constructor_ignores_member_length_and_drops_negative_zero() {
+        let long = vec![b'm'; 100];
+        let z = ZSetValue::from_unique_listpack(vec![(long.clone(), 2.0), (b"a".to_vec(), -0.0)]);
+        assert_eq!(z.encoding(), "listpack");
+        assert_eq!(z.get(0), (&b"a"[..], 0.0));
+        assert!(z.get(0).1.is_sign_positive());
+        assert_eq!(z.get(1), (&long[..], 2.0));
         z.check_invariants().unwrap();
     }
 
