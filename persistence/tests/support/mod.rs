@@ -20,16 +20,11 @@ use serde_json::{json, Map, Value as Json};
 
 pub fn fixtures_dir() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [
-        here.join("../../shared/fixtures/redis-7.0"),
-        here.join("../shared/fixtures/redis-7.0"),
-        PathBuf::from("/work/shared/fixtures/redis-7.0"),
-    ] {
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!("fixtures not found beside the workspace (../shared/fixtures/redis-7.0)");
+    // A copy of the fixtures redis-server 7.0.15 wrote lives in the repository
+    // (tests-data/redis-7.0, see its README), so the tests run on any clean clone.
+    let candidate = here.join("../tests-data/redis-7.0");
+    assert!(candidate.is_dir(), "fixtures not found at {}", candidate.display());
+    candidate
 }
 
 pub fn b64(b: &[u8]) -> String {
