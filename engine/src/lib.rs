@@ -10,6 +10,7 @@
 //! io_uring, protocol encoding — the net crate owns those and sees the engine only through the
 //! command table and [`shard::Shard::execute`].
 
+pub mod call;
 pub mod clock;
 pub mod command;
 pub mod config;
@@ -18,8 +19,10 @@ pub mod error;
 pub mod evict;
 pub mod families;
 pub mod glob;
+pub mod journal;
 pub mod notify;
 pub mod reply;
+pub mod rewrite;
 pub mod shard;
 pub mod slot;
 pub mod table;

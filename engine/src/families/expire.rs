@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, ONE_KEY};
 use crate::error::OpError;
 use crate::families::keys::lookup_read_notouch;
+use crate::journal::{num_arg, word};
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
@@ -216,12 +217,18 @@ fn expire_generic(
         // it as an expired key.
         ctx.remove(key);
         ctx.notify(class::GENERIC, "del", key);
+        ctx.propagate_as(|| vec![word("DEL"), key.clone()]);
         return Reply::Int(1);
     }
     // `when_ms > now_ms >= 0`, so it is positive and non-zero: a real expiry, never "none".
     ctx.db().set_expiry(key, when_ms as u64);
     ctx.note_write(key);
     ctx.notify(class::GENERIC, "expire", key);
+    // Absolute, with the conditions as given (they hold again on a copy in the same state).
+    ctx.propagate_as(|| {
+        let head = [word("PEXPIREAT"), key.clone(), num_arg(when_ms)];
+        head.into_iter().chain(argv[3..].iter().cloned()).collect()
+    });
     Reply::Int(1)
 }
 
