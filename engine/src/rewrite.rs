@@ -13,9 +13,10 @@
 //! The encoding comes back too. A collection stored in its large encoding while small enough
 //! for the compact one (it grew, then shrank: Redis never converts back) would be rebuilt
 //! compact; for those the first command adds a member that forces the large encoding and the
-//! last one removes it again (a hash field or zset member one byte longer than the listpack
-//! limit, a non-integer set member), which any Redis executes the same way. Lists have one
-//! encoding (`quicklist`); their node layout is not part of the value.
+//! last one removes it again (a hash field or zset member longer than the listpack limit, a
+//! non-integer set member), which any Redis executes the same way. The same placeholder goes
+//! first for a skiplist holding a score of -0, which a listpack would store as 0. Lists have
+//! one encoding (`quicklist`); their node layout is not part of the value.
 
 use bytes::Bytes;
 
@@ -97,9 +98,23 @@ fn batches<const N: usize>(
     }
 }
 
-/// A placeholder longer than a listpack limit, when that is affordable.
-fn placeholder(limit: u64) -> Option<Bytes> {
-    (limit < MAX_PLACEHOLDER_BYTES).then(|| Bytes::from(vec![b'_'; limit as usize + 1]))
+/// A member longer than a listpack limit that `taken` says is not in the collection (of `len`
+/// members, so one of `len + 1` candidates is free), when that is affordable.
+fn placeholder(limit: u64, len: usize, taken: impl Fn(&[u8]) -> bool) -> Option<Bytes> {
+    if limit >= MAX_PLACEHOLDER_BYTES {
+        return None;
+    }
+    let base = vec![b'_'; limit as usize + 1];
+    (0..=len)
+        .map(|i| {
+            let mut candidate = base.clone();
+            if i > 0 {
+                candidate.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+            }
+            candidate
+        })
+        .find(|c| !taken(c))
+        .map(Bytes::from)
 }
 
 fn hash_commands(key: &Bytes, h: &HashValue, config: &Config, emit: &mut impl FnMut(Vec<Bytes>)) {
@@ -111,7 +126,7 @@ fn hash_commands(key: &Bytes, h: &HashValue, config: &Config, emit: &mut impl Fn
         && entries
             .iter()
             .all(|(f, v)| f.len() as u64 <= value_limit && v.len() as u64 <= value_limit);
-    let dummy = if force { placeholder(value_limit) } else { None };
+    let dummy = if force { placeholder(value_limit, h.len(), |f| h.contains(f)) } else { None };
     if let Some(d) = &dummy {
         emit(vec![word("HSET"), key.clone(), d.clone(), Bytes::new()]);
     }
@@ -141,10 +156,14 @@ fn zset_commands(key: &Bytes, z: &ZSetValue, config: &Config, emit: &mut impl Fn
     let value_limit = config.zset_max_listpack_value;
     let fits_listpack = z.len() as u64 <= config.zset_max_listpack_entries
         && z.iter().all(|(m, _)| m.len() as u64 <= value_limit);
-    // Added first, so the members that follow keep a skiplist's exact scores (a listpack
-    // stores -0 as 0).
-    let dummy =
-        if z.encoding() == "skiplist" && fits_listpack { placeholder(value_limit) } else { None };
+    // A listpack stores -0 as 0: a skiplist holding -0 must be a skiplist before that member
+    // arrives, so the placeholder goes first whenever one is needed.
+    let negative_zero = z.iter().any(|(_, s)| s == 0.0 && s.is_sign_negative());
+    let dummy = if z.encoding() == "skiplist" && (fits_listpack || negative_zero) {
+        placeholder(value_limit, z.len(), |m| z.score(m).is_some())
+    } else {
+        None
+    };
     if let Some(d) = &dummy {
         emit(vec![word("ZADD"), key.clone(), num_arg(0), d.clone()]);
     }
@@ -293,6 +312,11 @@ mod tests {
             ],
         );
         assert_eq!(enc, "skiplist");
+        // A skiplist for its long member, holding -0, and a member named like the placeholder.
+        let long = "_".repeat(17);
+        let (enc, cmds) = round_trip(&c, &[&["ZADD", "k", "1", &long], &["ZADD", "k", "-0", "a"]]);
+        assert_eq!(enc, "skiplist");
+        assert_eq!(cmds[0][3].len(), 18, "the placeholder steps around the member it would be");
     }
 
     #[test]

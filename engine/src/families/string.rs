@@ -801,10 +801,19 @@ fn incrbyfloat_inner(ctx: &mut Ctx<'_>, key: &[u8], increment: &[u8]) -> OpResul
     ctx.notify(class::STRING, "incrbyfloat", key);
     let text = Bytes::from(text);
     // Float arithmetic and printing need not agree between master and replica: record the
-    // result, keeping the TTL.
+    // result, keeping the TTL (Redis 7.0: `SET key value KEEPTTL`). SET would store integer
+    // text such as "3" as an `int` where INCRBYFLOAT keeps bytes (a difference Redis's own
+    // replicas have); then SET an empty string and APPEND the text, which stays bytes.
     ctx.propagate_as(|| {
-        vec![word("SET"), Bytes::copy_from_slice(key), text.clone(), word("KEEPTTL")]
+        let key = Bytes::copy_from_slice(key);
+        if parse_i64_strict(&text).is_none() {
+            return vec![word("SET"), key, text.clone(), word("KEEPTTL")];
+        }
+        vec![word("SET"), key, Bytes::new(), word("KEEPTTL")]
     });
+    if parse_i64_strict(&text).is_some() {
+        ctx.propagate_as(|| vec![word("APPEND"), Bytes::copy_from_slice(key), text.clone()]);
+    }
     Ok(Reply::Bulk(text))
 }
 
