@@ -1,14 +1,14 @@
 //! The journal seam: every effective change of a shard's keyspace, as a deterministic command.
 //!
 //! ```text
-//!   command ─► handler ─► (dirty went up?) ─► its argv, or the form it declared ──┐
-//!   lazy / active expiry ─► DEL|UNLINK key ────────────────────────────────────────┤
-//!   eviction ─► DEL|UNLINK key ────────────────────────────────────────────────────┼─► JournalState
-//!   store_entry (gathered write) ─► DEL key + the commands that recreate it ───────┤     │ lsn, hlc,
-//!   FLUSHDB / FLUSHALL / SWAPDB ─► the command ────────────────────────────────────┘     │ txid, shards
-//!                                                                                        ▼
-//!                                                          Box<dyn Journal>::append(Record)
-//!                                                 (AOF, replication, active-active peers: net)
+//!   command ─► handler ─► dirty went up? ─► its argv, or the form it declared ─┐
+//!   lazy / active expiry ─► DEL|UNLINK key ────────────────────────────────────┤
+//!   eviction ─► DEL|UNLINK key ────────────────────────────────────────────────┤
+//!   store_entry (gathered write) ─► DEL key + the commands that recreate it ───┤
+//!   FLUSHDB / FLUSHALL / SWAPDB ─► the command ────────────────────────────────┤
+//!                                                                              ▼
+//!        JournalState: LSN, HLC, txid + shards ─► Box<dyn Journal>::append(Record)
+//!                          (AOF, replication, active-active peers: the net layer)
 //! ```
 //! A [`Record`] is what a consumer must execute to reproduce the change: relative expiry made
 //! absolute, random choices (SPOP) replaced by what they chose, blocking pops by the pop that

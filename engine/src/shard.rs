@@ -12,22 +12,31 @@
 //! command sees one consistent instant.
 //!
 //! # The write path
-//! Every change of a keyspace reaches these four effects, each from exactly one place:
+//! Every change of a keyspace has four effects, and each kind of change has one routine that
+//! makes them all:
 //!
 //! ```text
-//!                      dirty += 1   write_log (WATCH,     keyspace     journal record
-//!                                   blocked clients)      event
-//!  command handler ──► Ctx::note_write ───────────┐       ctx.notify   Shard::execute_spec (call.rs):
-//!   (SET, LPUSH, …)    (per key changed)          │       (per event)   dirty went up? argv, or what
-//!                                                 │                     the handler declared with
-//!                                                 │                     ctx.propagate_as / also_propagate
-//!  lazy/active expiry ─► Shard::expire_if_needed ─┤ ─ on_expired: stats, "expired", DEL|UNLINK
-//!   (every lookup, the active cycle, Ctx::set_value over an expired key, net's Fetch)
-//!  eviction ───────────► Shard::evict_key ────────┤ ─ stats, "evicted", DEL|UNLINK
-//!  gathered store ─────► Shard::store_entry ──────┤ ─ DEL + entry_to_commands (rewrite.rs)
-//!  FLUSHDB/ALL, SWAPDB ► Shard::flush_db / flush_all / swap_dbs ─ the command
+//!  change (routine)                       dirty  write_log  event        journal
+//!  ─────────────────────────────────────  ─────  ─────────  ───────────  ─────────────────────
+//!  command handler (Ctx::set_value,        +1      yes      ctx.notify   its argv, or the form
+//!   remove, note_write)                                     by handler   it declared, if dirty
+//!                                                                        went up (call.rs)
+//!  lazy and active expiry, SET over an      –      yes      expired      DEL | UNLINK
+//!   expired key, the net layer's fetch
+//!   (Shard::expire_if_needed, live_entry)
+//!  eviction (Shard::evict_key)              –      yes      evicted      DEL | UNLINK
+//!  gathered store (Shard::store_entry)     +1      yes      by scratch   DEL + the commands
+//!                                                                        that recreate it
+//!  FLUSHDB, FLUSHALL, SWAPDB (flush_db,    +n      yes      –            the command
+//!   flush_all, swap_dbs)
+//!
+//!  records of one operation (a command with the lazy deletions it caused; one store_entry)
+//!    ──► JournalState: LSN +1 each, HLC; txid + shards of begin_tx, else a local txid if >1
+//!    ──► Box<dyn Journal>::append               (none of this runs without a journal)
 //! ```
 //! Expiry and eviction do not count in `dirty`, as in Redis (`rdb_changes_since_last_save`).
+//! DEL or UNLINK follows `lazyfree-lazy-expire` / `lazyfree-lazy-eviction`, as Redis's
+//! `propagateDeletion`.
 //!
 //! # Writing a command family
 //! A handler changes the keyspace only through `Ctx`: `set_value` / `remove` for whole

@@ -726,7 +726,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_runs_replay_to_the_same_dataset(seeds in prop::collection::vec(any::<u64>(), 1..300)) {
+    fn random_runs_replay_to_the_same_dataset(
+        seeds in prop::collection::vec(any::<u64>(), 1..300)
+    ) {
         let steps: Vec<Step> = seeds.into_iter().map(step).collect();
         run_steps(&steps);
     }

@@ -25,11 +25,14 @@
 //! bit, 20-bit admission tag); the queues hold 12-byte (hash, db, tag) items, never key copies,
 //! and an item is only trusted when the entry it finds by hash carries the same tag, so stale
 //! items (deleted or re-created keys) are skipped. Keys inserted by paths that do not call
-//! [`crate::shard::Shard::s3fifo_on_insert`] are adopted by sampling, and a random key is evicted when the
-//! queues hold nothing valid, so memory stays bounded whatever wrote the keys.
+//! [`crate::shard::Shard::s3fifo_on_insert`] are adopted by sampling, and a random key is
+//! evicted when the queues hold nothing valid, so memory stays bounded whatever wrote the keys.
 //!
 //! Work per call is bounded (evicted keys, queue items visited, samples), so a write never
-//! stalls its shard; large values are freed later by the tick ([`crate::shard::Shard::drain_lazy_free`]).
+//! stalls its shard; large values are freed later by the tick
+//! ([`crate::shard::Shard::drain_lazy_free`]). The victim choice and the eviction loop are in
+//! `select` (an `impl Shard`); each victim goes through the shard's one eviction routine,
+//! [`crate::shard::Shard::evict_key`], which journals it.
 
 use std::collections::VecDeque;
 

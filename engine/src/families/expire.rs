@@ -2,8 +2,9 @@
 //!
 //! Expiry is stored as an absolute Unix time in milliseconds on the entry (0 = none). The four
 //! setters share one implementation, as Redis's `expireGenericCommand` serves them all; the four
-//! readers share `ttl_generic`. Removal happens lazily on access (`Ctx::expire_if_needed`) and
-//! in the bounded active cycle (`Shard::active_expire`).
+//! readers share `ttl_generic`. Removal happens lazily on access and in the bounded active cycle
+//! (`Shard::active_expire`), both through the one expiry routine, `Shard::expire_if_needed`.
+//! Setting a time journals it as absolute (`PEXPIREAT`), or as `DEL` when it is already past.
 
 use bytes::Bytes;
 
