@@ -1,15 +1,18 @@
 //! mayfly-engine: the data side of Mayfly.
 //!
 //! ```text
-//!   argv ──► check_command (table: arity, name) ──► Shard::execute ──► handler(Ctx, argv) ──► Reply
-//!                                                      │
-//!                                        Db ─ Table<Entry> (segmented, keyed hash)
+//!   argv ──► check_command (table: arity, name) ──► Shard::execute (call.rs) ──► Reply
+//!                                                     │ handler(Ctx, argv)
+//!            Db ─ Table<Entry> (segmented, keyed hash) ◄┤
+//!            journal Record, when a journal is attached ◄┘ (the shard's one write path)
 //! ```
 //! Goals: Redis 7.0 semantics for every command, exact to the reply type and error text; data
 //! structures that are compact and bounded in per-call work. Non-goals: sockets, threads,
 //! io_uring, protocol encoding — the net crate owns those and sees the engine only through the
-//! command table and [`shard::Shard::execute`].
+//! command table, [`shard::Shard::execute`] and the shard's write path (`store_entry`,
+//! `begin_tx`/`end_tx`, the [`journal::Journal`] hook; see the `shard` module doc).
 
+pub mod call;
 pub mod clock;
 pub mod command;
 pub mod config;
@@ -18,8 +21,10 @@ pub mod error;
 pub mod evict;
 pub mod families;
 pub mod glob;
+pub mod journal;
 pub mod notify;
 pub mod reply;
+pub mod rewrite;
 pub mod shard;
 pub mod slot;
 pub mod table;

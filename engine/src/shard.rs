@@ -1,25 +1,66 @@
-//! A shard's data and the context command implementations run in.
+//! A shard's data, its one write path, and the context command implementations run in.
 //!
 //! ```text
 //!  Shard ──┬─ dbs[0..16]: Db (table of Entry)
 //!          ├─ clock (system, or manual in tests)
 //!          ├─ config (this shard's copy; CONFIG SET updates every shard)
-//!          └─ stats (expired_keys, keyspace_hits, …; INFO sums shards)
-//!  Ctx { shard, db, now_ms, resp3 }  ← what a command handler sees
+//!          ├─ stats (expired_keys, keyspace_hits, …; INFO sums shards)
+//!          └─ journal (sink, LSN, HLC, open transaction: see `journal`)
+//!  Ctx { shard, db, now_ms, resp3, propagation }  ← what a command handler sees
 //! ```
 //! Time is read once per command (`now_ms`), as Redis caches `mstime` per command, so a
 //! command sees one consistent instant.
+//!
+//! # The write path
+//! Every change of a keyspace has four effects, and each kind of change has one routine that
+//! makes them all:
+//!
+//! ```text
+//!  change (routine)                       dirty  write_log  event        journal
+//!  ─────────────────────────────────────  ─────  ─────────  ───────────  ─────────────────────
+//!  command handler (Ctx::set_value,        +1      yes      ctx.notify   its argv, or the form
+//!   remove, note_write)                                     by handler   it declared, if dirty
+//!                                                                        went up (call.rs)
+//!  lazy and active expiry, SET over an      –      yes      expired      DEL | UNLINK
+//!   expired key, the net layer's fetch
+//!   (Shard::expire_if_needed, live_entry)
+//!  eviction (Shard::evict_key)              –      yes      evicted      DEL | UNLINK
+//!  gathered store (Shard::store_entry)     +1      yes      by scratch   DEL + the commands
+//!                                                                        that recreate it
+//!  FLUSHDB, FLUSHALL, SWAPDB (flush_db,    +n      yes      –            the command
+//!   flush_all, swap_dbs)
+//!
+//!  records of one operation (a command with the lazy deletions it caused; one store_entry)
+//!    ──► JournalState: LSN +1 each, HLC; txid + shards of begin_tx, else a local txid if >1
+//!    ──► Box<dyn Journal>::append               (none of this runs without a journal)
+//! ```
+//! Expiry and eviction do not count in `dirty`, as in Redis (`rdb_changes_since_last_save`).
+//! DEL or UNLINK follows `lazyfree-lazy-expire` / `lazyfree-lazy-eviction`, as Redis's
+//! `propagateDeletion`.
+//!
+//! # Writing a command family
+//! A handler changes the keyspace only through `Ctx`: `set_value` / `remove` for whole
+//! values, or `lookup_write` then an in-place edit followed by `note_write(key)`; and raises its
+//! keyspace event with `ctx.notify`. It is journaled as its own argv whenever `dirty` went up.
+//! When replaying that argv could do something else, it declares the deterministic form:
+//! - `ctx.propagate_as(|| argv)`: record this instead (relative expiry → absolute `PXAT` /
+//!   `PEXPIREAT`, a blocking pop → the pop that happened, a random pick → what was picked);
+//!   called again it adds one more record (SPOP's one SREM per member);
+//! - `ctx.also_propagate(|| argv)`: record this now, in addition (rare);
+//! - `ctx.prevent_propagation()`: no record (the effect was journaled another way).
+//!
+//! The closures run only when a journal is attached, so the hot path builds nothing. Randomness
+//! comes from `Shard::rng` only, and whatever it decided is written into the record.
 
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::clock::Clock;
-use crate::command::{CommandSpec, Handler};
 use crate::config::Config;
 use crate::db::{Db, Entry};
 use crate::error::{OpError, OpResult};
-use crate::reply::Reply;
+use crate::journal::{word, Journal, JournalState, ShardSet};
 use crate::table::Key;
 use crate::value::{StrValue, Value};
 
@@ -41,6 +82,7 @@ pub struct Shard {
     pub clock: Clock,
     pub config: Config,
     pub stats: Stats,
+    /// The only source of randomness for commands (SPOP, SRANDMEMBER, eviction sampling, LFU).
     pub rng: SmallRng,
     /// Number of writes since start (Redis's `dirty`), for propagation and INFO.
     pub dirty: u64,
@@ -52,6 +94,8 @@ pub struct Shard {
     pub evict: crate::evict::EvictState,
     /// Keyspace notifications recorded since the net layer last took them.
     pub events: Vec<crate::notify::Event>,
+    /// The journal seam: attached sink, LSN, HLC, open transaction.
+    pub(crate) journal: JournalState,
 }
 
 impl Shard {
@@ -69,41 +113,13 @@ impl Shard {
             lazy_free: Vec::new(),
             evict: crate::evict::EvictState::default(),
             events: Vec::new(),
+            journal: JournalState::default(),
         }
     }
 
     pub fn ctx(&mut self, db: usize, resp3: bool) -> Ctx<'_> {
         let now_ms = self.clock.now_ms();
-        Ctx { shard: self, db, now_ms, resp3 }
-    }
-
-    /// Runs one command on this shard: lookup, arity, then the handler. Commands the net layer
-    /// implements answer an error here; the net dispatcher never sends them.
-    pub fn execute(&mut self, db: usize, argv: &[Bytes], resp3: bool) -> Reply {
-        let spec = match crate::check_command(argv) {
-            Ok(spec) => spec,
-            Err(reply) => return reply,
-        };
-        self.execute_spec(spec, db, argv, resp3)
-    }
-
-    pub fn execute_spec(
-        &mut self,
-        spec: &CommandSpec,
-        db: usize,
-        argv: &[Bytes],
-        resp3: bool,
-    ) -> Reply {
-        match spec.handler {
-            Handler::Shard(f) => {
-                let mut ctx = self.ctx(db, resp3);
-                f(&mut ctx, argv)
-            }
-            Handler::Net => Reply::error(format!(
-                "ERR command '{}' is not available in this context",
-                spec.name
-            )),
-        }
+        Ctx { shard: self, db, now_ms, resp3, propagation: Propagation::AsIs }
     }
 
     /// Total keys over all databases.
@@ -158,16 +174,9 @@ impl Shard {
             }
             visited += seen;
             for k in expired {
-                if self.dbs[db_index].remove(&k).is_some() {
-                    removed += 1;
-                    self.notify(db_index, crate::notify::class::EXPIRED, "expired", &k);
-                    if let Some(log) = &mut self.write_log {
-                        log.push((db_index, k));
-                    }
-                }
+                removed += self.expire_if_needed(db_index, &k, now) as usize;
             }
         }
-        self.stats.expired_keys += removed as u64;
         removed
     }
 
@@ -190,6 +199,218 @@ impl Shard {
     pub fn lru_clock(&self) -> u32 {
         ((self.clock.now_ms() / 1000) & ((1 << 24) - 1)) as u32
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The write path (see the module doc).
+
+impl Shard {
+    /// Attaches a journal (None detaches); returns the previous one. LSNs and the HLC go on
+    /// from where they were.
+    pub fn set_journal(&mut self, journal: Option<Box<dyn Journal>>) -> Option<Box<dyn Journal>> {
+        self.journal.set_sink(journal)
+    }
+
+    /// True when a journal is attached.
+    #[inline]
+    pub fn journaling(&self) -> bool {
+        self.journal.is_on()
+    }
+
+    /// The LSN this shard's next record will carry (1 before the first).
+    pub fn next_lsn(&self) -> u64 {
+        self.journal.next_lsn()
+    }
+
+    /// Opens transaction `txid` over `shards`: every record made until [`Shard::end_tx`]
+    /// carries them. The net layer calls it around one shard's part of a cross-shard command,
+    /// a single-shard EXEC batch and a gathered store.
+    pub fn begin_tx(&mut self, txid: u64, shards: ShardSet) {
+        self.journal.begin_tx(txid, shards);
+    }
+
+    pub fn end_tx(&mut self) {
+        self.journal.end_tx();
+    }
+
+    /// Opens an operation whose records are handed over together (see `journal`); pair with
+    /// [`Shard::end_op`]. `execute` and `store_entry` do it themselves.
+    pub fn begin_op(&mut self) {
+        self.journal.begin_group();
+    }
+
+    pub fn end_op(&mut self) {
+        self.journal.end_group(self.id);
+    }
+
+    /// Appends one record, built only when a journal is attached: the one place records are
+    /// made.
+    #[inline]
+    pub fn propagate(&mut self, db: usize, argv: impl FnOnce() -> Vec<Bytes>) {
+        if self.journal.is_on() {
+            let now_ms = self.clock.now_ms();
+            self.journal.append(db, argv(), now_ms);
+        }
+    }
+
+    /// Counts one change of `key` (Redis's `server.dirty++`) and notes it for WATCH and
+    /// blocked clients (`signalModifiedKey`).
+    #[inline]
+    pub fn note_write(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.note_key(db, key);
+    }
+
+    /// Notes `key` for WATCH and blocked clients without counting a change (a command that
+    /// changes several keys counts once, as Redis counts RENAME or MOVE).
+    #[inline]
+    pub fn note_key(&mut self, db: usize, key: &[u8]) {
+        if let Some(log) = &mut self.write_log {
+            log.push((db, key.into()));
+        }
+    }
+
+    /// Deletes `key` from `db` if it has expired at `now_ms`; true when it did. The one
+    /// expiry-deletion routine: lookups, the active cycle and the net layer's fetch all use it.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        let d = &mut self.dbs[db];
+        if !matches!(d.table.get(key), Some(e) if e.is_expired(now_ms)) {
+            return false;
+        }
+        d.remove(key);
+        self.on_expired(db, key);
+        true
+    }
+
+    /// The effects of `key` expiring (already gone from, or replaced in, the table): Redis's
+    /// `deleteExpiredKeyAndPropagate`. Not counted in `dirty`.
+    fn on_expired(&mut self, db: usize, key: &[u8]) {
+        self.stats.expired_keys += 1;
+        self.notify(db, crate::notify::class::EXPIRED, "expired", key);
+        self.note_key(db, key);
+        let unlink = self.config.lazyfree_lazy_expire;
+        self.propagate(db, || deletion(unlink, key));
+    }
+
+    /// The entry at `key` if it is live, expiring it first when its time has passed (for the
+    /// net layer's gather fetch, which clones it).
+    pub fn live_entry(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let now = self.clock.now_ms();
+        self.expire_if_needed(db, key, now);
+        self.dbs[db].table.get(key)
+    }
+
+    /// Evicts `key` from `db` for maxmemory; returns the bytes this is estimated to free, or
+    /// None when the key is not there. The one eviction routine (Redis's `performEvictions`
+    /// per key): counts, raises `evicted`, notes the key, journals the deletion, and leaves
+    /// large values to the tick's lazy free. Not counted in `dirty`.
+    pub fn evict_key(&mut self, db: usize, key: &[u8]) -> Option<u64> {
+        let (k, e) = self.dbs[db].remove(key)?;
+        let freed = crate::evict::approx_entry_bytes(k.len(), &e);
+        self.stats.evicted_keys += 1;
+        self.notify(db, crate::notify::class::EVICTED, "evicted", &k);
+        let unlink = self.config.lazyfree_lazy_eviction;
+        self.propagate(db, || deletion(unlink, &k));
+        if let Some(log) = &mut self.write_log {
+            log.push((db, k));
+        }
+        self.defer_free(e);
+        Some(freed)
+    }
+
+    /// Writes a whole entry (None deletes) for the net layer's gathered commands, which ran on
+    /// a scratch shard: applies it, notes the key, counts one change and journals `DEL key`
+    /// then the commands that recreate the value (see `rewrite`). An entry whose expiry has
+    /// passed is a deletion. Keyspace events are not raised here: the scratch run raised the
+    /// command's own. Storing nothing over nothing changes nothing and records nothing.
+    pub fn store_entry(&mut self, db: usize, key: &[u8], entry: Option<Entry>) {
+        let now = self.clock.now_ms();
+        let entry = entry.filter(|e| !e.is_expired(now));
+        let stores = entry.is_some();
+        let old = match entry {
+            Some(e) => self.dbs[db].insert(key.into(), e),
+            None => self.dbs[db].remove(key).map(|(_, e)| e),
+        };
+        let existed = old.is_some();
+        if !existed && !stores {
+            return;
+        }
+        if stores && self.config.maxmemory_policy == crate::config::EvictionPolicy::AllKeysS3Fifo {
+            self.s3fifo_on_insert(db, key, old.as_ref().map(|e| e.lru));
+        }
+        self.note_write(db, key);
+        if self.journal.is_on() {
+            self.begin_op();
+            if existed {
+                self.propagate(db, || vec![word("DEL"), Bytes::copy_from_slice(key)]);
+            }
+            if stores {
+                let (dbs, config, journal) = (&self.dbs, &self.config, &mut self.journal);
+                if let Some(e) = dbs[db].table.get(key) {
+                    crate::rewrite::entry_to_commands(key, e, config, |argv| {
+                        journal.append(db, argv, now)
+                    });
+                }
+            }
+            self.end_op();
+        }
+        if let Some(old) = old {
+            self.defer_free(old);
+        }
+    }
+
+    /// Empties database `db` (FLUSHDB): notes every key, counts one change per key and
+    /// journals `FLUSHDB` (always, as Redis forces its propagation). Returns the keys removed.
+    pub fn flush_db(&mut self, db: usize) -> u64 {
+        let removed = self.clear_db(db);
+        self.dirty += removed;
+        self.propagate(db, || vec![word("FLUSHDB")]);
+        removed
+    }
+
+    /// Empties every database (FLUSHALL): counts one change per key plus one, and journals
+    /// `FLUSHALL` (always) in database 0.
+    pub fn flush_all(&mut self) -> u64 {
+        let removed: u64 = (0..self.dbs.len()).map(|db| self.clear_db(db)).sum();
+        self.dirty += removed + 1;
+        self.propagate(0, || vec![word("FLUSHALL")]);
+        removed
+    }
+
+    fn clear_db(&mut self, db: usize) -> u64 {
+        let removed = self.dbs[db].len() as u64;
+        if let Some(log) = &mut self.write_log {
+            log.extend(self.dbs[db].table.iter().map(|(k, _)| (db, k.into())));
+        }
+        self.dbs[db].clear();
+        removed
+    }
+
+    /// Swaps two databases (SWAPDB): every key of either changes in both; one change counted,
+    /// `SWAPDB first second` journaled.
+    pub fn swap_dbs(&mut self, first: usize, second: usize) {
+        if first != second {
+            if let Some(log) = &mut self.write_log {
+                for source in [first, second] {
+                    for (k, _) in self.dbs[source].table.iter() {
+                        log.push((first, k.into()));
+                        log.push((second, k.into()));
+                    }
+                }
+            }
+            self.dbs.swap(first, second);
+        }
+        self.dirty += 1;
+        self.propagate(first, || {
+            vec![word("SWAPDB"), crate::journal::num_arg(first), crate::journal::num_arg(second)]
+        });
+    }
+}
+
+/// `DEL key`, or `UNLINK key` when the matching lazyfree option is on (Redis's
+/// `propagateDeletion`).
+fn deletion(unlink: bool, key: &[u8]) -> Vec<Bytes> {
+    vec![word(if unlink { "UNLINK" } else { "DEL" }), Bytes::copy_from_slice(key)]
 }
 
 /// Appends one event to a shard's pending buffer (bounded), given the configured flags. A free
@@ -228,12 +449,27 @@ fn touch(old: u32, now_ms: u64, config: &Config, rng: &mut SmallRng) -> u32 {
     )
 }
 
+/// How the running command is journaled (Redis's `call()` propagation flags and
+/// `alsoPropagate` array, for the command itself).
+#[derive(Debug, Default)]
+pub(crate) enum Propagation {
+    /// As its own argv, if it changed the keyspace.
+    #[default]
+    AsIs,
+    /// As these commands instead, if it changed the keyspace.
+    Rewritten(Vec<Vec<Bytes>>),
+    /// Not at all.
+    Prevented,
+}
+
 /// The context a command handler runs in: one shard, one selected database, one instant.
 pub struct Ctx<'a> {
     pub shard: &'a mut Shard,
     pub db: usize,
     pub now_ms: u64,
     pub resp3: bool,
+    /// How this command is journaled; set through `propagate_as` and friends.
+    pub(crate) propagation: Propagation,
 }
 
 impl<'a> Ctx<'a> {
@@ -246,17 +482,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Deletes `key` if it has expired; true when it was deleted.
+    #[inline]
     pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        let now = self.now_ms;
-        let db = &mut self.shard.dbs[self.db];
-        let expired = matches!(db.table.get(key), Some(e) if e.is_expired(now));
-        if expired {
-            db.remove(key);
-            self.shard.stats.expired_keys += 1;
-            self.note_write(key);
-            self.notify(crate::notify::class::EXPIRED, "expired", key);
-        }
-        expired
+        self.shard.expire_if_needed(self.db, key, self.now_ms)
     }
 
     /// Looks a key up for reading: expires it lazily, counts hits and misses, updates LRU.
@@ -321,17 +549,19 @@ impl<'a> Ctx<'a> {
         if self.shard.config.maxmemory_policy == crate::config::EvictionPolicy::AllKeysS3Fifo {
             self.shard.s3fifo_on_insert(self.db, key, old.as_ref().map(|e| e.lru));
         }
-        self.note_write(key);
         match &old {
-            None => self.notify(crate::notify::class::NEW, "new", key),
-            // Replaced a key that had expired but was not yet removed: Redis would have
-            // expired it on lookup and then added a new key.
-            Some(o) if o.is_expired(self.now_ms) => {
-                self.shard.stats.expired_keys += 1;
-                self.notify(crate::notify::class::EXPIRED, "expired", key);
+            None => {
+                self.note_write(key);
                 self.notify(crate::notify::class::NEW, "new", key);
             }
-            Some(_) => {}
+            // Replaced a key that had expired but was not yet removed: Redis would have
+            // expired it on lookup (and journaled its deletion) and then added a new key.
+            Some(o) if o.is_expired(self.now_ms) => {
+                self.shard.on_expired(self.db, key);
+                self.note_write(key);
+                self.notify(crate::notify::class::NEW, "new", key);
+            }
+            Some(_) => self.note_write(key),
         }
     }
 
@@ -354,10 +584,45 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records that `key` changed: bumps `dirty` and feeds the write log when one is active.
+    #[inline]
     pub fn note_write(&mut self, key: &[u8]) {
-        self.shard.dirty += 1;
-        if let Some(log) = &mut self.shard.write_log {
-            log.push((self.db, key.into()));
+        self.shard.note_write(self.db, key);
+    }
+
+    // -- Propagation (see the module doc) ------------------------------------------------------
+
+    /// True when a journal is attached (a handler may skip work only the journal needs).
+    #[inline]
+    pub fn journaling(&self) -> bool {
+        self.shard.journaling()
+    }
+
+    /// Journals this command as `argv()` instead of its own argv (Redis's
+    /// `rewriteClientCommandVector`); called again, adds one more record. Recorded only if the
+    /// command changed the keyspace; `argv` runs only when a journal is attached.
+    #[inline]
+    pub fn propagate_as(&mut self, argv: impl FnOnce() -> Vec<Bytes>) {
+        if !self.shard.journaling() {
+            return;
+        }
+        match &mut self.propagation {
+            Propagation::Rewritten(list) => list.push(argv()),
+            p => *p = Propagation::Rewritten(vec![argv()]),
+        }
+    }
+
+    /// Journals `argv()` now, before the command's own record and whatever the command then
+    /// does (Redis's `alsoPropagate`).
+    #[inline]
+    pub fn also_propagate(&mut self, argv: impl FnOnce() -> Vec<Bytes>) {
+        self.shard.propagate(self.db, argv);
+    }
+
+    /// This command makes no record of its own (its effect was journaled another way).
+    #[inline]
+    pub fn prevent_propagation(&mut self) {
+        if self.shard.journaling() {
+            self.propagation = Propagation::Prevented;
         }
     }
 }

@@ -164,6 +164,14 @@ impl<V> Default for Table<V> {
 
 impl<V> Table<V> {
     /// A table with random SipHash keys, so crafted keys cannot degrade it.
+    ///
+    /// The keys come from the thread's RNG, not the shard's: they must be unpredictable
+    /// (HashDoS), and they only decide where entries sit, hence iteration and scan order and
+    /// which entry a random pick lands on. No command stores anything that depends on that
+    /// order (a *STORE result's content and encoding are order-free), and every command whose
+    /// effect does (SPOP, eviction and active-expiry victims, lazy deletions met by SCAN or
+    /// RANDOMKEY) is journaled as the effect it had, never as the command. So a copy with other
+    /// keys replays the journal to the same data; see `shard`'s write path.
     pub fn new() -> Self {
         let mut rng = rand::thread_rng();
         Self::with_keys(rng.gen(), rng.gen())

@@ -132,19 +132,20 @@ fn take_bytes(s: &mut StrValue) -> Vec<u8> {
     }
 }
 
-/// Redis's `lookupStringForBitCommand` plus the edit: the string at `key` (created empty when
+/// Redis's `lookupStringForBitCommand` plus the edit: the string at `argv[1]` (created empty when
 /// absent) grown with zero bytes to hold bit `max_bit`, handed to `edit` with whether it was
 /// created or grown; `edit` returns how many changes to count (Redis's `server.dirty`
 /// increments, which INFO reports). The entry keeps its TTL.
 fn edit_bits<R>(
     ctx: &mut Ctx<'_>,
-    key: &[u8],
+    argv: &[Bytes],
     max_bit: u64,
     edit: impl FnOnce(&mut [u8], bool) -> (R, u64),
 ) -> OpResult<R> {
     // max_bit is below proto-max-bulk-len × 8 plus one field: it was allocatable by Redis's
     // rules, and the allocation below is what bounds memory.
     let needed = usize::try_from(max_bit >> 3).map_err(|_| OpError::other(OFFSET_ERR))? + 1;
+    let key = &argv[1];
     match ctx.lookup_write(key) {
         None => {
             let mut bytes = vec![0u8; needed];
@@ -159,6 +160,7 @@ fn edit_bits<R>(
             Ok(result)
         }
         Some(Entry { value: Value::Str(s), .. }) => {
+            let was_int = matches!(s, StrValue::Int(_));
             let mut bytes = take_bytes(s);
             let grown = bytes.len() < needed;
             if grown {
@@ -171,6 +173,10 @@ fn edit_bits<R>(
                 ctx.note_write(key);
                 ctx.shard.dirty += changes - 1;
                 ctx.notify(class::STRING, "setbit", key);
+            } else if was_int {
+                // No bit changed and Redis counts no write, but the value left the `int`
+                // encoding: journal the command anyway, so a copy's encoding follows.
+                ctx.also_propagate(|| argv.to_vec());
             }
             Ok(result)
         }
@@ -196,7 +202,7 @@ fn setbit_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         Some(v @ (0 | 1)) => v == 1,
         _ => return Err(OpError::other(BIT_VALUE_ERR)),
     };
-    let old = edit_bits(ctx, &argv[1], offset, |bytes, dirty| {
+    let old = edit_bits(ctx, argv, offset, |bytes, dirty| {
         let byte = &mut bytes[(offset >> 3) as usize];
         let mask = 0x80u8 >> (offset & 7);
         let old = *byte & mask != 0;
@@ -724,7 +730,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> OpRes
     }
     // As in Redis 7.0, each write counts as a change when it alters the bits or the string
     // was created or grown; a write FAIL refused never counts.
-    edit_bits(ctx, &argv[1], highest_write, |bytes, dirty| {
+    edit_bits(ctx, argv, highest_write, |bytes, dirty| {
         let mut changes = 0u64;
         let replies = fields
             .iter()

@@ -2,14 +2,16 @@
 //!
 //! Expiry is stored as an absolute Unix time in milliseconds on the entry (0 = none). The four
 //! setters share one implementation, as Redis's `expireGenericCommand` serves them all; the four
-//! readers share `ttl_generic`. Removal happens lazily on access (`Ctx::expire_if_needed`) and
-//! in the bounded active cycle (`Shard::active_expire`).
+//! readers share `ttl_generic`. Removal happens lazily on access and in the bounded active cycle
+//! (`Shard::active_expire`), both through the one expiry routine, `Shard::expire_if_needed`.
+//! Setting a time journals it as absolute (`PEXPIREAT`), or as `DEL` when it is already past.
 
 use bytes::Bytes;
 
 use crate::command::{cmd, flags::*, CommandSpec, Handler, ONE_KEY};
 use crate::error::OpError;
 use crate::families::keys::lookup_read_notouch;
+use crate::journal::{num_arg, word};
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
@@ -216,12 +218,18 @@ fn expire_generic(
         // it as an expired key.
         ctx.remove(key);
         ctx.notify(class::GENERIC, "del", key);
+        ctx.propagate_as(|| vec![word("DEL"), key.clone()]);
         return Reply::Int(1);
     }
     // `when_ms > now_ms >= 0`, so it is positive and non-zero: a real expiry, never "none".
     ctx.db().set_expiry(key, when_ms as u64);
     ctx.note_write(key);
     ctx.notify(class::GENERIC, "expire", key);
+    // Absolute, with the conditions as given (they hold again on a copy in the same state).
+    ctx.propagate_as(|| {
+        let head = [word("PEXPIREAT"), key.clone(), num_arg(when_ms)];
+        head.into_iter().chain(argv[3..].iter().cloned()).collect()
+    });
     Reply::Int(1)
 }
 

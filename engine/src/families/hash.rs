@@ -412,7 +412,13 @@ fn hincrbyfloat_inner(ctx: &mut Ctx<'_>, key: &[u8], field: &[u8], incr: &[u8]) 
     hash.set(field, text.as_bytes(), limits);
     ctx.note_write(key);
     ctx.notify(class::HASH, "hincrbyfloat", key);
-    Ok(Reply::bulk(Bytes::from(text)))
+    let text = Bytes::from(text);
+    // The result, not the float arithmetic, is what a copy must store.
+    ctx.propagate_as(|| {
+        let (key, field) = (Bytes::copy_from_slice(key), Bytes::copy_from_slice(field));
+        vec![crate::journal::word("HSET"), key, field, text.clone()]
+    });
+    Ok(Reply::bulk(text))
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -267,9 +267,7 @@ fn in_db<R>(ctx: &mut Ctx<'_>, db: usize, f: impl FnOnce(&mut Ctx<'_>) -> R) -> 
 /// Records a change of `key` in `db` for the write log without counting another dirty write:
 /// Redis counts one write per RENAME/MOVE/COPY however many keys it changes.
 fn log_key(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
-    if let Some(log) = &mut ctx.shard.write_log {
-        log.push((db, key.into()));
-    }
+    ctx.shard.note_key(db, key);
 }
 
 /// The 24-bit LRU stamp of a freshly written entry, as `Ctx::set_value` stamps it.
@@ -791,22 +789,13 @@ fn parse_flush_mode(argv: &[Bytes]) -> Result<(), Reply> {
     }
 }
 
-/// Empties one database, logging its keys when a write log is active (WATCH, gather).
-fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
-    let shard = &mut *ctx.shard;
-    let removed = shard.dbs[db].len() as u64;
-    if let Some(log) = &mut shard.write_log {
-        log.extend(shard.dbs[db].table.iter().map(|(k, _)| (db, k.into())));
-    }
-    shard.dbs[db].clear();
-    shard.dirty += removed;
-}
-
 fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if let Err(reply) = parse_flush_mode(argv) {
         return reply;
     }
-    flush_db(ctx, ctx.db);
+    // Journaled by the shard as FLUSHDB, even when the database was empty (as Redis forces).
+    ctx.prevent_propagation();
+    ctx.shard.flush_db(ctx.db);
     Reply::ok()
 }
 
@@ -814,10 +803,8 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     if let Err(reply) = parse_flush_mode(argv) {
         return reply;
     }
-    for db in 0..ctx.shard.dbs.len() {
-        flush_db(ctx, db);
-    }
-    ctx.shard.dirty += 1;
+    ctx.prevent_propagation();
+    ctx.shard.flush_all();
     Reply::ok()
 }
 
@@ -832,19 +819,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             Ok(db) => db,
             Err(reply) => return reply,
         };
-    if first != second {
-        let shard = &mut *ctx.shard;
-        if let Some(log) = &mut shard.write_log {
-            // Every key of either database changes in both: it leaves one, arrives in the other.
-            for source in [first, second] {
-                for (k, _) in shard.dbs[source].table.iter() {
-                    log.push((first, k.into()));
-                    log.push((second, k.into()));
-                }
-            }
-        }
-        shard.dbs.swap(first, second);
-    }
-    ctx.shard.dirty += 1;
+    ctx.prevent_propagation();
+    ctx.shard.swap_dbs(first, second);
     Reply::ok()
 }

@@ -19,6 +19,7 @@ use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::families::string::LongDouble;
+use crate::journal::{num_arg, word};
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
@@ -453,6 +454,15 @@ fn push_event(front: bool) -> &'static str {
     }
 }
 
+/// The non-blocking pop a served blocking pop is journaled as.
+fn pop_name(front: bool) -> &'static str {
+    if front {
+        "LPOP"
+    } else {
+        "RPOP"
+    }
+}
+
 fn pop_event(front: bool) -> &'static str {
     if front {
         "lpop"
@@ -761,6 +771,10 @@ fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         let from_front = parse_side(&argv[3])?;
         let to_front = parse_side(&argv[4])?;
         parse_timeout_ms(&argv[5])?;
+        // Served (now or later, for a client that blocked) as the move that happened.
+        ctx.propagate_as(|| {
+            std::iter::once(word("LMOVE")).chain(argv[1..5].iter().cloned()).collect()
+        });
         move_generic(ctx, &argv[1], &argv[2], from_front, to_front)
     })()
     .into()
@@ -769,6 +783,7 @@ fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     (|| {
         parse_timeout_ms(&argv[3])?;
+        ctx.propagate_as(|| vec![word("RPOPLPUSH"), argv[1].clone(), argv[2].clone()]);
         move_generic(ctx, &argv[1], &argv[2], false, true)
     })()
     .into()
@@ -787,6 +802,8 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], front: bool) -> OpResult<Repl
     parse_timeout_ms(&argv[argv.len() - 1])?;
     for key in &argv[1..argv.len() - 1] {
         if let Some(v) = pop_from(ctx, key, front, 1)?.pop() {
+            // The pop that happened, on the key that had data.
+            ctx.propagate_as(|| vec![word(pop_name(front)), key.clone()]);
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
         }
     }
@@ -830,6 +847,9 @@ fn mpop_generic(
     for key in &argv[keys] {
         let popped = pop_from(ctx, key, front, count)?;
         if !popped.is_empty() {
+            // LMPOP and a served BLMPOP: the pop of what was there, from that key.
+            let n = popped.len();
+            ctx.propagate_as(|| vec![word(pop_name(front)), key.clone(), num_arg(n)]);
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulks(popped)]));
         }
     }

@@ -1,5 +1,7 @@
 //! Command implementations, one file per family. Each family exports a `COMMANDS` table;
-//! add a new family to `FAMILIES` below.
+//! add a new family to `FAMILIES` below. A handler writes through `Ctx` and declares how it is
+//! journaled when replaying its argv could differ (relative times, random picks, blocking
+//! pops): see "Writing a command family" in the `shard` module doc.
 
 pub mod bitmap;
 pub mod connection;

@@ -20,6 +20,7 @@ use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::families::keys::parse_scan_cursor;
 use crate::glob::glob_match;
+use crate::journal::word;
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
@@ -376,6 +377,10 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) -> OpResult<Reply> {
     }
     let (set, rng) = set_mut(ctx, key).expect("checked above");
     let popped = set.pop_random(rng);
+    // The random pick is journaled as what it picked.
+    if let Some(m) = &popped {
+        ctx.propagate_as(|| vec![word("SREM"), Bytes::copy_from_slice(key), m.clone()]);
+    }
     ctx.note_write(key);
     ctx.notify(class::SET, "spop", key);
     delete_if_empty(ctx, key);
@@ -398,10 +403,12 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count_arg: &[u8]) -> OpResult<Reply
         ctx.notify(class::SET, "spop", key);
         ctx.remove(key);
         ctx.notify(class::GENERIC, "del", key);
+        ctx.propagate_as(|| vec![word("DEL"), Bytes::copy_from_slice(key)]);
         return Ok(set_reply(all));
     }
     let remaining = size - count;
-    let popped = if remaining * SPOP_MOVE_STRATEGY_MUL > count {
+    let old_encoding = set.encoding();
+    let popped: Vec<Bytes> = if remaining * SPOP_MOVE_STRATEGY_MUL > count {
         (0..count).filter_map(|_| set.pop_random(rng)).collect()
     } else {
         // Few stay: move them into a fresh set (which starts in the encoding of the first
@@ -417,9 +424,33 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count_arg: &[u8]) -> OpResult<Reply
         }
         popped
     };
+    if ctx.journaling() {
+        journal_spop(ctx, key, &popped, old_encoding);
+    }
     ctx.note_write(key);
     ctx.notify(class::SET, "spop", key);
     Ok(set_reply(popped))
+}
+
+/// SPOP with a count, as Redis 7.0 journals it: one SREM per popped member. When the rebuild
+/// strategy left the set in another encoding than SREMs would (a big set of integers shrunk
+/// back to an intset), it is journaled as its deletion and re-creation instead, so a copy ends
+/// up in the same encoding too.
+fn journal_spop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[Bytes], old_encoding: &str) {
+    let Some(entry) = ctx.shard.dbs[ctx.db].table.get(key) else { return };
+    let Value::Set(set) = &entry.value else { return };
+    if set.encoding() == old_encoding {
+        let key = Bytes::copy_from_slice(key);
+        for m in popped {
+            ctx.propagate_as(|| vec![word("SREM"), key.clone(), m.clone()]);
+        }
+        return;
+    }
+    let mut commands = vec![vec![word("DEL"), Bytes::copy_from_slice(key)]];
+    crate::rewrite::entry_to_commands(key, entry, &ctx.shard.config, |c| commands.push(c));
+    for c in commands {
+        ctx.propagate_as(|| c);
+    }
 }
 
 /// Parses a SRANDMEMBER / HRANDFIELD count: Redis's `getRangeLongFromObjectOrReply(-LONG_MAX,

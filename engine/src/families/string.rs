@@ -19,6 +19,7 @@ use bytes::Bytes;
 use crate::command::{cmd, flags::*, CommandSpec, Handler, Merge, MultiShard, ONE_KEY};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
+use crate::journal::{num_arg, word};
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
@@ -399,8 +400,8 @@ const SET_REPLIES: SetReplies = SetReplies { stored: Reply::ok(), aborted: Reply
 fn set_generic(
     ctx: &mut Ctx<'_>,
     command: &str,
-    key: &[u8],
-    value: &[u8],
+    key: &Bytes,
+    value: &Bytes,
     opts: &ExtendedOptions<'_>,
     replies: SetReplies,
 ) -> OpResult<Reply> {
@@ -424,6 +425,10 @@ fn set_generic(
     ctx.notify(class::STRING, "set", key);
     if opts.expire.is_some() {
         ctx.notify(class::GENERIC, "expire", key);
+        // Relative or absolute, the record carries the absolute time (as Redis 7.0 writes it).
+        ctx.propagate_as(|| {
+            vec![word("SET"), key.clone(), value.clone(), word("PXAT"), num_arg(expire_at_ms)]
+        });
     }
     Ok(old.unwrap_or(replies.stored))
 }
@@ -433,7 +438,15 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(o) => o,
         Err(e) => return e.into(),
     };
-    set_generic(ctx, "set", &argv[1], &argv[2], &opts, SET_REPLIES).into()
+    let reply = set_generic(ctx, "set", &argv[1], &argv[2], &opts, SET_REPLIES);
+    if opts.get && opts.expire.is_none() {
+        // The old value is the client's business: the record is the SET without GET.
+        ctx.propagate_as(|| {
+            let options = argv[3..].iter().filter(|a| !a.eq_ignore_ascii_case(b"get"));
+            argv[..3].iter().chain(options).cloned().collect()
+        });
+    }
+    reply.into()
 }
 
 fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -469,15 +482,18 @@ fn getex_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         if kind.is_absolute() && at_ms <= ctx.now_ms {
             ctx.remove(key);
             ctx.notify(class::GENERIC, "del", key);
+            ctx.propagate_as(|| vec![word("DEL"), argv[1].clone()]);
         } else {
             ctx.db().set_expiry(key, at_ms);
             ctx.note_write(key);
             ctx.notify(class::GENERIC, "expire", key);
+            ctx.propagate_as(|| vec![word("PEXPIREAT"), argv[1].clone(), num_arg(at_ms)]);
         }
     } else if opts.persist && ctx.peek(key).is_some_and(|e| e.expire_at_ms != 0) {
         ctx.db().set_expiry(key, 0);
         ctx.note_write(key);
         ctx.notify(class::GENERIC, "persist", key);
+        ctx.propagate_as(|| vec![word("PERSIST"), argv[1].clone()]);
     }
     Ok(Reply::Bulk(value))
 }
@@ -490,6 +506,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
             if ctx.remove(key).is_some() {
                 ctx.notify(class::GENERIC, "del", key);
             }
+            ctx.propagate_as(|| vec![word("DEL"), argv[1].clone()]);
             reply
         }
         Err(e) => e.into(),
@@ -501,6 +518,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         Ok(old) => {
             ctx.set_value(&argv[1], Value::Str(StrValue::from_bytes(&argv[2])), 0);
             ctx.notify(class::STRING, "set", &argv[1]);
+            ctx.propagate_as(|| vec![word("SET"), argv[1].clone(), argv[2].clone()]);
             old
         }
         Err(e) => e.into(),
@@ -781,7 +799,22 @@ fn incrbyfloat_inner(ctx: &mut Ctx<'_>, key: &[u8], increment: &[u8]) -> OpResul
         ctx.note_write(key);
     }
     ctx.notify(class::STRING, "incrbyfloat", key);
-    Ok(Reply::Bulk(Bytes::from(text)))
+    let text = Bytes::from(text);
+    // Float arithmetic and printing need not agree between master and replica: record the
+    // result, keeping the TTL (Redis 7.0: `SET key value KEEPTTL`). SET would store integer
+    // text such as "3" as an `int` where INCRBYFLOAT keeps bytes (a difference Redis's own
+    // replicas have); then SET an empty string and APPEND the text, which stays bytes.
+    ctx.propagate_as(|| {
+        let key = Bytes::copy_from_slice(key);
+        if parse_i64_strict(&text).is_none() {
+            return vec![word("SET"), key, text.clone(), word("KEEPTTL")];
+        }
+        vec![word("SET"), key, Bytes::new(), word("KEEPTTL")]
+    });
+    if parse_i64_strict(&text).is_some() {
+        ctx.propagate_as(|| vec![word("APPEND"), Bytes::copy_from_slice(key), text.clone()]);
+    }
+    Ok(Reply::Bulk(text))
 }
 
 // ---------------------------------------------------------------------------------------------

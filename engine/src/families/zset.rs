@@ -23,10 +23,13 @@ use crate::command::{cmd, flags::*, CommandSpec, Handler, MultiShard};
 use crate::db::Entry;
 use crate::error::{OpError, OpResult};
 use crate::glob::glob_match;
+use crate::journal::{num_arg, word};
 use crate::notify::class;
 use crate::reply::Reply;
 use crate::shard::Ctx;
 use crate::types::set::SetValue;
+/// Moved to the value type so the journal's rewrite can use it without depending on a family.
+pub use crate::types::zset::format_score;
 use crate::types::zset::{cmp_entries, Limits, Upsert, ZSetValue};
 use crate::value::{parse_i64_strict, Value};
 
@@ -1347,6 +1350,15 @@ fn pop_from(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: usize) -> Vec<(Vec<
     items
 }
 
+/// The non-blocking pop a served blocking pop is journaled as.
+fn pop_name(max: bool) -> &'static str {
+    if max {
+        "ZPOPMAX"
+    } else {
+        "ZPOPMIN"
+    }
+}
+
 fn pairs_reply(items: &[(Vec<u8>, f64)], nested: bool) -> Vec<Reply> {
     let mut out = Vec::with_capacity(items.len() * 2);
     for (m, s) in items {
@@ -1462,6 +1474,9 @@ fn mpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], args: &MpopArgs) -> Reply {
         return Reply::NilArray;
     };
     let items = pop_from(ctx, &argv[i], args.max, args.count);
+    // ZMPOP and a served BZMPOP: the pop of what was there, from that key.
+    let n = items.len();
+    ctx.propagate_as(|| vec![word(pop_name(args.max)), argv[i].clone(), num_arg(n)]);
     Reply::Array(vec![Reply::Bulk(argv[i].clone()), Reply::Array(pairs_reply(&items, true))])
 }
 
@@ -1492,6 +1507,7 @@ fn bzpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], max: bool) -> Reply {
         return Reply::NilArray;
     };
     let items = pop_from(ctx, &argv[i], max, 1);
+    ctx.propagate_as(|| vec![word(pop_name(max)), argv[i].clone()]);
     let mut out = vec![Reply::Bulk(argv[i].clone())];
     out.extend(pairs_reply(&items, false));
     Reply::Array(out)
@@ -1886,46 +1902,6 @@ fn zintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 
 // ---------------------------------------------------------------------------------------------
 // ZSCAN.
-
-/// `f` as C's `printf("%.17g")` prints it: Redis's `d2string` text for ZSCAN scores (and what
-/// the net encoder sends for [`Reply::Double`] in RESP2).
-pub fn format_score(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
-    }
-    let sci = format!("{:.16e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if f < 0.0 { "-" } else { "" };
-    if (-4..17).contains(&exp) {
-        let text = if exp >= 0 {
-            let (int, frac) = digits.split_at(exp as usize + 1);
-            let frac = frac.trim_end_matches('0');
-            if frac.is_empty() {
-                int.to_string()
-            } else {
-                format!("{int}.{frac}")
-            }
-        } else {
-            let zeros = "0".repeat((-exp - 1) as usize);
-            format!("0.{zeros}{}", digits.trim_end_matches('0'))
-        };
-        format!("{sign}{text}")
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = rest.trim_end_matches('0');
-        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{dot}e{esign}{:02}", exp.unsigned_abs())
-    }
-}
 
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     let Some(cursor) = crate::families::keys::parse_scan_cursor(&argv[2]) else {

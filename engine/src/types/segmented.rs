@@ -62,6 +62,9 @@ fn position(hash: u64) -> u64 {
 
 impl<T> SegTable<T> {
     /// An empty table with random SipHash keys; `key_of` feeds an entry's key to the hasher.
+    /// The keys come from the thread's RNG, not the shard's, for the reason given at
+    /// `Table::new`: they only decide order and random picks, which the journal records by
+    /// their effect (a set's SPOP as the SREM of what it popped).
     pub fn new(key_of: KeyOf<T>) -> SegTable<T> {
         let mut rng = rand::thread_rng();
         SegTable {

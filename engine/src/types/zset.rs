@@ -759,6 +759,46 @@ impl DoubleEndedIterator for Iter<'_> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
+/// `f` as C's `printf("%.17g")` prints it: Redis's `d2string` text for ZSCAN scores (and what
+/// the net encoder sends for [`Reply::Double`] in RESP2).
+pub fn format_score(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{:.16e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if f < 0.0 { "-" } else { "" };
+    if (-4..17).contains(&exp) {
+        let text = if exp >= 0 {
+            let (int, frac) = digits.split_at(exp as usize + 1);
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                int.to_string()
+            } else {
+                format!("{int}.{frac}")
+            }
+        } else {
+            let zeros = "0".repeat((-exp - 1) as usize);
+            format!("0.{zeros}{}", digits.trim_end_matches('0'))
+        };
+        format!("{sign}{text}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let rest = rest.trim_end_matches('0');
+        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{first}{dot}e{esign}{:02}", exp.unsigned_abs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
