@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use mayfly_engine::command::{CommandSpec, Handler, MultiShard};
+use mayfly_engine::journal::ShardSet;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::table::Key;
 
@@ -144,7 +145,8 @@ pub async fn run_batch(
     cmds: Vec<Vec<Bytes>>,
 ) -> Result<(Vec<Reply>, usize), Reply> {
     let last_db = selected_db(db, &cmds);
-    match call(shard, Job::Batch { db, cmds, resp3 }).await {
+    let txid = here().shared.next_txid();
+    match call(shard, Job::Batch { db, cmds, resp3, txid }).await {
         Out::Replies(r) => Ok((r, last_db)),
         Out::Reply(refused) => Err(refused),
         _ => Err(Reply::error("ERR internal: EXEC failed")),
@@ -184,8 +186,9 @@ impl Held {
     pub async fn begin() -> Held {
         let rt = here();
         let txid = rt.shared.next_txid();
+        let shards = ShardSet::from_ids(0..rt.nshards);
         for s in 0..rt.nshards {
-            call(s, Job::LockAll { txid }).await;
+            call(s, Job::LockAll { txid, shards: shards.clone() }).await;
         }
         Held { txid, released: false }
     }

@@ -12,6 +12,7 @@
 use bytes::Bytes;
 use mayfly_engine::clock::Clock;
 use mayfly_engine::command::{flags, CommandSpec, Merge, MultiShard};
+use mayfly_engine::journal::ShardSet;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::shard::Shard;
 use mayfly_engine::table::Key;
@@ -132,10 +133,13 @@ fn merge_replies(merge: Merge, replies: Vec<Reply>, order: Option<&[(usize, usiz
     }
 }
 
-/// Locks `keys` (grouped by shard, ascending) for `txid`.
+/// Locks `keys` (grouped by shard, ascending) for `txid`; each shard learns which shards the
+/// transaction touches (its journal records carry them).
 async fn lock_all(txid: u64, by_shard: &[(usize, Vec<DbKey>)], exclusive: bool) {
+    let shards = ShardSet::from_ids(by_shard.iter().map(|(s, _)| *s));
     for (shard, keys) in by_shard {
-        call(*shard, Job::Lock { txid, keys: keys.clone(), exclusive }).await;
+        let job = Job::Lock { txid, keys: keys.clone(), exclusive, shards: shards.clone() };
+        call(*shard, job).await;
     }
 }
 

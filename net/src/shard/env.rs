@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use mayfly_engine::db::Entry;
+use mayfly_engine::journal::ShardSet;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::shard::Shard;
 use mayfly_engine::table::Key;
@@ -44,14 +45,15 @@ pub enum Job {
         resp3: bool,
         txid: u64,
     },
-    /// Run several commands back to back (a single-shard EXEC), atomically.
-    Batch { db: usize, cmds: Vec<Vec<Bytes>>, resp3: bool },
-    /// Lock keys for transaction `txid`; answered when granted.
-    Lock { txid: u64, keys: Vec<DbKey>, exclusive: bool },
+    /// Run several commands back to back (a single-shard EXEC), atomically; their journal
+    /// records carry `txid`.
+    Batch { db: usize, cmds: Vec<Vec<Bytes>>, resp3: bool, txid: u64 },
+    /// Lock keys for transaction `txid`, which touches `shards`; answered when granted.
+    Lock { txid: u64, keys: Vec<DbKey>, exclusive: bool, shards: ShardSet },
     /// Hold the whole shard for transaction `txid` (a MULTI/EXEC with broadcast or
     /// server-level commands): granted when no other lock is held; until its Unlock, only jobs
     /// of `txid` touch this shard's keyspace.
-    LockAll { txid: u64 },
+    LockAll { txid: u64, shards: ShardSet },
     /// Release `txid`'s locks (no answer needed, but one is sent for ordering).
     Unlock { txid: u64 },
     /// Copy out the live entries of keys (locked by `txid`). With `make_room` (the commands
@@ -82,7 +84,7 @@ impl Job {
         match self {
             Job::Exec { txid, .. }
             | Job::Lock { txid, .. }
-            | Job::LockAll { txid }
+            | Job::LockAll { txid, .. }
             | Job::Unlock { txid }
             | Job::Fetch { txid, .. }
             | Job::Store { txid, .. } => *txid,
@@ -267,6 +269,9 @@ pub struct Env {
     serve_rounds: u64,
     /// What every shard holds, compared with maxmemory.
     pub memory: Arc<crate::mem::book::MemoryBook>,
+    /// The shards each multi-shard transaction holding locks here touches (from its Lock),
+    /// stamped on its journal records.
+    tx_shards: HashMap<u64, ShardSet>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
@@ -305,6 +310,7 @@ impl Env {
             held_round_running: false,
             serve_rounds: 0,
             memory: Arc::new(crate::mem::book::MemoryBook::new(1, false)),
+            tx_shards: HashMap::new(),
         }
     }
 
@@ -582,6 +588,17 @@ impl Env {
         }
     }
 
+    /// The shard set of transaction `txid` (this shard alone when it took no lock here).
+    fn tx_shards(&self, txid: u64) -> ShardSet {
+        self.tx_shards.get(&txid).cloned().unwrap_or_else(|| ShardSet::from_ids([self.shard.id]))
+    }
+
+    /// Releases transaction `txid`'s locks here.
+    fn release(&mut self, txid: u64) {
+        self.locks.unlock(txid);
+        self.tx_shards.remove(&txid);
+    }
+
     /// Runs `job` now if its locks allow; otherwise hands it back.
     pub fn try_run(&mut self, job: Job) -> Result<Out, Job> {
         if self.locks.whole.is_some()
@@ -602,18 +619,26 @@ impl Env {
                 if !self.watches.is_empty() {
                     self.flag_flush(&argv, db);
                 }
+                // One part of a multi-shard operation: its records carry the transaction.
+                if txid != 0 {
+                    let shards = self.tx_shards(txid);
+                    self.shard.begin_tx(txid, shards);
+                }
                 let reply = match spec {
                     Some(spec) => self.exec_spec(spec, db, &argv, resp3),
                     None => self.exec(db, &argv, resp3),
                 };
+                if txid != 0 {
+                    self.shard.end_tx();
+                }
                 self.after_job();
                 Ok(Out::Reply(reply))
             }
-            Job::Batch { db, cmds, resp3 } => {
+            Job::Batch { db, cmds, resp3, txid } => {
                 if !self.locks.is_empty()
                     && cmds.iter().any(|c| self.locks.blocks(&command_keys(db, c), true))
                 {
-                    return Err(Job::Batch { db, cmds, resp3 });
+                    return Err(Job::Batch { db, cmds, resp3, txid });
                 }
                 // Redis refuses a whole EXEC holding a denyoom command when over maxmemory.
                 let denyoom = cmds.iter().any(|c| {
@@ -627,6 +652,7 @@ impl Env {
                 }
                 let mut replies = Vec::with_capacity(cmds.len());
                 let mut db = db;
+                self.shard.begin_tx(txid, ShardSet::from_ids([self.shard.id]));
                 for c in &cmds {
                     if let Some(new_db) = select_in_batch(c, self.shard.dbs.len()) {
                         match new_db {
@@ -641,25 +667,28 @@ impl Env {
                     self.flag_flush(c, db);
                     replies.push(self.exec(db, c, resp3));
                 }
+                self.shard.end_tx();
                 self.after_job();
                 Ok(Out::Replies(replies))
             }
-            Job::Lock { txid, keys, exclusive } => {
+            Job::Lock { txid, keys, exclusive, shards } => {
                 if self.locks.try_lock(txid, &keys, exclusive) {
+                    self.tx_shards.insert(txid, shards);
                     Ok(Out::Done)
                 } else {
-                    Err(Job::Lock { txid, keys, exclusive })
+                    Err(Job::Lock { txid, keys, exclusive, shards })
                 }
             }
-            Job::LockAll { txid } => {
+            Job::LockAll { txid, shards } => {
                 if self.locks.try_lock_whole(txid) {
+                    self.tx_shards.insert(txid, shards);
                     Ok(Out::Done)
                 } else {
-                    Err(Job::LockAll { txid })
+                    Err(Job::LockAll { txid, shards })
                 }
             }
             Job::Unlock { txid } => {
-                self.locks.unlock(txid);
+                self.release(txid);
                 Ok(Out::Done)
             }
             Job::Fetch { keys, make_room, .. } => {
@@ -668,55 +697,22 @@ impl Env {
                         return Ok(Out::Reply(oom));
                     }
                 }
-                let now = self.shard.clock.now_ms();
-                let entries = keys
-                    .iter()
-                    .map(|(db, k)| {
-                        let d = &mut self.shard.dbs[*db];
-                        match d.table.get(k) {
-                            Some(e) if e.is_expired(now) => {
-                                d.remove(k);
-                                self.shard.stats.expired_keys += 1;
-                                self.shard.notify(
-                                    *db,
-                                    mayfly_engine::notify::class::EXPIRED,
-                                    "expired",
-                                    k,
-                                );
-                                None
-                            }
-                            Some(e) => Some(e.clone()),
-                            None => None,
-                        }
-                    })
-                    .collect();
+                // Expired keys are deleted (and journaled) by the engine's one expiry routine.
+                let entries =
+                    keys.iter().map(|(db, k)| self.shard.live_entry(*db, k).cloned()).collect();
                 Ok(Out::Entries(entries))
             }
             Job::Store { txid, writes, release } => {
-                let mut stored: Vec<DbKey> = Vec::new();
+                // The engine's write path: WATCH/blocking notes, dirty, and the journal records
+                // that recreate each value, all under the transaction's id and shard set.
+                let shards = self.tx_shards(txid);
+                self.shard.begin_tx(txid, shards);
                 for ((db, k), entry) in writes {
-                    self.flag_key(&(db, k.clone()));
-                    if !self.blocked.is_empty() {
-                        stored.push((db, k.clone()));
-                    }
-                    let d = &mut self.shard.dbs[db];
-                    match entry {
-                        Some(e) => {
-                            d.insert(k, e);
-                        }
-                        None => {
-                            d.remove(&k);
-                        }
-                    }
-                    self.shard.dirty += 1;
+                    self.shard.store_entry(db, &k, entry);
                 }
+                self.shard.end_tx();
                 if release {
-                    self.locks.unlock(txid);
-                }
-                if !self.blocked.is_empty() {
-                    if let Some(log) = self.shard.write_log.as_mut() {
-                        log.extend(stored);
-                    }
+                    self.release(txid);
                 }
                 self.after_job();
                 Ok(Out::Done)
@@ -968,7 +964,14 @@ mod tests {
     fn unblock_withdraws_a_block_still_queued_behind_a_lock() {
         let mut env = env(1);
         let key: DbKey = (0, Key::from(&b"k"[..]));
-        assert!(env.try_run(Job::Lock { txid: 7, keys: vec![key], exclusive: true }).is_ok());
+        assert!(env
+            .try_run(Job::Lock {
+                txid: 7,
+                keys: vec![key],
+                exclusive: true,
+                shards: ShardSet::from_ids([0])
+            })
+            .is_ok());
         let job = Job::Block {
             id: 9,
             db: 0,
