@@ -103,8 +103,9 @@ fn strict_int(b: &[u8]) -> Option<i64> {
 }
 
 /// Listpack primitives over a byte buffer. Buffers are built here or validated by
-/// [`validate_listpack`], so offsets handed around always point at entry starts.
-mod lp {
+/// [`validate_listpack`], so offsets handed around always point at entry starts. Shared with
+/// the stream type, whose nodes are listpacks too.
+pub(crate) mod lp {
     use super::{strict_int, Elem, EOF, HEADER_SIZE};
 
     pub fn empty() -> Vec<u8> {
@@ -196,31 +197,40 @@ mod lp {
         }
     }
 
+    /// Appends the encoded integer entry `n` to `out` (Redis's `lpAppendInteger`).
+    pub fn encode_int(out: &mut Vec<u8>, n: i64) {
+        let start = out.len();
+        push_int(out, n);
+        let l = out.len() - start;
+        push_backlen(out, l);
+    }
+
+    fn push_int(out: &mut Vec<u8>, n: i64) {
+        match int_size(n) {
+            1 => out.push(n as u8),
+            2 => {
+                let u = (n as u64) & 0x1FFF;
+                out.push(0xC0 | (u >> 8) as u8);
+                out.push(u as u8);
+            }
+            size => {
+                let (tag, width) = match size {
+                    3 => (0xF1, 2),
+                    4 => (0xF2, 3),
+                    5 => (0xF3, 4),
+                    _ => (0xF4, 8),
+                };
+                out.push(tag);
+                out.extend_from_slice(&n.to_le_bytes()[..width]);
+            }
+        }
+    }
+
     /// Appends the encoded entry for `v` to `out`.
     pub fn encode(out: &mut Vec<u8>, v: &[u8]) {
         let start = out.len();
         match strict_int(v) {
-            Some(n) => {
-                let size = int_size(n);
-                match size {
-                    1 => out.push(n as u8),
-                    2 => {
-                        let u = (n as u64) & 0x1FFF;
-                        out.push(0xC0 | (u >> 8) as u8);
-                        out.push(u as u8);
-                    }
-                    _ => {
-                        let (tag, width) = match size {
-                            3 => (0xF1, 2),
-                            4 => (0xF2, 3),
-                            5 => (0xF3, 4),
-                            _ => (0xF4, 8),
-                        };
-                        out.push(tag);
-                        out.extend_from_slice(&n.to_le_bytes()[..width]);
-                    }
-                }
-            }
+            Some(n) => push_int(out, n),
             None => {
                 let len = v.len();
                 if len < 64 {
