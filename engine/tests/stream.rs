@@ -28,10 +28,16 @@ use bytes::Bytes;
 use mayfly_engine::command::flags;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use redis_oracle::{notation, split_command, RedisOracle};
 
 const SCRIPT: &str = include_str!("data/stream_script.txt");
 const TRANSCRIPT: &str = include_str!("data/stream_redis7.txt");
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
 
 fn script_lines() -> impl Iterator<Item = &'static str> {
     SCRIPT.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -220,4 +226,464 @@ fn script_matches_live_redis() {
         }
     }
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+// ---- random commands against redis-server ------------------------------------------------
+
+/// Random commands, valid and not, on both Mayfly and redis-server; every reply must agree.
+/// Ids are explicit (the two clocks differ); idle thresholds are 0, 5e8 ms or 1e12 ms and
+/// XCLAIM sets idle times of 1e9 ms or absolute times near 0, so filters agree whatever the
+/// wall clock does meanwhile.
+#[test]
+fn random_commands_agree_with_redis() {
+    for (seed, max_entries, max_bytes, prefill) in
+        [(1, 100, 4096, 0), (2, 3, 4096, 0), (3, 2, 0, 300), (4, 0, 80, 0), (5, 10, 4096, 700)]
+    {
+        random_commands(seed, max_entries, max_bytes, prefill, 2500);
+    }
+}
+
+/// Mostly ids near the top of the streams, sometimes anything.
+fn rand_id(r: &mut SmallRng, ms_hint: u64) -> String {
+    match r.gen_range(0..12) {
+        0 => "-".into(),
+        1 => "+".into(),
+        2 => format!("({}", r.gen_range(0..ms_hint + 2)),
+        3 => format!("{}", r.gen_range(0..ms_hint + 2)),
+        4 if r.gen_ratio(1, 3) => "x".into(),
+        5 if r.gen_ratio(1, 12) => "18446744073709551615-18446744073709551615".into(),
+        _ => format!("{}-{}", r.gen_range(0..ms_hint + 2), r.gen_range(0..3)),
+    }
+}
+
+fn random_commands(seed: u64, max_entries: u64, max_bytes: u64, prefill: u64, steps: usize) {
+    let Some(mut oracle) = RedisOracle::start() else { return };
+    let mut t = TestShard::new();
+    for (name, value) in [
+        ("stream-node-max-entries", max_entries.to_string()),
+        ("stream-node-max-bytes", max_bytes.to_string()),
+    ] {
+        let argv = vec![b("CONFIG"), b("SET"), b(name), Bytes::from(value)];
+        assert_eq!(oracle_run(&mut oracle, &argv), Reply::ok());
+        assert_eq!(execute(&mut t, &argv), Reply::ok());
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let keys = ["s1", "s1", "s1", "s1", "s1", "s1", "s1", "s2", "s2", "s2", "s2", "s2", "str"];
+    oracle.run(&["SET", "str", "v"]);
+    t.run(&["SET", "str", "v"]);
+    let groups = ["g1", "g1", "g2"];
+    let consumers = ["alice", "bob", "carol"];
+    let fields = ["f", "g", "name", "1", "", "long-field-name-xxxxxxxxxxxxxxxxxx"];
+    let values = ["v", "1", "-7", "12345678901", "", "0", "value-value-value-value"];
+    let mut ms_hint: u64 = 1;
+    for i in 0..prefill {
+        ms_hint += rng.gen_range(0..2);
+        let f = if rng.gen_ratio(1, 5) { "other" } else { "f" };
+        let v = rng.gen_range(0..1000).to_string();
+        let argv =
+            [b("XADD"), b("s1"), Bytes::from(format!("{ms_hint}-{i}")), b(f), Bytes::from(v)];
+        assert_eq!(notation(&execute(&mut t, &argv)), notation(&oracle_run(&mut oracle, &argv)));
+    }
+    let mut errors = 0;
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for step in 0..steps {
+        let r = &mut rng;
+        let key = keys[r.gen_range(0..keys.len())].to_string();
+        let group = groups[r.gen_range(0..groups.len())].to_string();
+        let consumer = consumers[r.gen_range(0..consumers.len())].to_string();
+        let idle = |r: &mut SmallRng| {
+            ["0", "0", "500000000", "1000000000000", "-3", "x"][r.gen_range(0..6)].to_string()
+        };
+        let count = |r: &mut SmallRng| {
+            ["0", "1", "2", "5", "100", "-1", "3", "x"][r.gen_range(0..8)].to_string()
+        };
+        let cmd: Vec<String> = match r.gen_range(0..31) {
+            0..=7 => {
+                let mut c = vec!["XADD".to_string(), key.clone()];
+                if r.gen_ratio(1, 8) {
+                    c.push("NOMKSTREAM".into());
+                }
+                if r.gen_ratio(1, 6) {
+                    c.push(["MAXLEN", "MINID", "maxlen"][r.gen_range(0..3)].into());
+                    if r.gen_bool(0.5) {
+                        c.push(["~", "="][r.gen_range(0..2)].into());
+                    }
+                    if c.iter().any(|a| a.eq_ignore_ascii_case("minid")) {
+                        c.push(format!("{}", r.gen_range(0..ms_hint + 1)));
+                    } else {
+                        c.push(format!("{}", r.gen_range(0..40)));
+                    }
+                    if r.gen_ratio(1, 4) {
+                        c.extend(["LIMIT".into(), count(r)]);
+                    }
+                }
+                let advance = r.gen_range(0..3);
+                ms_hint += advance;
+                c.push(match r.gen_range(0..12) {
+                    0 => format!("{ms_hint}-*"),
+                    1 => rand_id(r, ms_hint),
+                    _ => format!("{ms_hint}-{}", r.gen_range(0..4)),
+                });
+                let n = if r.gen_ratio(1, 10) { r.gen_range(0..4) } else { r.gen_range(1..4) };
+                let same = r.gen_bool(0.6);
+                for i in 0..n {
+                    c.push(if same {
+                        ["f", "g", "h"][i].into()
+                    } else {
+                        fields[r.gen_range(0..fields.len())].into()
+                    });
+                    c.push(values[r.gen_range(0..values.len())].into());
+                }
+                c
+            }
+            8 => {
+                let mut c = vec!["XDEL".into(), key.clone()];
+                for _ in 0..r.gen_range(1..4) {
+                    c.push(rand_id(r, ms_hint));
+                }
+                c
+            }
+            9 => {
+                let mut c = vec![
+                    "XTRIM".into(),
+                    key.clone(),
+                    ["MAXLEN", "MINID"][r.gen_range(0..2)].into(),
+                ];
+                if r.gen_bool(0.5) {
+                    c.push(["~", "="][r.gen_range(0..2)].into());
+                }
+                c.push(if c[2] == "MINID" {
+                    rand_id(r, ms_hint)
+                } else {
+                    format!("{}", r.gen_range(0..10))
+                });
+                if r.gen_ratio(1, 3) {
+                    c.extend(["LIMIT".into(), count(r)]);
+                }
+                c
+            }
+            10 | 11 => {
+                let mut c = vec![
+                    ["XRANGE", "XREVRANGE"][r.gen_range(0..2)].into(),
+                    key.clone(),
+                    rand_id(r, ms_hint),
+                    rand_id(r, ms_hint),
+                ];
+                if r.gen_bool(0.5) {
+                    c.extend(["COUNT".into(), count(r)]);
+                }
+                c
+            }
+            12 => vec!["XLEN".into(), key.clone()],
+            13 => {
+                let mut c = vec!["XREAD".into()];
+                if r.gen_bool(0.5) {
+                    c.extend(["COUNT".into(), count(r)]);
+                }
+                c.push("STREAMS".into());
+                let k2 = keys[r.gen_range(0..keys.len())].to_string();
+                c.extend([key.clone(), k2]);
+                c.push(if r.gen_ratio(1, 4) { "$".into() } else { rand_id(r, ms_hint) });
+                c.push(rand_id(r, ms_hint));
+                c
+            }
+            14 | 29 => {
+                let mut c = vec!["XGROUP".into(), "CREATE".into(), key.clone(), group.clone()];
+                c.push(if r.gen_ratio(1, 3) { "$".into() } else { rand_id(r, ms_hint) });
+                if r.gen_bool(0.5) {
+                    c.push("MKSTREAM".into());
+                }
+                if r.gen_ratio(1, 3) {
+                    c.extend([
+                        "ENTRIESREAD".into(),
+                        ["0", "3", "-1", "-2"][r.gen_range(0..4)].into(),
+                    ]);
+                }
+                c
+            }
+            15 => {
+                let mut c = vec!["XGROUP".into(), "SETID".into(), key.clone(), group.clone()];
+                c.push(if r.gen_ratio(1, 3) { "$".into() } else { rand_id(r, ms_hint) });
+                if r.gen_ratio(1, 3) {
+                    c.extend(["ENTRIESREAD".into(), ["0", "3", "-1"][r.gen_range(0..3)].into()]);
+                }
+                c
+            }
+            16 => match r.gen_range(0..3) {
+                0 => vec!["XGROUP".into(), "DESTROY".into(), key.clone(), group.clone()],
+                1 => vec![
+                    "XGROUP".into(),
+                    "CREATECONSUMER".into(),
+                    key.clone(),
+                    group.clone(),
+                    consumer.clone(),
+                ],
+                _ => vec![
+                    "XGROUP".into(),
+                    "DELCONSUMER".into(),
+                    key.clone(),
+                    group.clone(),
+                    consumer.clone(),
+                ],
+            },
+            17..=19 => {
+                let mut c =
+                    vec!["XREADGROUP".into(), "GROUP".into(), group.clone(), consumer.clone()];
+                if r.gen_bool(0.5) {
+                    c.extend(["COUNT".into(), count(r)]);
+                }
+                if r.gen_ratio(1, 4) {
+                    c.push("NOACK".into());
+                }
+                c.extend(["STREAMS".into(), key.clone()]);
+                c.push(if r.gen_ratio(2, 3) { ">".into() } else { rand_id(r, ms_hint) });
+                c
+            }
+            20 => {
+                let mut c = vec!["XACK".into(), key.clone(), group.clone()];
+                for _ in 0..r.gen_range(1..4) {
+                    c.push(rand_id(r, ms_hint));
+                }
+                c
+            }
+            21 | 22 => {
+                let mut c = vec!["XPENDING".into(), key.clone(), group.clone()];
+                if r.gen_ratio(3, 4) {
+                    if r.gen_ratio(1, 3) {
+                        c.extend(["IDLE".into(), idle(r)]);
+                    }
+                    c.extend([rand_id(r, ms_hint), rand_id(r, ms_hint), count(r)]);
+                    if r.gen_bool(0.5) {
+                        c.push(consumer.clone());
+                    }
+                }
+                c
+            }
+            23 | 24 => {
+                let mut c =
+                    vec!["XCLAIM".into(), key.clone(), group.clone(), consumer.clone(), idle(r)];
+                for _ in 0..r.gen_range(1..4) {
+                    c.push(rand_id(r, ms_hint));
+                }
+                for _ in 0..r.gen_range(0..3) {
+                    match r.gen_range(0..7) {
+                        0 => c.push("FORCE".into()),
+                        1 => c.push("JUSTID".into()),
+                        2 => c.extend([
+                            "IDLE".into(),
+                            ["1000000000", "0", "-5"][r.gen_range(0..3)].into(),
+                        ]),
+                        3 => c.extend(["TIME".into(), ["1", "0", "-1"][r.gen_range(0..3)].into()]),
+                        4 => c.extend([
+                            "RETRYCOUNT".into(),
+                            ["0", "9", "-1"][r.gen_range(0..3)].into(),
+                        ]),
+                        5 => c.extend(["LASTID".into(), rand_id(r, ms_hint)]),
+                        _ => c.push("BOGUS".into()),
+                    }
+                }
+                c
+            }
+            25 => {
+                let mut c = vec![
+                    "XAUTOCLAIM".into(),
+                    key.clone(),
+                    group.clone(),
+                    consumer.clone(),
+                    idle(r),
+                    rand_id(r, ms_hint),
+                ];
+                if r.gen_bool(0.5) {
+                    c.extend(["COUNT".into(), count(r)]);
+                }
+                if r.gen_ratio(1, 3) {
+                    c.push("JUSTID".into());
+                }
+                c
+            }
+            26 => vec!["XINFO".into(), "GROUPS".into(), key.clone()],
+            27 => vec!["XINFO".into(), "CONSUMERS".into(), key.clone(), group.clone()],
+            28 => {
+                let mut c = vec!["XINFO".into(), "STREAM".into(), key.clone()];
+                if r.gen_bool(0.5) {
+                    c.push("FULL".into());
+                    if r.gen_bool(0.5) {
+                        c.extend(["COUNT".into(), count(r)]);
+                    }
+                }
+                c
+            }
+            _ => {
+                let mut c = vec!["XSETID".into(), key.clone(), rand_id(r, ms_hint)];
+                if r.gen_ratio(1, 3) {
+                    c.extend(["ENTRIESADDED".into(), count(r)]);
+                }
+                if r.gen_ratio(1, 3) {
+                    c.extend(["MAXDELETEDID".into(), rand_id(r, ms_hint)]);
+                }
+                c
+            }
+        };
+        let argv: Vec<Bytes> = cmd.iter().map(|a| b(a)).collect();
+        let want = notation(&mask_times(&argv, oracle_run(&mut oracle, &argv)));
+        let got = notation(&mask_times(&argv, execute(&mut t, &argv)));
+        assert_eq!(got, want, "seed {seed} step {step}: {cmd:?}");
+        if got.starts_with("E(") {
+            errors += 1;
+            *kinds.entry(got.chars().take(40).collect::<String>()).or_insert(0) += 1;
+        }
+        if step % 100 == 0 {
+            for k in ["s1", "s2"] {
+                let full = [b("XINFO"), b("STREAM"), b(k), b("FULL"), b("COUNT"), b("0")];
+                let want = notation(&mask_times(&full, oracle_run(&mut oracle, &full)));
+                let got = notation(&mask_times(&full, execute(&mut t, &full)));
+                assert_eq!(got, want, "seed {seed} step {step}: state of {k}");
+            }
+        }
+    }
+    eprintln!("{kinds:#?}");
+    // Most commands must do something, not fail on their arguments.
+    assert!(errors < steps * 9 / 20, "seed {seed}: {errors} of {steps} replies are errors");
+    let len = t.run(&["XLEN", "s1"]);
+    eprintln!("seed {seed}: {errors} errors in {steps} commands; s1 ends with {len:?} entries");
+}
+
+// ---- node bytes against redis-server's DUMP ----------------------------------------------
+
+/// Reads an RDB length (6-bit, 14-bit, 32-bit or 64-bit big-endian forms).
+fn rdb_len(p: &[u8], at: &mut usize) -> u64 {
+    let first = p[*at];
+    *at += 1;
+    match first >> 6 {
+        0 => (first & 0x3F) as u64,
+        1 => {
+            let v = (((first & 0x3F) as u64) << 8) | p[*at] as u64;
+            *at += 1;
+            v
+        }
+        _ if first == 0x80 => {
+            let v = u32::from_be_bytes(p[*at..*at + 4].try_into().expect("4 bytes")) as u64;
+            *at += 4;
+            v
+        }
+        _ if first == 0x81 => {
+            let v = u64::from_be_bytes(p[*at..*at + 8].try_into().expect("8 bytes"));
+            *at += 8;
+            v
+        }
+        _ => panic!("encoded string in an uncompressed stream dump: {first:#x}"),
+    }
+}
+
+fn rdb_string<'a>(p: &'a [u8], at: &mut usize) -> &'a [u8] {
+    let n = rdb_len(p, at) as usize;
+    let s = &p[*at..*at + n];
+    *at += n;
+    s
+}
+
+/// The (node key, listpack) pairs and the metadata of a stream's DUMP payload (RDB type 19).
+fn dump_nodes(payload: &[u8]) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u64>) {
+    assert_eq!(payload[0], 19, "RDB_TYPE_STREAM_LISTPACKS_2");
+    let mut at = 1;
+    let n = rdb_len(payload, &mut at);
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let key = rdb_string(payload, &mut at).to_vec();
+        let lp = rdb_string(payload, &mut at).to_vec();
+        nodes.push((key, lp));
+    }
+    // length, last id, first id, max deleted id, entries added
+    let meta = (0..8).map(|_| rdb_len(payload, &mut at)).collect();
+    (nodes, meta)
+}
+
+fn stream_of<'t>(t: &'t TestShard, key: &str) -> &'t mayfly_engine::types::stream::Stream {
+    match t.shard.dbs[0].table.get(key.as_bytes()).map(|e| &e.value) {
+        Some(mayfly_engine::value::Value::Stream(s)) => s,
+        other => panic!("{key} is not a stream: {other:?}"),
+    }
+}
+
+/// Every node of streams built by random appends, deletions and trims is byte for byte the
+/// listpack redis-server dumps, and the metadata agrees.
+#[test]
+fn nodes_are_redis_listpacks_byte_for_byte() {
+    let Some(mut oracle) = RedisOracle::start() else { return };
+    assert_eq!(oracle.run(&["CONFIG", "SET", "rdbcompression", "no"]), Reply::ok());
+    let mut rng = SmallRng::seed_from_u64(11);
+    for (max_entries, max_bytes) in [(100, 4096), (7, 4096), (0, 300), (3, 0)] {
+        let mut t = TestShard::new();
+        for (name, v) in
+            [("stream-node-max-entries", max_entries), ("stream-node-max-bytes", max_bytes)]
+        {
+            let argv = [b("CONFIG"), b("SET"), b(name), Bytes::from(v.to_string())];
+            assert_eq!(oracle_run(&mut oracle, &argv), Reply::ok());
+            assert_eq!(execute(&mut t, &argv), Reply::ok());
+        }
+        oracle.run(&["DEL", "k"]);
+        let mut ms = 1u64;
+        let mut ids = Vec::new();
+        for i in 0..1500u64 {
+            ms += rng.gen_range(0..3) * rng.gen_range(0..5000);
+            let id = format!("{ms}-{}", rng.gen_range(0..3) + i);
+            let mut argv = vec![b("XADD"), b("k"), Bytes::from(id.clone())];
+            let same = rng.gen_bool(0.7);
+            for f in 0..rng.gen_range(1..5) {
+                argv.push(if same {
+                    Bytes::from(format!("field{f}"))
+                } else {
+                    Bytes::from(format!("x{}", rng.gen_range(0..9)))
+                });
+                argv.push(match rng.gen_range(0..5) {
+                    0 => Bytes::from(rng.gen_range(-100000i64..100000).to_string()),
+                    1 => Bytes::from(rng.gen::<i64>().to_string()),
+                    2 => Bytes::from("v".repeat(rng.gen_range(0..200))),
+                    3 => Bytes::new(),
+                    _ => Bytes::from(format!("value:{i}")),
+                });
+            }
+            let want = oracle_run(&mut oracle, &argv);
+            assert_eq!(execute(&mut t, &argv), want);
+            if !want.is_error() {
+                ids.push(id);
+            }
+            if rng.gen_ratio(1, 20) {
+                let victim = ids[rng.gen_range(0..ids.len())].clone();
+                let argv = [b("XDEL"), b("k"), Bytes::from(victim)];
+                assert_eq!(execute(&mut t, &argv), oracle_run(&mut oracle, &argv));
+            }
+            if rng.gen_ratio(1, 200) {
+                let argv = [
+                    b("XTRIM"),
+                    b("k"),
+                    b("MAXLEN"),
+                    b(["~", "="][rng.gen_range(0..2)]),
+                    Bytes::from(rng.gen_range(100..400).to_string()),
+                ];
+                assert_eq!(execute(&mut t, &argv), oracle_run(&mut oracle, &argv));
+            }
+        }
+        let Reply::Bulk(payload) = oracle.run(&["DUMP", "k"]) else { panic!("DUMP") };
+        let (nodes, meta) = dump_nodes(&payload);
+        let s = stream_of(&t, "k");
+        let ours: Vec<(Vec<u8>, Vec<u8>)> =
+            s.nodes().map(|(id, lp)| (id.to_be_bytes().to_vec(), lp.to_vec())).collect();
+        assert_eq!(ours.len(), nodes.len(), "node count ({max_entries}, {max_bytes})");
+        for (i, (a, b)) in ours.iter().zip(&nodes).enumerate() {
+            assert_eq!(a, b, "node {i} of {} ({max_entries}, {max_bytes})", nodes.len());
+        }
+        let m = s.meta();
+        let our_meta = vec![
+            m.length,
+            m.last_id.ms,
+            m.last_id.seq,
+            m.first_id.ms,
+            m.first_id.seq,
+            m.max_deleted_entry_id.ms,
+            m.max_deleted_entry_id.seq,
+            m.entries_added,
+        ];
+        assert_eq!(our_meta, meta);
+    }
 }
