@@ -582,8 +582,11 @@ fn rdb_string<'a>(p: &'a [u8], at: &mut usize) -> &'a [u8] {
     s
 }
 
-/// The (node key, listpack) pairs and the metadata of a stream's DUMP payload (RDB type 19).
-fn dump_nodes(payload: &[u8]) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u64>) {
+/// A node as RDB stores it: the 16-byte master id and the listpack.
+type RawNode = (Vec<u8>, Vec<u8>);
+
+/// The nodes and the metadata of a stream's DUMP payload (RDB type 19).
+fn dump_nodes(payload: &[u8]) -> (Vec<RawNode>, Vec<u64>) {
     assert_eq!(payload[0], 19, "RDB_TYPE_STREAM_LISTPACKS_2");
     let mut at = 1;
     let n = rdb_len(payload, &mut at);
@@ -667,7 +670,7 @@ fn nodes_are_redis_listpacks_byte_for_byte() {
         let Reply::Bulk(payload) = oracle.run(&["DUMP", "k"]) else { panic!("DUMP") };
         let (nodes, meta) = dump_nodes(&payload);
         let s = stream_of(&t, "k");
-        let ours: Vec<(Vec<u8>, Vec<u8>)> =
+        let ours: Vec<RawNode> =
             s.nodes().map(|(id, lp)| (id.to_be_bytes().to_vec(), lp.to_vec())).collect();
         assert_eq!(ours.len(), nodes.len(), "node count ({max_entries}, {max_bytes})");
         for (i, (a, b)) in ours.iter().zip(&nodes).enumerate() {
