@@ -2,14 +2,15 @@
 //! deduplication against each node's master entry, plus consumer groups.
 //!
 //! ```text
-//!  Stream ─┬─ nodes: BTreeMap<master id, listpack>   (Redis: a rax keyed by the 128-bit id)
+//!  Stream ─┬─ nodes ─┬─ sealed: BTreeSet<[master id | listpack]>  one boxed buffer per node
+//!          │         └─ tail:   Vec<u8> [master id | listpack]    the last node, growable
 //!          ├─ length, last_id, first_id, max_deleted_entry_id, entries_added
 //!          └─ groups: BTreeMap<name, ConsumerGroup>
 //!                       ├─ last_id, entries_read (-1 = unknown)
 //!                       ├─ pel: BTreeMap<id, Nack { delivery_time_ms, delivery_count, consumer }>
 //!                       └─ consumers: BTreeMap<name, Consumer { seen_time_ms, pel: BTreeSet<id> }>
 //!
-//!  node (a listpack, byte for byte what Redis writes):
+//!  node listpack (byte for byte what Redis writes):
 //!    master entry:  count │ deleted │ num-fields │ field_1 … field_N │ 0
 //!    each entry:    flags │ ms-delta │ seq-delta │ [num-fields │ field_1 value_1 …] or
 //!                   [value_1 … value_N when flags has SAMEFIELDS] │ lp-count
@@ -19,14 +20,20 @@
 //! with no per-entry pointer or allocation. Nodes are byte-identical to Redis's listpacks, so
 //! node splitting (which decides what `MAXLEN ~` trims), `XINFO STREAM` figures and RDB type 19
 //! (which stores these very listpacks) all match redis-server, and persistence copies node
-//! buffers as they are (see [`Stream::nodes`] and [`Stream::from_nodes`]).
+//! buffers as they are (see [`Stream::nodes`] and [`Stream::from_nodes`]). Redis keys its nodes
+//! in a radix tree; here the id sits at the front of the node's own allocation and the tree
+//! (a B-tree set ordered by that id) holds one 16-byte pointer per node, which keeps the
+//! overhead per node below the rax's (see the memory test in `tests/stream.rs`). The last node
+//! stays out of the tree with spare capacity, as Redis pre-allocates its tail listpack, so an
+//! append touches one buffer and no tree node.
 //!
 //! Deletion marks entries with a flag (as Redis does) and drops a node once it holds no live
 //! entry; trimming drops whole nodes from the head and marks entries inside at most one node.
 //! Work per call is bounded by the nodes it touches: a range seeks its first node in the tree
 //! and walks at most one node's listpack before reaching its first entry.
 
-use std::collections::{btree_map, BTreeMap, BTreeSet};
+use std::borrow::Borrow;
+use std::collections::{btree_set, BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -44,6 +51,8 @@ pub const LISTPACK_MAX_SIZE: usize = 1 << 30;
 /// Redis pre-allocates at most this much for a new node.
 const MAX_PREALLOCATE: usize = 4096;
 const HEADER_SIZE: usize = 6;
+/// A node buffer starts with its master id (16 bytes, big-endian); the listpack follows.
+const ID_BYTES: usize = 16;
 const EOF: u8 = 0xFF;
 
 /// A stream entry id: milliseconds and a sequence number, ordered as a 128-bit number.
@@ -239,7 +248,8 @@ fn set_total_bytes(node: &mut [u8]) {
 }
 
 /// Appends an element after the last one, as `lpAppend`/`lpAppendInteger` (the terminator
-/// moves, the header's element count grows unless it is already "unknown").
+/// moves, the header's element count grows unless it is already "unknown"). The listpack
+/// starts at `ID_BYTES` in the node buffer.
 struct Appender<'a> {
     node: &'a mut Vec<u8>,
     added: usize,
@@ -263,25 +273,35 @@ impl<'a> Appender<'a> {
 
     fn finish(self) {
         self.node.push(EOF);
-        let count = header_count(self.node);
+        let lp = &mut self.node[ID_BYTES..];
+        let count = header_count(lp);
         if count != u16::MAX {
             let n = (count as usize + self.added).min(u16::MAX as usize) as u16;
-            self.node[4..6].copy_from_slice(&n.to_le_bytes());
+            lp[4..6].copy_from_slice(&n.to_le_bytes());
         }
-        set_total_bytes(self.node);
+        set_total_bytes(lp);
     }
 }
 
-/// Replaces the integer element at `off` with `v` (Redis's `lpReplaceInteger`), moving the
-/// rest of the listpack when the encoding changes size. Returns the size difference.
+/// Replaces the integer element at listpack offset `off` of a node buffer with `v` (Redis's
+/// `lpReplaceInteger`), moving the rest when the encoding changes size. Returns the size
+/// difference.
 fn replace_int(node: &mut Vec<u8>, off: usize, v: i64) -> isize {
-    let Some(old_end) = skip(node, off) else { return 0 };
-    let mut enc = Vec::with_capacity(10);
-    lp::encode_int(&mut enc, v);
-    let delta = enc.len() as isize - (old_end - off) as isize;
-    node.splice(off..old_end, enc);
-    if delta != 0 {
-        set_total_bytes(node);
+    let Some(old_end) = skip(&node[ID_BYTES..], off) else { return 0 };
+    let mut enc = [0u8; 16];
+    let len = {
+        let mut v_enc = Vec::with_capacity(10);
+        lp::encode_int(&mut v_enc, v);
+        enc[..v_enc.len()].copy_from_slice(&v_enc);
+        v_enc.len()
+    };
+    let (start, end) = (ID_BYTES + off, ID_BYTES + old_end);
+    let delta = len as isize - (end - start) as isize;
+    if delta == 0 {
+        node[start..end].copy_from_slice(&enc[..len]);
+    } else {
+        node.splice(start..end, enc[..len].iter().copied());
+        set_total_bytes(&mut node[ID_BYTES..]);
     }
     delta
 }
@@ -367,9 +387,11 @@ fn entry_before(node: &[u8], end: usize, master_id: StreamId, m: &Master) -> Opt
     entry_at(node, p, master_id, m)
 }
 
-/// Builds a new node holding the master entry for `fields` (every other element of `pairs`).
-fn new_node(pairs: &[&[u8]], prealloc: usize) -> Vec<u8> {
-    let mut node = Vec::with_capacity(prealloc.max(HEADER_SIZE + 1));
+/// Builds a new node buffer (`[master id][listpack]`) holding the master entry for `fields`
+/// (every other element of `pairs`).
+fn new_node(id: StreamId, pairs: &[&[u8]], prealloc: usize) -> Vec<u8> {
+    let mut node = Vec::with_capacity(prealloc.max(ID_BYTES + HEADER_SIZE + 1));
+    node.extend_from_slice(&id.to_be_bytes());
     node.extend_from_slice(&[0, 0, 0, 0, 0, 0, EOF]);
     let mut a = Appender::new(&mut node);
     a.int(0); // count: bumped by the append that follows
@@ -448,7 +470,7 @@ impl<'a> Iterator for Fields<'a> {
 
 /// Iterates the entries with ids in `[start, end]`, forwards or backwards, across nodes.
 pub struct RangeIter<'a> {
-    nodes: btree_map::Range<'a, StreamId, Vec<u8>>,
+    nodes: NodeIter<'a>,
     start: StreamId,
     end: StreamId,
     rev: bool,
@@ -462,7 +484,7 @@ pub struct RangeIter<'a> {
 impl<'a> RangeIter<'a> {
     fn next_node(&mut self) -> bool {
         let next = if self.rev { self.nodes.next_back() } else { self.nodes.next() };
-        let Some((&master_id, node)) = next else {
+        let Some((master_id, node)) = next else {
             self.done = true;
             return false;
         };
@@ -730,6 +752,174 @@ pub enum ClaimCount {
     Keep,
 }
 
+// ---- node store --------------------------------------------------------------------------
+
+/// The master id at the front of a node buffer.
+fn buf_id(buf: &[u8]) -> StreamId {
+    match <[u8; 16]>::try_from(buf.get(..ID_BYTES).unwrap_or(&[0; 16])) {
+        Ok(b) => StreamId::from_be_bytes(b),
+        Err(_) => StreamId::MIN,
+    }
+}
+
+/// A node that is not the last one: its buffer (`[master id][listpack]`) in one exact-size
+/// allocation, ordered by the id, so the tree holds one 16-byte pointer per node.
+#[derive(Clone, Debug)]
+struct Sealed(Box<[u8]>);
+
+static NO_ID: [u8; 16] = [0; 16];
+
+impl Borrow<[u8; 16]> for Sealed {
+    fn borrow(&self) -> &[u8; 16] {
+        // Buffers are built here or validated on load: they always start with their id.
+        self.0.get(..ID_BYTES).and_then(|b| b.try_into().ok()).unwrap_or(&NO_ID)
+    }
+}
+
+impl PartialEq for Sealed {
+    fn eq(&self, other: &Self) -> bool {
+        Borrow::<[u8; 16]>::borrow(self) == Borrow::<[u8; 16]>::borrow(other)
+    }
+}
+
+impl Eq for Sealed {}
+
+impl PartialOrd for Sealed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Sealed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        Borrow::<[u8; 16]>::borrow(self).cmp(Borrow::<[u8; 16]>::borrow(other))
+    }
+}
+
+fn sealed_view(n: &Sealed) -> (StreamId, &[u8]) {
+    (buf_id(&n.0), n.0.get(ID_BYTES..).unwrap_or(&[]))
+}
+
+/// Nodes in id order: (master id, listpack).
+type NodeIter<'a> = std::iter::Chain<
+    std::iter::Map<btree_set::Range<'a, Sealed>, fn(&Sealed) -> (StreamId, &[u8])>,
+    std::option::IntoIter<(StreamId, &'a [u8])>,
+>;
+
+/// The nodes of a stream. Invariant: the last node is `tail` (a growable buffer, as Redis
+/// pre-allocates its tail listpack), every other node is in `sealed`, shrunk to fit; so
+/// appends never touch the tree, and the tree costs one pointer per node.
+#[derive(Debug, Default)]
+struct Nodes {
+    sealed: BTreeSet<Sealed>,
+    tail: Option<Vec<u8>>,
+    /// Allocated bytes of all buffers (for eviction's size estimate).
+    bytes: usize,
+}
+
+impl Clone for Nodes {
+    fn clone(&self) -> Nodes {
+        let sealed: BTreeSet<Sealed> = self.sealed.iter().cloned().collect();
+        let tail = self.tail.clone();
+        let bytes = sealed.iter().map(|n| n.0.len()).sum::<usize>()
+            + tail.as_ref().map_or(0, Vec::capacity);
+        Nodes { sealed, tail, bytes }
+    }
+}
+
+impl Nodes {
+    fn len(&self) -> usize {
+        self.sealed.len() + self.tail.is_some() as usize
+    }
+
+    fn tail_view(&self) -> Option<(StreamId, &[u8])> {
+        self.tail.as_ref().map(|t| (buf_id(t), t.get(ID_BYTES..).unwrap_or(&[])))
+    }
+
+    fn iter(&self) -> NodeIter<'_> {
+        let view: fn(&Sealed) -> (StreamId, &[u8]) = sealed_view;
+        self.sealed.range::<[u8; 16], _>(..).map(view).chain(self.tail_view())
+    }
+
+    /// Nodes whose master id is in `[lo, hi]`.
+    fn range(&self, lo: StreamId, hi: StreamId) -> NodeIter<'_> {
+        let view: fn(&Sealed) -> (StreamId, &[u8]) = sealed_view;
+        let (lo_b, hi_b) = (lo.to_be_bytes(), hi.to_be_bytes());
+        let sealed = if lo <= hi {
+            self.sealed.range::<[u8; 16], _>(lo_b..=hi_b)
+        } else {
+            self.sealed.range::<[u8; 16], _>(hi_b..hi_b)
+        };
+        let tail = self.tail_view().filter(|(id, _)| lo <= *id && *id <= hi);
+        sealed.map(view).chain(tail)
+    }
+
+    /// The master id of the last node whose id is ≤ `id`.
+    fn floor(&self, id: StreamId) -> Option<StreamId> {
+        if let Some((t, _)) = self.tail_view() {
+            if t <= id {
+                return Some(t);
+            }
+        }
+        self.sealed.range::<[u8; 16], _>(..=id.to_be_bytes()).next_back().map(|n| buf_id(&n.0))
+    }
+
+    fn first_id(&self) -> Option<StreamId> {
+        match self.sealed.first() {
+            Some(n) => Some(buf_id(&n.0)),
+            None => self.tail_view().map(|(id, _)| id),
+        }
+    }
+
+    /// Runs `f` on the buffer of node `key`, keeping the byte count and the tree in order.
+    fn modify<R>(&mut self, key: StreamId, f: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
+        if let Some(t) = self.tail.as_mut() {
+            if buf_id(t) == key {
+                let before = t.capacity();
+                let r = f(t);
+                self.bytes = self.bytes - before + t.capacity();
+                return Some(r);
+            }
+        }
+        let node = self.sealed.take(&key.to_be_bytes())?;
+        let before = node.0.len();
+        let mut buf = node.0.into_vec();
+        let r = f(&mut buf);
+        let buf = buf.into_boxed_slice();
+        self.bytes = self.bytes - before + buf.len();
+        self.sealed.insert(Sealed(buf));
+        Some(r)
+    }
+
+    /// Removes node `key`; the last sealed node becomes the tail when the tail goes.
+    fn remove(&mut self, key: StreamId) {
+        if self.tail.as_ref().is_some_and(|t| buf_id(t) == key) {
+            if let Some(t) = self.tail.take() {
+                self.bytes -= t.capacity();
+            }
+            if let Some(last) = self.sealed.pop_last() {
+                self.tail = Some(last.0.into_vec());
+            }
+            return;
+        }
+        if let Some(n) = self.sealed.take(&key.to_be_bytes()) {
+            self.bytes -= n.0.len();
+        }
+    }
+
+    /// Seals the tail (shrunk to fit, as `lpShrinkToFit`) and makes `buf` the new tail.
+    fn push_tail(&mut self, buf: Vec<u8>) {
+        if let Some(old) = self.tail.take() {
+            self.bytes -= old.capacity();
+            let old = old.into_boxed_slice();
+            self.bytes += old.len();
+            self.sealed.insert(Sealed(old));
+        }
+        self.bytes += buf.capacity();
+        self.tail = Some(buf);
+    }
+}
+
 // ---- the stream ---------------------------------------------------------------------------
 
 /// Node size limits (`stream-node-max-bytes`, `stream-node-max-entries`; 0 = no limit).
@@ -782,17 +972,15 @@ pub struct Trim {
 }
 
 /// The stream value.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Vec<u8>>,
+    nodes: Nodes,
     length: u64,
     last_id: StreamId,
     first_id: StreamId,
     max_deleted_entry_id: StreamId,
     entries_added: u64,
     groups: BTreeMap<Bytes, ConsumerGroup>,
-    /// Sum of the node buffers' capacities (kept up to date for eviction's size estimate).
-    node_bytes: usize,
 }
 
 /// What a stream holds besides its nodes, as RDB type 19 stores it.
@@ -803,24 +991,6 @@ pub struct StreamMeta {
     pub first_id: StreamId,
     pub max_deleted_entry_id: StreamId,
     pub entries_added: u64,
-}
-
-impl Clone for Stream {
-    fn clone(&self) -> Stream {
-        let nodes: BTreeMap<StreamId, Vec<u8>> =
-            self.nodes.iter().map(|(k, v)| (*k, v.clone())).collect();
-        let node_bytes = nodes.values().map(Vec::capacity).sum();
-        Stream {
-            nodes,
-            length: self.length,
-            last_id: self.last_id,
-            first_id: self.first_id,
-            max_deleted_entry_id: self.max_deleted_entry_id,
-            entries_added: self.entries_added,
-            groups: self.groups.clone(),
-            node_bytes,
-        }
-    }
 }
 
 impl Stream {
@@ -876,21 +1046,22 @@ impl Stream {
     /// The nodes in id order: each node's master id and its listpack bytes, exactly what an
     /// RDB type 19 dump stores (the id as 16 big-endian bytes, see [`StreamId::to_be_bytes`]).
     pub fn nodes(&self) -> impl DoubleEndedIterator<Item = (StreamId, &[u8])> + '_ {
-        self.nodes.iter().map(|(k, v)| (*k, v.as_slice()))
+        self.nodes.iter()
     }
 
-    /// Heap bytes this stream owns: node buffers, tree slots, groups.
+    /// Heap bytes this stream owns: node buffers, tree slots (a 16-byte pointer per node in
+    /// B-tree nodes about 60% full), groups. O(groups).
     pub fn heap_bytes(&self) -> usize {
-        let tree = self.nodes.len() * (16 + 24) * 3 / 2;
+        let tree = self.nodes.len() * 16 * 5 / 3;
         let groups: usize =
             self.groups.iter().map(|(k, g)| k.len() + 96 + g.heap_bytes()).sum::<usize>();
-        self.node_bytes + tree + groups
+        self.nodes.bytes + tree + groups
     }
 
     /// Number of nodes a Redis rax holding the node keys has (`radix-tree-nodes`): the nodes of
     /// the compressed trie over the 16-byte big-endian master ids.
     pub fn radix_tree_nodes(&self) -> u64 {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.to_be_bytes()).collect();
+        let keys: Vec<[u8; 16]> = self.nodes.iter().map(|(k, _)| k.to_be_bytes()).collect();
         if keys.is_empty() {
             return 1;
         }
@@ -957,40 +1128,33 @@ impl Stream {
         }
         let num_fields = (pairs.len() / 2) as u64;
 
-        // Tail node, unless it is full (then it is shrunk to fit and a new one starts).
-        let mut use_tail = false;
-        if let Some(mut tail) = self.nodes.last_entry() {
-            let node = tail.get_mut();
-            match master(node) {
-                Some(m) if !Self::tail_limits_reached(node, &m, total_elem_bytes, limits) => {
-                    use_tail = true;
-                }
-                _ => {
-                    let before = node.capacity();
-                    node.shrink_to_fit();
-                    self.node_bytes = self.node_bytes - before + node.capacity();
-                }
-            }
-        }
-        if !use_tail {
+        // The last node, unless it is full (then it is sealed, shrunk to fit, and a new one
+        // starts with this entry's fields as its master entry).
+        let tail_fits = match self.nodes.tail_view() {
+            Some((_, node)) => match master(node) {
+                Some(m) => !Self::tail_limits_reached(node, &m, total_elem_bytes, limits),
+                None => false,
+            },
+            None => false,
+        };
+        if !tail_fits {
             let mut prealloc = MAX_PREALLOCATE;
             if limits.max_bytes > 0 && (limits.max_bytes as usize) < prealloc {
                 prealloc = limits.max_bytes as usize;
             }
-            let node = new_node(pairs, prealloc);
-            self.node_bytes += node.capacity();
-            self.nodes.insert(id, node);
+            self.nodes.push_tail(new_node(id, pairs, prealloc));
         }
-        let Some(mut tail) = self.nodes.last_entry() else { return Err(AppendError::TooLarge) };
-        let master_id = *tail.key();
-        let node = tail.get_mut();
+        let bytes_before = self.nodes.bytes;
+        let Some(node) = self.nodes.tail.as_mut() else { return Err(AppendError::TooLarge) };
+        let master_id = buf_id(node);
         let before = node.capacity();
-        let Some(m) = master(node) else { return Err(AppendError::TooLarge) };
+        let Some(m) = master(&node[ID_BYTES..]) else { return Err(AppendError::TooLarge) };
         let same = num_fields == m.num_fields && {
+            let lp = &node[ID_BYTES..];
             let mut off = m.fields_off;
             let mut all = true;
             for f in pairs.iter().step_by(2) {
-                match lp::decode(node, off) {
+                match lp::decode(lp, off) {
                     Some((e, next)) if elem_eq(e, f) => off = next,
                     _ => {
                         all = false;
@@ -1018,7 +1182,7 @@ impl Stream {
         let lp_count = if same { num_fields + 3 } else { num_fields * 2 + 4 };
         a.int(lp_count as i64);
         a.finish();
-        self.node_bytes = self.node_bytes - before + node.capacity();
+        self.nodes.bytes = bytes_before - before + node.capacity();
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
@@ -1040,17 +1204,14 @@ impl Stream {
         rev: bool,
         tombstones: bool,
     ) -> RangeIter<'_> {
-        let lo = if start > end {
-            None
+        let lo = self.nodes.floor(start).unwrap_or(StreamId::MIN);
+        // An empty node range when start > end.
+        let nodes = if start > end {
+            self.nodes.range(end, StreamId::MIN)
         } else {
-            Some(self.nodes.range(..=start).next_back().map_or(StreamId::MIN, |(k, _)| *k))
+            self.nodes.range(lo, end)
         };
-        let nodes = match lo {
-            Some(lo) => self.nodes.range(lo..=end),
-            // An empty range of the same type.
-            None => self.nodes.range(StreamId::MAX..StreamId::MAX),
-        };
-        RangeIter { nodes, start, end, rev, tombstones, cur: None, done: lo.is_none() }
+        RangeIter { nodes, start, end, rev, tombstones, cur: None, done: start > end }
     }
 
     /// Every live entry in order.
@@ -1088,36 +1249,35 @@ impl Stream {
     /// Marks entry `id` deleted (Redis's `streamDeleteItem`); drops its node when no live
     /// entry is left. Does not touch `first_id`/`max_deleted_entry_id` (see [`Stream::delete`]).
     fn delete_item(&mut self, id: StreamId) -> bool {
-        let Some((&key, _)) = self.nodes.range(..=id).next_back() else { return false };
-        let Some(node) = self.nodes.get_mut(&key) else { return false };
-        let Some(m) = master(node) else { return false };
-        let mut off = m.entries_off;
-        let found = loop {
-            if off >= eof_offset(node) {
-                break None;
+        let Some(key) = self.nodes.floor(id) else { return false };
+        let found = {
+            let Some((_, node)) = self.nodes.range(key, key).next() else { return false };
+            let Some(m) = master(node) else { return false };
+            let mut off = m.entries_off;
+            loop {
+                if off >= eof_offset(node) {
+                    break None;
+                }
+                let Some(e) = entry_at(node, off, key, &m) else { break None };
+                if e.id == id {
+                    break (e.flags & FLAG_DELETED == 0).then_some((e, m));
+                }
+                if e.id > id {
+                    break None;
+                }
+                off = e.end;
             }
-            let Some(e) = entry_at(node, off, key, &m) else { break None };
-            if e.id == id {
-                break (e.flags & FLAG_DELETED == 0).then_some(e);
-            }
-            if e.id > id {
-                break None;
-            }
-            off = e.end;
         };
-        let Some(e) = found else { return false };
+        let Some((e, m)) = found else { return false };
         if m.count == 1 {
-            if let Some(node) = self.nodes.remove(&key) {
-                self.node_bytes -= node.capacity();
-            }
+            self.nodes.remove(key);
         } else {
-            let before = node.capacity();
-            // Flags 0..3 keep their one-byte encoding: the entry does not move.
-            replace_int(node, e.flags_off, e.flags | FLAG_DELETED);
-            let deleted_off = m.deleted_off;
-            let d = replace_int(node, HEADER_SIZE, m.count - 1);
-            replace_int(node, (deleted_off as isize + d) as usize, m.deleted + 1);
-            self.node_bytes = self.node_bytes - before + node.capacity();
+            self.nodes.modify(key, |buf| {
+                // Flags 0..3 keep their one-byte encoding: the entry does not move.
+                replace_int(buf, e.flags_off, e.flags | FLAG_DELETED);
+                let d = replace_int(buf, HEADER_SIZE, m.count - 1);
+                replace_int(buf, (m.deleted_off as isize + d) as usize, m.deleted + 1);
+            });
         }
         self.length -= 1;
         true
@@ -1159,26 +1319,27 @@ impl Stream {
                     break;
                 }
             }
-            let Some(mut first) = self.nodes.first_entry() else { break };
-            let master_id = *first.key();
-            let node = first.get_mut();
-            let Some(m) = master(node) else { break };
-            let entries = m.count.max(0) as u64;
-            if limit != 0 && deleted + entries > limit {
-                break;
-            }
-            let remove_node = match t.strategy {
-                TrimStrategy::MaxLen(max) => self.length - entries.min(self.length) >= max,
-                TrimStrategy::MinId(min) => {
-                    match entry_before(node, eof_offset(node), master_id, &m) {
+            let Some(key) = self.nodes.first_id() else { break };
+            let (m, remove_node) = {
+                let Some((_, node)) = self.nodes.range(key, key).next() else { break };
+                let Some(m) = master(node) else { break };
+                let entries = m.count.max(0) as u64;
+                if limit != 0 && deleted + entries > limit {
+                    break;
+                }
+                let remove_node = match t.strategy {
+                    TrimStrategy::MaxLen(max) => self.length - entries.min(self.length) >= max,
+                    TrimStrategy::MinId(min) => match entry_before(node, eof_offset(node), key, &m)
+                    {
                         Some(last) => last.id < min,
                         None => true,
-                    }
-                }
+                    },
+                };
+                (m, remove_node)
             };
+            let entries = m.count.max(0) as u64;
             if remove_node {
-                let node = first.remove();
-                self.node_bytes -= node.capacity();
+                self.nodes.remove(key);
                 self.length -= entries.min(self.length);
                 deleted += entries;
                 continue;
@@ -1187,29 +1348,43 @@ impl Stream {
                 break;
             }
             // Mark entries inside this node.
-            let before = node.capacity();
-            let mut deleted_here: i64 = 0;
-            let mut off = m.entries_off;
-            while off < eof_offset(node) {
-                let Some(e) = entry_at(node, off, master_id, &m) else { break };
-                let stop = match t.strategy {
-                    TrimStrategy::MaxLen(max) => self.length <= max,
-                    TrimStrategy::MinId(min) => e.id >= min,
-                };
-                if stop {
-                    break;
-                }
-                if e.flags & FLAG_DELETED == 0 {
-                    replace_int(node, e.flags_off, e.flags | FLAG_DELETED);
-                    deleted_here += 1;
-                    self.length -= 1;
-                }
-                off = e.end;
-            }
+            let mut length = self.length;
+            let deleted_here = self
+                .nodes
+                .modify(key, |buf| {
+                    let mut deleted_here: i64 = 0;
+                    let mut off = m.entries_off;
+                    loop {
+                        let node = &buf[ID_BYTES..];
+                        if off >= eof_offset(node) {
+                            break;
+                        }
+                        let Some(e) = entry_at(node, off, key, &m) else { break };
+                        let stop = match t.strategy {
+                            TrimStrategy::MaxLen(max) => length <= max,
+                            TrimStrategy::MinId(min) => e.id >= min,
+                        };
+                        if stop {
+                            break;
+                        }
+                        if e.flags & FLAG_DELETED == 0 {
+                            replace_int(buf, e.flags_off, e.flags | FLAG_DELETED);
+                            deleted_here += 1;
+                            length -= 1;
+                        }
+                        off = e.end;
+                    }
+                    let d = replace_int(buf, HEADER_SIZE, m.count - deleted_here);
+                    replace_int(
+                        buf,
+                        (m.deleted_off as isize + d) as usize,
+                        m.deleted + deleted_here,
+                    );
+                    deleted_here
+                })
+                .unwrap_or(0);
+            self.length = length;
             deleted += deleted_here as u64;
-            let d = replace_int(node, HEADER_SIZE, m.count - deleted_here);
-            replace_int(node, (m.deleted_off as isize + d) as usize, m.deleted + deleted_here);
-            self.node_bytes = self.node_bytes - before + node.capacity();
             break;
         }
         if self.length == 0 {
@@ -1344,17 +1519,15 @@ impl Stream {
         nodes: impl IntoIterator<Item = (StreamId, Vec<u8>)>,
         meta: StreamMeta,
     ) -> Result<Stream, &'static str> {
-        let mut s = Stream::new();
+        let mut sorted: BTreeMap<StreamId, Vec<u8>> = BTreeMap::new();
         let mut live: u64 = 0;
-        for (key, mut node) in nodes {
+        for (key, node) in nodes {
             let (count, first) = validate_node(&node, key)?;
             if first.is_none() {
                 return Err("Empty listpack inside stream");
             }
             live = live.checked_add(count).ok_or("Stream length inconsistent with rax entries")?;
-            node.shrink_to_fit();
-            s.node_bytes += node.capacity();
-            if s.nodes.insert(key, node).is_some() {
+            if sorted.insert(key, node).is_some() {
                 return Err("Listpack re-added with existing key");
             }
         }
@@ -1364,7 +1537,7 @@ impl Stream {
         // Entries must be in id order across nodes: each node's first entry comes after the
         // previous node's last one.
         let mut prev_last: Option<StreamId> = None;
-        for (&key, node) in &s.nodes {
+        for (&key, node) in &sorted {
             let m = master(node).ok_or("Stream listpack integrity check failed.")?;
             let first = entry_at(node, m.entries_off, key, &m)
                 .ok_or("Stream listpack integrity check failed.")?;
@@ -1374,6 +1547,13 @@ impl Stream {
                 return Err("Stream listpack entries out of order");
             }
             prev_last = Some(last.id);
+        }
+        let mut s = Stream::new();
+        for (key, lp) in sorted {
+            let mut buf = Vec::with_capacity(ID_BYTES + lp.len());
+            buf.extend_from_slice(&key.to_be_bytes());
+            buf.extend_from_slice(&lp);
+            s.nodes.push_tail(buf);
         }
         s.length = meta.length;
         s.last_id = meta.last_id;
@@ -1697,8 +1877,8 @@ mod tests {
         assert_eq!(s.node_count(), 3);
         assert_eq!(s.len(), 6);
         assert_eq!(s.last_valid_id(), StreamId::new(10, 0));
-        let heap: usize = s.nodes().map(|(_, n)| n.len()).sum();
-        assert!(s.node_bytes >= heap);
+        let heap: usize = s.nodes().map(|(_, n)| n.len() + ID_BYTES).sum();
+        assert!(s.nodes.bytes >= heap);
     }
 
     #[test]
