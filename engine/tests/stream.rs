@@ -28,6 +28,7 @@ use bytes::Bytes;
 use mayfly_engine::command::flags;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::testing::{bulk, TestShard};
+use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use redis_oracle::{notation, split_command, RedisOracle};
@@ -743,4 +744,208 @@ fn memory_per_entry_is_at_most_redis() {
     eprintln!("1M stream entries: sensors {sensors} bytes, integers {ints} bytes");
     assert!(sensors <= 30_828_472, "sensors: {sensors} bytes");
     assert!(ints <= 26_079_032, "integers: {ints} bytes");
+}
+
+// ---- model tests -------------------------------------------------------------------------
+
+mod model {
+    use std::collections::BTreeMap;
+
+    use mayfly_engine::types::stream::{
+        IdRequest, NodeLimits, Stream, StreamId, Trim, TrimStrategy,
+    };
+    use proptest::prelude::*;
+
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+    #[derive(Debug, Clone)]
+    pub enum Op {
+        /// Append with an id `ms_step` ms after the last one (0 = same ms) and this sequence;
+        /// `star` asks for `<ms>-*`.
+        Add { ms_step: u64, seq: u64, star: bool, fields: Fields },
+        /// Delete the entries at these positions (modulo the length) plus one missing id.
+        Del(Vec<usize>),
+        MaxLen { n: u64, approx: bool, limit: u64 },
+        MinId { at: usize, approx: bool, limit: u64 },
+        Range { a: usize, b: usize, rev: bool, count: usize },
+    }
+
+    fn field() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"f".to_vec()),
+            Just(b"g".to_vec()),
+            Just(b"12".to_vec()),
+            Just(Vec::new()),
+            proptest::collection::vec(any::<u8>(), 0..80),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+            (0..200i64).prop_map(|n| n.to_string().into_bytes()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+            Just(b"-0".to_vec()),
+            Just(b"007".to_vec()),
+        ]
+    }
+
+    pub fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..3u64, 0..4u64, any::<bool>(), proptest::collection::vec((field(), value()), 1..4))
+                .prop_map(|(ms_step, seq, star, fields)| Op::Add { ms_step, seq, star, fields }),
+            2 => proptest::collection::vec(any::<usize>(), 1..4).prop_map(Op::Del),
+            1 => (0..30u64, any::<bool>(), prop_oneof![Just(0u64), 1..20u64])
+                .prop_map(|(n, approx, limit)| Op::MaxLen { n, approx, limit }),
+            1 => (any::<usize>(), any::<bool>(), prop_oneof![Just(0u64), 1..20u64])
+                .prop_map(|(at, approx, limit)| Op::MinId { at, approx, limit }),
+            2 => (any::<usize>(), any::<usize>(), any::<bool>(), 0..10usize)
+                .prop_map(|(a, b, rev, count)| Op::Range { a, b, rev, count }),
+        ]
+    }
+
+    fn entries(s: &Stream, start: StreamId, end: StreamId, rev: bool) -> Vec<(StreamId, Fields)> {
+        s.range(start, end, rev)
+            .map(|e| (e.id, e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()))
+            .collect()
+    }
+
+    fn check(s: &Stream, m: &BTreeMap<StreamId, Fields>) {
+        let all = entries(s, StreamId::MIN, StreamId::MAX, false);
+        let want: Vec<(StreamId, Fields)> = m.iter().map(|(k, v)| (*k, v.clone())).collect();
+        assert_eq!(all, want);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "ids strictly increase");
+        let mut rev = entries(s, StreamId::MIN, StreamId::MAX, true);
+        rev.reverse();
+        assert_eq!(rev, want);
+        assert_eq!(s.len(), m.len() as u64);
+        let first = m.keys().next().copied().unwrap_or(StreamId::MIN);
+        assert_eq!(s.first_id(), first, "recorded first id");
+        if let Some(last) = m.keys().next_back() {
+            assert!(s.last_id() >= *last);
+            assert_eq!(s.last_valid_id(), *last);
+        }
+        // Every node holds at least one live entry, and node ids are the first entries'.
+        for (id, lp) in s.nodes() {
+            assert!(!lp.is_empty());
+            assert!(m.range(id..).next().is_some(), "node {id} has a live entry");
+        }
+    }
+
+    pub fn run(limits: NodeLimits, ops: Vec<Op>) {
+        let mut s = Stream::new();
+        let mut m: BTreeMap<StreamId, Fields> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Add { ms_step, seq, star, fields } => {
+                    let last = s.last_id();
+                    let ms = last.ms.saturating_add(ms_step);
+                    let req = if star { IdRequest::Ms(ms) } else { IdRequest::Exact(StreamId::new(ms, seq)) };
+                    let pairs: Vec<&[u8]> =
+                        fields.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()]).collect();
+                    let want = if star {
+                        Some(if ms == last.ms { StreamId::new(ms, last.seq + 1) } else { StreamId::new(ms, 0) })
+                    } else {
+                        let id = StreamId::new(ms, seq);
+                        (id > last).then_some(id)
+                    };
+                    match (s.append(req, &pairs, limits, 0), want) {
+                        (Ok(id), Some(w)) => {
+                            assert_eq!(id, w);
+                            m.insert(id, fields);
+                        }
+                        (Err(_), None) => {}
+                        (got, want) => panic!("append {req:?}: {got:?}, model {want:?}"),
+                    }
+                }
+                Op::Del(at) => {
+                    let keys: Vec<StreamId> = m.keys().copied().collect();
+                    let mut ids: Vec<StreamId> =
+                        at.iter().filter(|_| !keys.is_empty()).map(|&i| keys[i % keys.len()]).collect();
+                    ids.push(StreamId::new(s.last_id().ms + 1, 0));
+                    let want = ids.iter().collect::<std::collections::BTreeSet<_>>().len() as u64 - 1;
+                    assert_eq!(s.delete(&ids), want);
+                    for id in &ids {
+                        m.remove(id);
+                    }
+                    if let Some(max) = ids.iter().filter(|i| **i <= s.last_id()).max() {
+                        assert!(s.max_deleted_entry_id() >= *max);
+                    }
+                }
+                Op::MaxLen { n, approx, limit } => {
+                    let before = m.len() as u64;
+                    let limit = if approx { limit } else { 0 };
+                    let removed = s.trim(Trim { strategy: TrimStrategy::MaxLen(n), approx, limit });
+                    for _ in 0..removed {
+                        m.pop_first();
+                    }
+                    assert_eq!(s.len(), before - removed);
+                    if approx {
+                        assert!(before <= n || s.len() >= n, "~ never trims below the target");
+                        assert!(limit == 0 || removed <= limit);
+                    } else {
+                        assert_eq!(s.len(), before.min(n));
+                    }
+                }
+                Op::MinId { at, approx, limit } => {
+                    let keys: Vec<StreamId> = m.keys().copied().collect();
+                    let min = if keys.is_empty() { StreamId::new(1, 0) } else { keys[at % keys.len()] };
+                    let limit = if approx { limit } else { 0 };
+                    let removed = s.trim(Trim { strategy: TrimStrategy::MinId(min), approx, limit });
+                    let below = m.range(..min).count() as u64;
+                    assert!(removed <= below, "only ids below the minimum go");
+                    for _ in 0..removed {
+                        m.pop_first();
+                    }
+                    if !approx {
+                        assert_eq!(removed, below);
+                    }
+                    assert!(limit == 0 || removed <= limit);
+                }
+                Op::Range { a, b, rev, count } => {
+                    let keys: Vec<StreamId> = m.keys().copied().collect();
+                    let pick = |i: usize| {
+                        if keys.is_empty() || i % 7 == 0 {
+                            StreamId::new(i as u64 % 50, i as u64 % 3)
+                        } else {
+                            keys[i % keys.len()]
+                        }
+                    };
+                    let (start, end) = (pick(a), pick(b));
+                    let got: Vec<(StreamId, Fields)> = s
+                        .range(start, end, rev)
+                        .take(if count == 0 { usize::MAX } else { count })
+                        .map(|e| (e.id, e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()))
+                        .collect();
+                    let mut want: Vec<(StreamId, Fields)> = if start <= end {
+                        m.range(start..=end).map(|(k, v)| (*k, v.clone())).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if rev {
+                        want.reverse();
+                    }
+                    want.truncate(if count == 0 { usize::MAX } else { count });
+                    assert_eq!(got, want, "range {start}..={end} rev {rev} count {count}");
+                }
+            }
+            check(&s, &m);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Appends, deletions, exact and approximate trims and ranges against a BTreeMap, with
+    /// node limits small enough that most operations cross node boundaries.
+    #[test]
+    fn stream_matches_model(
+        max_entries in prop_oneof![Just(0u64), 1..6u64],
+        max_bytes in prop_oneof![Just(0u64), 40..200u64, Just(4096u64)],
+        ops in proptest::collection::vec(model::op(), 1..120),
+    ) {
+        let limits = mayfly_engine::types::stream::NodeLimits { max_bytes, max_entries };
+        model::run(limits, ops);
+    }
 }
