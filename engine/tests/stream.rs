@@ -762,12 +762,30 @@ mod model {
     pub enum Op {
         /// Append with an id `ms_step` ms after the last one (0 = same ms) and this sequence;
         /// `star` asks for `<ms>-*`.
-        Add { ms_step: u64, seq: u64, star: bool, fields: Fields },
+        Add {
+            ms_step: u64,
+            seq: u64,
+            star: bool,
+            fields: Fields,
+        },
         /// Delete the entries at these positions (modulo the length) plus one missing id.
         Del(Vec<usize>),
-        MaxLen { n: u64, approx: bool, limit: u64 },
-        MinId { at: usize, approx: bool, limit: u64 },
-        Range { a: usize, b: usize, rev: bool, count: usize },
+        MaxLen {
+            n: u64,
+            approx: bool,
+            limit: u64,
+        },
+        MinId {
+            at: usize,
+            approx: bool,
+            limit: u64,
+        },
+        Range {
+            a: usize,
+            b: usize,
+            rev: bool,
+            count: usize,
+        },
     }
 
     fn field() -> impl Strategy<Value = Vec<u8>> {
@@ -840,11 +858,19 @@ mod model {
                 Op::Add { ms_step, seq, star, fields } => {
                     let last = s.last_id();
                     let ms = last.ms.saturating_add(ms_step);
-                    let req = if star { IdRequest::Ms(ms) } else { IdRequest::Exact(StreamId::new(ms, seq)) };
+                    let req = if star {
+                        IdRequest::Ms(ms)
+                    } else {
+                        IdRequest::Exact(StreamId::new(ms, seq))
+                    };
                     let pairs: Vec<&[u8]> =
                         fields.iter().flat_map(|(f, v)| [f.as_slice(), v.as_slice()]).collect();
                     let want = if star {
-                        Some(if ms == last.ms { StreamId::new(ms, last.seq + 1) } else { StreamId::new(ms, 0) })
+                        Some(if ms == last.ms {
+                            StreamId::new(ms, last.seq + 1)
+                        } else {
+                            StreamId::new(ms, 0)
+                        })
                     } else {
                         let id = StreamId::new(ms, seq);
                         (id > last).then_some(id)
@@ -860,10 +886,14 @@ mod model {
                 }
                 Op::Del(at) => {
                     let keys: Vec<StreamId> = m.keys().copied().collect();
-                    let mut ids: Vec<StreamId> =
-                        at.iter().filter(|_| !keys.is_empty()).map(|&i| keys[i % keys.len()]).collect();
+                    let mut ids: Vec<StreamId> = at
+                        .iter()
+                        .filter(|_| !keys.is_empty())
+                        .map(|&i| keys[i % keys.len()])
+                        .collect();
                     ids.push(StreamId::new(s.last_id().ms + 1, 0));
-                    let want = ids.iter().collect::<std::collections::BTreeSet<_>>().len() as u64 - 1;
+                    let want =
+                        ids.iter().collect::<std::collections::BTreeSet<_>>().len() as u64 - 1;
                     assert_eq!(s.delete(&ids), want);
                     for id in &ids {
                         m.remove(id);
@@ -889,9 +919,11 @@ mod model {
                 }
                 Op::MinId { at, approx, limit } => {
                     let keys: Vec<StreamId> = m.keys().copied().collect();
-                    let min = if keys.is_empty() { StreamId::new(1, 0) } else { keys[at % keys.len()] };
+                    let min =
+                        if keys.is_empty() { StreamId::new(1, 0) } else { keys[at % keys.len()] };
                     let limit = if approx { limit } else { 0 };
-                    let removed = s.trim(Trim { strategy: TrimStrategy::MinId(min), approx, limit });
+                    let removed =
+                        s.trim(Trim { strategy: TrimStrategy::MinId(min), approx, limit });
                     let below = m.range(..min).count() as u64;
                     assert!(removed <= below, "only ids below the minimum go");
                     for _ in 0..removed {
@@ -915,7 +947,9 @@ mod model {
                     let got: Vec<(StreamId, Fields)> = s
                         .range(start, end, rev)
                         .take(if count == 0 { usize::MAX } else { count })
-                        .map(|e| (e.id, e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()))
+                        .map(|e| {
+                            (e.id, e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+                        })
                         .collect();
                     let mut want: Vec<(StreamId, Fields)> = if start <= end {
                         m.range(start..=end).map(|(k, v)| (*k, v.clone())).collect()
@@ -999,7 +1033,8 @@ mod tcl {
     /// A field of a map reply (XINFO): flattened RESP2 pairs.
     pub fn get(r: &Reply, name: &str) -> Reply {
         let v = items(r.clone());
-        let at = v.iter().position(|x| x == &bulk(name)).unwrap_or_else(|| panic!("no {name} in {r:?}"));
+        let at =
+            v.iter().position(|x| x == &bulk(name)).unwrap_or_else(|| panic!("no {name} in {r:?}"));
         v[at + 1].clone()
     }
 
@@ -1031,7 +1066,9 @@ use tcl::{all, cmp_id, entries, err, get, int, items, text};
 #[test]
 fn tcl_xadd_basics() {
     let mut t = TestShard::new();
-    for args in [&["XADD", "mystream"][..], &["XADD", "mystream", "*"], &["XADD", "mystream", "*", "field"]] {
+    for args in
+        [&["XADD", "mystream"][..], &["XADD", "mystream", "*"], &["XADD", "mystream", "*", "field"]]
+    {
         assert!(err(&t.run(args)).contains("wrong number of arguments for 'xadd' command"));
     }
     t.run(&["XADD", "mystream", "*", "item", "1", "value", "a"]);
@@ -1129,8 +1166,10 @@ fn tcl_xadd_maxlen_and_minid() {
         t.run(&["XADD", "mystream", "MINID", &minid, &id, field, &v]);
     }
     assert_eq!(t.run(&["XLEN", "mystream"]), Reply::Int(6));
-    let values: Vec<String> =
-        all(&mut t, "mystream").iter().map(|e| e.1.split(' ').nth(1).expect("v").to_string()).collect();
+    let values: Vec<String> = all(&mut t, "mystream")
+        .iter()
+        .map(|e| e.1.split(' ').nth(1).expect("v").to_string())
+        .collect();
     assert_eq!(values, ["995", "996", "997", "998", "999", "1000"]);
     // XTRIM with MINID
     t.run(&["DEL", "mystream"]);
@@ -1193,7 +1232,13 @@ fn tcl_mass_insertion_and_ranges() {
             assert!(fields.starts_with(&format!("item {j}")));
             j += 1;
         }
-        let (ms, seq) = page.last().expect("page").0.split_once('-').map(|(a, b)| (a.to_string(), b.parse::<u64>().expect("seq"))).expect("id");
+        let (ms, seq) = page
+            .last()
+            .expect("page")
+            .0
+            .split_once('-')
+            .map(|(a, b)| (a.to_string(), b.parse::<u64>().expect("seq")))
+            .expect("id");
         last = format!("{ms}-{}", seq + 1);
     }
     assert_eq!(j, 10000);
@@ -1212,9 +1257,18 @@ fn tcl_mass_insertion_and_ranges() {
     for _ in 0..100 {
         let r = |rng: &mut SmallRng| (rng.gen_range(low..=high), rng.gen_range(0..1000u64));
         let (s, e) = (r(&mut rng), r(&mut rng));
-        let got = entries(t.run(&["XRANGE", "mystream", &format!("{}-{}", s.0, s.1), &format!("{}-{}", e.0, e.1)]));
-        let want: Vec<(String, String)> =
-            ids.iter().zip(&items).filter(|(id, _)| **id >= s && **id <= e).map(|(_, it)| it.clone()).collect();
+        let got = entries(t.run(&[
+            "XRANGE",
+            "mystream",
+            &format!("{}-{}", s.0, s.1),
+            &format!("{}-{}", e.0, e.1),
+        ]));
+        let want: Vec<(String, String)> = ids
+            .iter()
+            .zip(&items)
+            .filter(|(id, _)| **id >= s && **id <= e)
+            .map(|(_, it)| it.clone())
+            .collect();
         assert_eq!(got, want);
     }
 }
@@ -1234,13 +1288,19 @@ fn tcl_xrange_exclusive_ranges() {
     for id in ids {
         t.run(&["XADD", "vipstream", id, "foo", "bar"]);
     }
-    let n = |t: &mut TestShard, a: &str, b: &str| items(t.run(&["XRANGE", "vipstream", a, b])).len();
+    let n =
+        |t: &mut TestShard, a: &str, b: &str| items(t.run(&["XRANGE", "vipstream", a, b])).len();
     assert_eq!(n(&mut t, "-", "+"), 7);
     assert_eq!(n(&mut t, "(0-1", "+"), 6);
     assert_eq!(n(&mut t, "-", "(18446744073709551615-18446744073709551615"), 6);
     assert_eq!(n(&mut t, "(0-1", "(1-0"), 1);
     assert_eq!(n(&mut t, "(1-0", "(42-42"), 1);
-    for (a, b) in [("(-", "+"), ("-", "(+"), ("(18446744073709551615-18446744073709551615", "+"), ("-", "(0-0")] {
+    for (a, b) in [
+        ("(-", "+"),
+        ("-", "(+"),
+        ("(18446744073709551615-18446744073709551615", "+"),
+        ("-", "(0-0"),
+    ] {
         assert!(err(&t.run(&["XRANGE", "vipstream", a, b])).starts_with("ERR"));
     }
 }
@@ -1255,7 +1315,16 @@ fn tcl_xread_non_blocking() {
     assert!(tcl::entry(&items(stream[1].clone())[0]).1.starts_with("item 0"));
     assert_eq!(t.run(&["XREAD", "STREAMS", "s1{t}", "s2{t}", "0-0", "0-0"]), Reply::NilArray);
     insert_into_stream_key(&mut t, "mystream{t}", 100, &mut rng);
-    let res = items(t.run(&["XREAD", "COUNT", "1", "STREAMS", "nostream{t}", "mystream{t}", "0-0", "0-0"]));
+    let res = items(t.run(&[
+        "XREAD",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "nostream{t}",
+        "mystream{t}",
+        "0-0",
+        "0-0",
+    ]));
     let stream = items(res[0].clone());
     assert_eq!(text(&stream[0]), "mystream{t}");
     assert!(tcl::entry(&items(stream[1].clone())[0]).1.starts_with("item 0"));
@@ -1321,11 +1390,17 @@ fn tcl_xrevrange_issue_5006() {
     t.run(&["xadd", "teststream2", "1234567891250", "key1", "value3"]);
     assert_eq!(
         entries(t.run(&["xrevrange", "teststream", "1234567891245", "-"])),
-        vec![("1234567891240-0".into(), "key2 value2".into()), ("1234567891230-0".into(), "key1 value1".into())]
+        vec![
+            ("1234567891240-0".into(), "key2 value2".into()),
+            ("1234567891230-0".into(), "key1 value1".into())
+        ]
     );
     assert_eq!(
         entries(t.run(&["xrevrange", "teststream2", "1234567891245", "-"])),
-        vec![("1234567891240-0".into(), "key1 value2".into()), ("1234567891230-0".into(), "key1 value1".into())]
+        vec![
+            ("1234567891240-0".into(), "key1 value2".into()),
+            ("1234567891230-0".into(), "key1 value1".into())
+        ]
     );
 }
 
@@ -1392,8 +1467,10 @@ fn tcl_xsetid() {
     assert!(err(&t.run(&["XSETID", "stream", "1-1", "ENTRIESADDED", "-1", "MAXDELETEDID", "0-0"]))
         .ends_with("must be positive"));
     t.run(&["XADD", "x", "1-0", "a", "b"]);
-    assert!(err(&t.run(&["XSETID", "x", "1-0", "ENTRIESADDED", "1", "MAXDELETEDID", "2-0"])).contains("smaller"));
-    assert!(err(&t.run(&["XSETID", "x", "1-0", "ENTRIESADDED", "0", "MAXDELETEDID", "0-0"])).contains("smaller"));
+    assert!(err(&t.run(&["XSETID", "x", "1-0", "ENTRIESADDED", "1", "MAXDELETEDID", "2-0"]))
+        .contains("smaller"));
+    assert!(err(&t.run(&["XSETID", "x", "1-0", "ENTRIESADDED", "0", "MAXDELETEDID", "0-0"]))
+        .contains("smaller"));
 }
 
 #[test]
@@ -1428,8 +1505,10 @@ fn tcl_stream_offsets() {
     t.run(&["XDEL", "x", "1-0"]);
     assert_eq!(text(&get(&full(&mut t), "max-deleted-entry-id")), "2-0");
     // Help subcommands take no arguments.
-    assert!(err(&t.run(&["XGROUP", "help", "xxx"])).ends_with("wrong number of arguments for 'xgroup|help' command"));
-    assert!(err(&t.run(&["XINFO", "help", "xxx"])).ends_with("wrong number of arguments for 'xinfo|help' command"));
+    assert!(err(&t.run(&["XGROUP", "help", "xxx"]))
+        .ends_with("wrong number of arguments for 'xgroup|help' command"));
+    assert!(err(&t.run(&["XINFO", "help", "xxx"]))
+        .ends_with("wrong number of arguments for 'xinfo|help' command"));
 }
 
 /// The consumer-group cases of `stream-cgroups.tcl`, in order (state flows between them).
@@ -1471,7 +1550,10 @@ fn tcl_cgroups_basics() {
         let owner = if j < 2 { "consumer-1" } else { "consumer-2" };
         assert_eq!(text(&items(p.clone())[1]), owner);
     }
-    assert_eq!(items(t.run(&["XPENDING", "mystream", "mygroup", "-", "+", "10", "consumer-1"])).len(), 2);
+    assert_eq!(
+        items(t.run(&["XPENDING", "mystream", "mygroup", "-", "+", "10", "consumer-1"])).len(),
+        2
+    );
     assert_eq!(items(t.run(&["XPENDING", "mystream", "mygroup"])).len(), 4);
     t.advance_ms(20);
     let p = |t: &mut TestShard, args: &[&str]| {
@@ -1487,7 +1569,14 @@ fn tcl_cgroups_basics() {
     let pending = items(t.run(&["XPENDING", "mystream", "mygroup", "-", "+", "10"]));
     let id = |r: &Reply| text(&items(r.clone())[0]);
     let (start, end) = (id(&pending[0]), id(&pending[3]));
-    let ex = items(t.run(&["XPENDING", "mystream", "mygroup", &format!("({start}"), &format!("({end}"), "10"]));
+    let ex = items(t.run(&[
+        "XPENDING",
+        "mystream",
+        "mygroup",
+        &format!("({start}"),
+        &format!("({end}"),
+        "10",
+    ]));
     assert_eq!(ex.len(), 2);
     assert!(ex.iter().all(|r| id(r) != start && id(r) != end));
     // XACK
@@ -1506,7 +1595,8 @@ fn tcl_cgroups_basics() {
     assert_eq!(read(&mut t, &["g", "c", "streams", "s", ">"]).len(), 1);
     let pending = items(t.run(&["xpending", "s", "g", "-", "+", "10", "c"]));
     let id1 = id(&pending[0]);
-    assert!(err(&t.run(&["xack", "s", "g", &id1, "invalid-id"])).contains("Invalid stream ID specified"));
+    assert!(err(&t.run(&["xack", "s", "g", &id1, "invalid-id"]))
+        .contains("Invalid stream ID specified"));
     assert_eq!(t.run(&["xack", "s", "g", &id1]), Reply::Int(1));
     // PEL NACK reassignment after XGROUP SETID event
     t.run(&["del", "events"]);
@@ -1525,9 +1615,18 @@ fn tcl_cgroups_basics() {
     }
     t.run(&["xgroup", "create", "events", "mygroup", "0"]);
     assert!(items(t.run(&["xpending", "events", "mygroup", "-", "+", "10"])).is_empty());
-    assert_eq!(read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", "0"]).len(), 0);
-    assert_eq!(read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", ">"]).len(), 3);
-    assert_eq!(read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", "0"]).len(), 3);
+    assert_eq!(
+        read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", "0"]).len(),
+        0
+    );
+    assert_eq!(
+        read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", ">"]).len(),
+        3
+    );
+    assert_eq!(
+        read(&mut t, &["mygroup", "myconsumer", "count", "3", "streams", "events", "0"]).len(),
+        3
+    );
     // Bug #5570: history reporting of deleted entries
     t.run(&["del", "mystream"]);
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
@@ -1543,7 +1642,17 @@ fn tcl_cgroups_basics() {
 fn tcl_cgroups_block_is_ignored_for_history() {
     let mut t = TestShard::new();
     let read = |t: &mut TestShard, id: &str| {
-        notation(&t.run(&["XREADGROUP", "GROUP", "mygroup", "myconsumer", "BLOCK", "0", "STREAMS", "mystream", id]))
+        notation(&t.run(&[
+            "XREADGROUP",
+            "GROUP",
+            "mygroup",
+            "myconsumer",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "mystream",
+            id,
+        ]))
     };
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
     t.run(&["XADD", "mystream", "666", "key", "value"]);
@@ -1591,11 +1700,17 @@ fn tcl_cgroups_claims() {
         argv.extend(c);
         items(t.run(&argv)).len()
     };
-    assert_eq!((np(&mut t, None), np(&mut t, Some("consumer1")), np(&mut t, Some("consumer2"))), (1, 1, 0));
+    assert_eq!(
+        (np(&mut t, None), np(&mut t, Some("consumer1")), np(&mut t, Some("consumer2"))),
+        (1, 1, 0)
+    );
     t.advance_ms(200);
     let reply = entries(t.run(&["XCLAIM", "mystream", "mygroup", "consumer2", "10", &id1]));
     assert_eq!(reply[0].1, "a 1");
-    assert_eq!((np(&mut t, None), np(&mut t, Some("consumer1")), np(&mut t, Some("consumer2"))), (1, 0, 1));
+    assert_eq!(
+        (np(&mut t, None), np(&mut t, Some("consumer1")), np(&mut t, Some("consumer2"))),
+        (1, 0, 1)
+    );
     readn(&mut t, "consumer1", "2");
     t.advance_ms(200);
     t.run(&["XDEL", "mystream", &id2]);
@@ -1611,11 +1726,20 @@ fn tcl_cgroups_claims() {
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "0"]);
     readn(&mut t, "consumer1", "1");
     t.advance_ms(200);
-    assert_eq!(entries(t.run(&["XCLAIM", "mystream", "mygroup", "consumer2", "10", &id1]))[0].1, "a 1");
-    let count = |t: &mut TestShard| items(items(t.run(&["XPENDING", "mystream", "mygroup", "-", "+", "10"]))[0].clone())[3].clone();
+    assert_eq!(
+        entries(t.run(&["XCLAIM", "mystream", "mygroup", "consumer2", "10", &id1]))[0].1,
+        "a 1"
+    );
+    let count = |t: &mut TestShard| {
+        items(items(t.run(&["XPENDING", "mystream", "mygroup", "-", "+", "10"]))[0].clone())[3]
+            .clone()
+    };
     assert_eq!(count(&mut t), Reply::Int(2));
     t.advance_ms(200);
-    assert_eq!(t.run(&["XCLAIM", "mystream", "mygroup", "consumer3", "10", &id1, "JUSTID"]), Reply::Array(vec![bulk(&id1)]));
+    assert_eq!(
+        t.run(&["XCLAIM", "mystream", "mygroup", "consumer3", "10", &id1, "JUSTID"]),
+        Reply::Array(vec![bulk(&id1)])
+    );
     assert_eq!(count(&mut t), Reply::Int(2));
     // XCLAIM same consumer
     t.run(&["del", "mystream"]);
@@ -1637,38 +1761,84 @@ fn tcl_cgroups_autoclaim() {
         .map(|(i, f)| text(&t.run(&["XADD", "mystream", "*", f, &(i + 1).to_string()])))
         .collect();
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "0"]);
-    t.run(&["XREADGROUP", "GROUP", "mygroup", "consumer1", "count", "1", "STREAMS", "mystream", ">"]);
+    t.run(&[
+        "XREADGROUP",
+        "GROUP",
+        "mygroup",
+        "consumer1",
+        "count",
+        "1",
+        "STREAMS",
+        "mystream",
+        ">",
+    ]);
     t.advance_ms(200);
-    let reply = items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "COUNT", "1"]));
+    let reply =
+        items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "COUNT", "1"]));
     assert_eq!(reply.len(), 3);
     assert_eq!(text(&reply[0]), "0-0");
     assert_eq!(entries(reply[1].clone()), vec![(ids[0].clone(), "a 1".into())]);
-    t.run(&["XREADGROUP", "GROUP", "mygroup", "consumer1", "count", "3", "STREAMS", "mystream", ">"]);
+    t.run(&[
+        "XREADGROUP",
+        "GROUP",
+        "mygroup",
+        "consumer1",
+        "count",
+        "3",
+        "STREAMS",
+        "mystream",
+        ">",
+    ]);
     t.advance_ms(200);
     t.run(&["XDEL", "mystream", &ids[1]]);
-    let reply = items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "COUNT", "3"]));
+    let reply =
+        items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "COUNT", "3"]));
     assert_eq!(text(&reply[0]), ids[3]);
     let claimed = entries(reply[1].clone());
     assert_eq!((claimed[0].1.as_str(), claimed[1].1.as_str()), ("a 1", "c 3"));
     assert_eq!(items(reply[2].clone()).len(), 1);
     t.advance_ms(200);
     t.run(&["XDEL", "mystream", &ids[3]]);
-    let reply = items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "JUSTID"]));
+    let reply =
+        items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", "-", "JUSTID"]));
     assert_eq!(text(&reply[0]), "0-0");
     assert_eq!(items(reply[1].clone()), vec![bulk(&ids[0]), bulk(&ids[2])]);
     // XAUTOCLAIM as an iterator
     t.run(&["del", "mystream"]);
-    let ids: Vec<String> = (1..=5).map(|i| text(&t.run(&["XADD", "mystream", "*", "k", &i.to_string()]))).collect();
+    let ids: Vec<String> =
+        (1..=5).map(|i| text(&t.run(&["XADD", "mystream", "*", "k", &i.to_string()]))).collect();
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "0"]);
-    t.run(&["XREADGROUP", "GROUP", "mygroup", "consumer1", "count", "90", "STREAMS", "mystream", ">"]);
+    t.run(&[
+        "XREADGROUP",
+        "GROUP",
+        "mygroup",
+        "consumer1",
+        "count",
+        "90",
+        "STREAMS",
+        "mystream",
+        ">",
+    ]);
     t.advance_ms(200);
     let mut cursor = "-".to_string();
     for (count, next) in [("2", ids[2].as_str()), ("2", ids[4].as_str()), ("1", "0-0")] {
-        let reply = items(t.run(&["XAUTOCLAIM", "mystream", "mygroup", "consumer2", "10", &cursor, "COUNT", count]));
+        let reply = items(t.run(&[
+            "XAUTOCLAIM",
+            "mystream",
+            "mygroup",
+            "consumer2",
+            "10",
+            &cursor,
+            "COUNT",
+            count,
+        ]));
         cursor = text(&reply[0]);
         assert_eq!(cursor, next);
     }
-    assert_eq!(err(&t.run(&["XAUTOCLAIM", "key", "group", "consumer", "1", "1", "COUNT", "0"])), "ERR COUNT must be > 0");
+    assert_eq!(
+        err(&t.run(&["XAUTOCLAIM", "key", "group", "consumer", "1", "1", "COUNT", "0"])),
+        "ERR COUNT must be > 0"
+    );
     // with XDEL
     let setup = |t: &mut TestShard| {
         t.run(&["DEL", "x"]);
@@ -1697,18 +1867,37 @@ fn tcl_cgroups_autoclaim() {
     setup(&mut t);
     t.run(&["XDEL", "x", "1-0"]);
     t.run(&["XDEL", "x", "2-0"]);
-    assert_eq!(notation(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "0-0", "COUNT", "1"])), "A[B(2-0), A[], A[B(1-0)]]");
-    assert_eq!(notation(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "2-0", "COUNT", "1"])), "A[B(3-0), A[], A[B(2-0)]]");
+    assert_eq!(
+        notation(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "0-0", "COUNT", "1"])),
+        "A[B(2-0), A[], A[B(1-0)]]"
+    );
+    assert_eq!(
+        notation(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "2-0", "COUNT", "1"])),
+        "A[B(3-0), A[], A[B(2-0)]]"
+    );
     assert_eq!(
         notation(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "3-0", "COUNT", "1"])),
         "A[B(0-0), A[A[B(3-0), A[B(f), B(v)]]], A[]]"
     );
-    assert!(err(&t.run(&["XAUTOCLAIM", "x", "grp", "Bob", "0", "3-0", "COUNT", "8070450532247928833"])).starts_with("ERR COUNT"));
+    assert!(err(&t.run(&[
+        "XAUTOCLAIM",
+        "x",
+        "grp",
+        "Bob",
+        "0",
+        "3-0",
+        "COUNT",
+        "8070450532247928833"
+    ]))
+    .starts_with("ERR COUNT"));
     // with trimming
     t.shard.config.stream_node_max_entries = 2;
     setup(&mut t);
     t.run(&["XTRIM", "x", "MAXLEN", "1"]);
-    assert_eq!(notation(&t.run(&["XCLAIM", "x", "grp", "Bob", "0", "1-0", "2-0", "3-0"])), "A[A[B(3-0), A[B(f), B(v)]]]");
+    assert_eq!(
+        notation(&t.run(&["XCLAIM", "x", "grp", "Bob", "0", "1-0", "2-0", "3-0"])),
+        "A[A[B(3-0), A[B(f), B(v)]]]"
+    );
     setup(&mut t);
     t.run(&["XTRIM", "x", "MAXLEN", "1"]);
     assert_eq!(
@@ -1745,7 +1934,10 @@ fn tcl_cgroups_info_and_consumers() {
     let consumer = items(get(&groups[1], "consumers"))[0].clone();
     assert_eq!(text(&get(&consumer, "name")), "Charlie");
     let pend = items(get(&consumer, "pending"));
-    assert_eq!((text(&items(pend[0].clone())[0]), text(&items(pend[1].clone())[0])), ("100-0".into(), "101-0".into()));
+    assert_eq!(
+        (text(&items(pend[0].clone())[0]), text(&items(pend[1].clone())[0])),
+        ("100-0".into(), "101-0".into())
+    );
     let reply = t.run(&["XINFO", "STREAM", "x", "FULL", "COUNT", "1"]);
     assert_eq!(items(reply.clone()).len(), 18);
     assert_eq!(entries(get(&reply, "entries")), vec![("100-0".to_string(), "a 1".to_string())]);
@@ -1753,7 +1945,9 @@ fn tcl_cgroups_info_and_consumers() {
     t.run(&["del", "mystream"]);
     t.run(&["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"]);
     t.run(&["XADD", "mystream", "*", "f", "v"]);
-    let nconsumers = |t: &mut TestShard| int(&get(&items(t.run(&["xinfo", "groups", "mystream"]))[0], "consumers"));
+    let nconsumers = |t: &mut TestShard| {
+        int(&get(&items(t.run(&["xinfo", "groups", "mystream"]))[0], "consumers"))
+    };
     assert_eq!(nconsumers(&mut t), 0);
     t.run(&["XREADGROUP", "GROUP", "mygroup", "Alice", "COUNT", "1", "STREAMS", "mystream", ">"]);
     assert_eq!(nconsumers(&mut t), 1);
@@ -1767,13 +1961,16 @@ fn tcl_cgroups_info_and_consumers() {
     assert_eq!(names, ["Alice", "Bob"]);
     t.run(&["del", "mystream"]);
     t.run(&["XADD", "mystream", "*", "f", "v"]);
-    assert!(err(&t.run(&["XGROUP", "CREATECONSUMER", "mystream", "mygroup", "consumer"])).contains("NOGROUP"));
+    assert!(err(&t.run(&["XGROUP", "CREATECONSUMER", "mystream", "mygroup", "consumer"]))
+        .contains("NOGROUP"));
 }
 
 #[test]
 fn tcl_cgroups_lag() {
     let mut t = TestShard::new();
-    let group = |t: &mut TestShard, i: usize| items(get(&t.run(&["XINFO", "STREAM", "x", "FULL"]), "groups"))[i].clone();
+    let group = |t: &mut TestShard, i: usize| {
+        items(get(&t.run(&["XINFO", "STREAM", "x", "FULL"]), "groups"))[i].clone()
+    };
     let read_lag = |t: &mut TestShard, i: usize| {
         let g = group(t, i);
         (get(&g, "entries-read"), get(&g, "lag"))
@@ -1825,4 +2022,402 @@ fn tcl_cgroups_lag() {
     t.run(&["XTRIM", "x", "MINID", "=", "5-0"]);
     assert_eq!(read_lag(&mut t, 0), (Reply::Int(5), Reply::Int(1)));
     assert_eq!(read_lag(&mut t, 1), (Reply::Nil, Reply::Int(2)));
+}
+
+// ---- blocking protocol for the net layer -------------------------------------------------
+
+mod blocking {
+    use super::*;
+    use mayfly_engine::families::stream::{blocking_argv, serve_blocked};
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| b(w)).collect()
+    }
+
+    fn words(argv: &[Bytes]) -> Vec<String> {
+        argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    }
+
+    /// What the net layer does: run the command; on the null array, resolve the argv to park.
+    pub fn park(t: &mut TestShard, cmd: &[&str]) -> Vec<Bytes> {
+        let argv = args(cmd);
+        assert_eq!(t.run_bytes(&argv), Reply::NilArray, "{cmd:?} finds nothing");
+        let mut ctx = t.shard.ctx(t.db, t.resp3);
+        blocking_argv(&mut ctx, &argv).expect("a blocking stream read")
+    }
+
+    pub fn serve(t: &mut TestShard, parked: &[Bytes], key: &str) -> Option<String> {
+        let mut ctx = t.shard.ctx(t.db, t.resp3);
+        serve_blocked(&mut ctx, parked, key.as_bytes()).map(|r| notation(&r))
+    }
+
+    #[test]
+    fn argv_resolves_dollar_and_adds_the_default_count() {
+        let mut t = TestShard::new();
+        t.run(&["XADD", "a", "5-1", "f", "v"]);
+        let parked = park(&mut t, &["XREAD", "BLOCK", "0", "STREAMS", "a", "b", "$", "$"]);
+        assert_eq!(
+            words(&parked),
+            ["XREAD", "BLOCK", "0", "COUNT", "1000", "STREAMS", "a", "b", "5-1", "0-0"]
+        );
+        let parked = park(&mut t, &["xread", "count", "2", "block", "10", "streams", "a", "5-1"]);
+        assert_eq!(words(&parked), ["xread", "count", "2", "block", "10", "streams", "a", "5-1"]);
+        t.run(&["XGROUP", "CREATE", "a", "g", "$"]);
+        let parked = park(
+            &mut t,
+            &["XREADGROUP", "GROUP", "g", "streams", "BLOCK", "0", "STREAMS", "a", ">"],
+        );
+        assert_eq!(
+            words(&parked),
+            [
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "streams",
+                "BLOCK",
+                "0",
+                "COUNT",
+                "1000",
+                "STREAMS",
+                "a",
+                ">"
+            ]
+        );
+        // The rewritten command keeps its keys where the table finds them.
+        let spec = mayfly_engine::lookup(b"xreadgroup").expect("xreadgroup");
+        assert_eq!(spec.keys_of(&parked), vec![9]);
+        let mut ctx = t.shard.ctx(0, false);
+        assert!(blocking_argv(&mut ctx, &args(&["XREAD", "STREAMS", "a", "0"])).is_none());
+        assert!(blocking_argv(&mut ctx, &args(&["XLEN", "a"])).is_none());
+    }
+
+    #[test]
+    fn xread_is_served_by_new_entries_of_the_ready_key_only() {
+        let mut t = TestShard::new();
+        t.run(&["XADD", "s2", "1-0", "old", "x"]);
+        let parked = park(&mut t, &["XREAD", "BLOCK", "0", "STREAMS", "s1", "s2", "$", "$"]);
+        assert_eq!(serve(&mut t, &parked, "s2"), None, "nothing new");
+        t.run(&["XADD", "s1", "2-0", "new", "a"]);
+        t.run(&["XADD", "s2", "3-0", "new", "b"]);
+        // Served with the key that became ready, alone.
+        assert_eq!(
+            serve(&mut t, &parked, "s2").as_deref(),
+            Some("A[A[B(s2), A[A[B(3-0), A[B(new), B(b)]]]]]")
+        );
+        assert_eq!(
+            serve(&mut t, &parked, "s1").as_deref(),
+            Some("A[A[B(s1), A[A[B(2-0), A[B(new), B(a)]]]]]")
+        );
+        // Deleting or retyping the key keeps a plain XREAD waiting; a new stream serves it.
+        let parked = park(&mut t, &["XREAD", "BLOCK", "0", "STREAMS", "s1", "$"]);
+        t.run(&["DEL", "s1"]);
+        assert_eq!(serve(&mut t, &parked, "s1"), None);
+        t.run(&["SET", "s1", "v"]);
+        assert_eq!(serve(&mut t, &parked, "s1"), None);
+        t.run(&["DEL", "s1"]);
+        t.run(&["XADD", "s1", "1-0", "f", "v"]);
+        assert_eq!(serve(&mut t, &parked, "s1"), None, "1-0 is not past the 2-0 it blocked on");
+        t.run(&["XADD", "s1", "3-0", "f", "v"]);
+        assert_eq!(
+            serve(&mut t, &parked, "s1").as_deref(),
+            Some("A[A[B(s1), A[A[B(3-0), A[B(f), B(v)]]]]]")
+        );
+        // An XADD then XDEL still wakes the client, with what is left (Redis compares the last id).
+        let parked = park(&mut t, &["XREAD", "BLOCK", "0", "STREAMS", "s1", "$"]);
+        t.run(&["XADD", "s1", "4-0", "f", "v"]);
+        t.run(&["XDEL", "s1", "4-0"]);
+        assert_eq!(serve(&mut t, &parked, "s1").as_deref(), Some("A[A[B(s1), A[]]]"));
+    }
+
+    #[test]
+    fn served_readers_get_at_most_the_default_count() {
+        let mut t = TestShard::new();
+        let parked = park(&mut t, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        for i in 1..=1500 {
+            t.run(&["XADD", "s", &format!("{i}-0"), "f", "v"]);
+        }
+        let mut ctx = t.shard.ctx(0, false);
+        let reply = serve_blocked(&mut ctx, &parked, b"s").expect("served");
+        let entries = items(items(items(reply)[0].clone())[1].clone());
+        assert_eq!(entries.len(), 1000);
+    }
+
+    #[test]
+    fn xreadgroup_is_served_as_a_group_read() {
+        let mut t = TestShard::new();
+        t.run(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let parked =
+            park(&mut t, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        t.shard.config.notify_keyspace_events =
+            mayfly_engine::notify::parse_flags("KEA").expect("flags");
+        t.run(&["XADD", "s", "1-0", "f", "v"]);
+        t.shard.take_events();
+        let before = t.shard.dirty;
+        assert_eq!(
+            serve(&mut t, &parked, "s").as_deref(),
+            Some("A[A[B(s), A[A[B(1-0), A[B(f), B(v)]]]]]")
+        );
+        // The consumer was created (event, one write) and the entry is pending for it.
+        assert_eq!(t.shard.dirty - before, 2);
+        let events: Vec<&str> = t.shard.take_events().iter().map(|e| e.event).collect();
+        assert_eq!(events, ["xgroup-createconsumer"]);
+        assert_eq!(
+            notation(&t.run(&["XPENDING", "s", "g"])),
+            "A[I(1), B(1-0), B(1-0), A[A[B(alice), B(1)]]]"
+        );
+        // Another client of the same group waits for entries past the group's last id.
+        let parked2 = park(
+            &mut t,
+            &["XREADGROUP", "GROUP", "g", "bob", "NOACK", "BLOCK", "0", "STREAMS", "s", ">"],
+        );
+        assert_eq!(serve(&mut t, &parked2, "s"), None);
+        t.run(&["XADD", "s", "2-0", "f", "w"]);
+        assert_eq!(
+            serve(&mut t, &parked2, "s").as_deref(),
+            Some("A[A[B(s), A[A[B(2-0), A[B(f), B(w)]]]]]")
+        );
+        assert_eq!(serve(&mut t, &parked, "s"), None, "the group moved past 2-0");
+        assert_eq!(
+            notation(&t.run(&["XPENDING", "s", "g"])).as_str(),
+            "A[I(1), B(1-0), B(1-0), A[A[B(alice), B(1)]]]"
+        );
+        // RESP3 readers get a one-entry map.
+        t.resp3 = true;
+        t.run(&["XADD", "s", "3-0", "f", "x"]);
+        let mut ctx = t.shard.ctx(0, true);
+        let reply = serve_blocked(&mut ctx, &parked, b"s").expect("served");
+        assert!(matches!(reply, Reply::Map(ref kv) if kv.len() == 1));
+    }
+
+    #[test]
+    fn xreadgroup_waiters_fail_when_the_group_or_the_key_goes() {
+        let mut t = TestShard::new();
+        t.run(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let parked =
+            park(&mut t, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        t.run(&["XGROUP", "DESTROY", "s", "g"]);
+        assert_eq!(
+            serve(&mut t, &parked, "s").as_deref(),
+            Some("E(NOGROUP the consumer group this client was blocked on no longer exists)")
+        );
+        t.run(&["XGROUP", "CREATE", "s", "g", "$"]);
+        let parked =
+            park(&mut t, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        t.run(&["DEL", "s"]);
+        assert_eq!(
+            serve(&mut t, &parked, "s").as_deref(),
+            Some("E(UNBLOCKED the stream key no longer exists)")
+        );
+        t.run(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let parked =
+            park(&mut t, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        t.run(&["DEL", "s"]);
+        t.run(&["SADD", "s", "e1"]);
+        assert_eq!(
+            serve(&mut t, &parked, "s").as_deref(),
+            Some("E(UNBLOCKED the stream key no longer exists)")
+        );
+        // A stream recreated without the group answers NOGROUP (RENAME, DEL + XADD).
+        t.run(&["DEL", "s"]);
+        t.run(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let parked =
+            park(&mut t, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        t.run(&["DEL", "s"]);
+        t.run(&["XADD", "s", "100", "f1", "v1"]);
+        assert_eq!(
+            serve(&mut t, &parked, "s").as_deref(),
+            Some("E(NOGROUP the consumer group this client was blocked on no longer exists)")
+        );
+    }
+}
+
+// ---- keyspace events, dirty counts, table entries, RESP3 ---------------------------------
+
+/// Reads `pmessage` notifications from a subscriber connection until it stays quiet.
+fn drain_events(sub: &mut std::io::BufReader<std::net::TcpStream>) -> Vec<(String, String)> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        match sub.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => lines.push(line.trim_end().to_string()),
+        }
+    }
+    // *4 $8 pmessage $n pattern $n channel $n key: channel and key are the 6th and 8th lines.
+    for msg in lines.chunks(9) {
+        if msg.len() == 9 && msg[2] == "pmessage" {
+            let event = msg[6].rsplit(':').next().unwrap_or_default().to_string();
+            out.push((event, msg[8].clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn keyspace_events_match_redis() {
+    use std::io::Write;
+    let Some(mut oracle) = RedisOracle::start() else { return };
+    let mut t = TestShard::new();
+    assert_eq!(oracle.run(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]), Reply::ok());
+    t.shard.config.notify_keyspace_events =
+        mayfly_engine::notify::parse_flags("KEAn").expect("flags");
+    let mut conn = std::net::TcpStream::connect(oracle.addr()).expect("subscriber");
+    conn.write_all(b"*2\r\n$10\r\nPSUBSCRIBE\r\n$16\r\n__keyevent@0__:*\r\n").expect("psubscribe");
+    conn.set_read_timeout(Some(std::time::Duration::from_millis(300))).expect("timeout");
+    let mut sub = std::io::BufReader::new(conn);
+    drain_events(&mut sub);
+    let script = "\
+        XADD s 1-0 a 1|XADD s 2-0 a 2|XADD s MAXLEN 1 3-0 a 3|XADD s MAXLEN 5 4-0 a 4|\
+        XADD s 4-0 a 4|XADD s NOMKSTREAM 5-0 a 5|XADD nokey NOMKSTREAM 1-0 a 1|\
+        XTRIM s MAXLEN 1|XTRIM s MAXLEN 10|XDEL s 5-0|XDEL s 99-0|XSETID s 10-0|\
+        XGROUP CREATE s g 0|XGROUP CREATE s g 0|XGROUP CREATE m g $ MKSTREAM|\
+        XGROUP SETID s g 0|XGROUP CREATECONSUMER s g c1|XGROUP CREATECONSUMER s g c1|\
+        XADD s 11-0 b 1|XREADGROUP GROUP g c2 STREAMS s >|XREADGROUP GROUP g c2 STREAMS s 0|\
+        XACK s g 11-0|XCLAIM s g c3 0 11-0 FORCE|XAUTOCLAIM s g c4 0 0|XCLAIM s g c4 0 99-0|\
+        XGROUP DELCONSUMER s g c1|XGROUP DELCONSUMER s g nobody|XGROUP DESTROY s g|\
+        XGROUP DESTROY s g|XREAD STREAMS s 0|XRANGE s - +|XLEN s|XINFO STREAM s|DEL s|XLEN s";
+    for cmd in script.split('|') {
+        let argv = split_command(cmd.trim());
+        let want = oracle_run(&mut oracle, &argv);
+        assert_eq!(notation(&execute(&mut t, &argv)), notation(&want), "{cmd}");
+    }
+    let want = drain_events(&mut sub);
+    let got: Vec<(String, String)> = t
+        .shard
+        .take_events()
+        .into_iter()
+        .map(|e| (e.event.to_string(), String::from_utf8_lossy(&e.key).into_owned()))
+        .collect();
+    assert!(want.len() > 15, "the subscriber saw {want:?}");
+    assert_eq!(got, want);
+}
+
+#[test]
+fn writes_are_counted_like_redis_dirty() {
+    let mut t = TestShard::new();
+    let changes = |t: &mut TestShard, cmd: &[&str]| {
+        let before = t.shard.dirty;
+        t.run(cmd);
+        t.shard.dirty - before
+    };
+    assert_eq!(changes(&mut t, &["XADD", "s", "1-0", "a", "1"]), 1);
+    assert_eq!(changes(&mut t, &["XADD", "s", "2-0", "a", "1"]), 1);
+    assert_eq!(changes(&mut t, &["XADD", "s", "MAXLEN", "1", "3-0", "a", "1"]), 1);
+    assert_eq!(changes(&mut t, &["XADD", "s", "3-0", "a", "1"]), 0);
+    for i in 4..10 {
+        t.run(&["XADD", "s", &format!("{i}-0"), "a", "1"]);
+    }
+    assert_eq!(changes(&mut t, &["XTRIM", "s", "MAXLEN", "3"]), 4);
+    assert_eq!(changes(&mut t, &["XDEL", "s", "7-0", "8-0", "99-0"]), 2);
+    assert_eq!(changes(&mut t, &["XGROUP", "CREATE", "s", "g", "0"]), 1);
+    assert_eq!(changes(&mut t, &["XGROUP", "CREATE", "m", "g", "0", "MKSTREAM"]), 1);
+    // XREADGROUP: one per stream served, one per consumer created.
+    assert_eq!(changes(&mut t, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]), 2);
+    assert_eq!(changes(&mut t, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]), 0);
+    assert_eq!(changes(&mut t, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"]), 1);
+    assert_eq!(changes(&mut t, &["XACK", "s", "g", "9-0", "9-0", "1-0"]), 1);
+    assert_eq!(changes(&mut t, &["XCLAIM", "s", "g", "d", "0", "9-0", "FORCE"]), 2);
+    assert_eq!(changes(&mut t, &["XCLAIM", "s", "g", "d", "0", "1-0", "LASTID", "50-0"]), 1);
+    assert_eq!(changes(&mut t, &["XAUTOCLAIM", "s", "g", "e", "0", "0"]), 2);
+    assert_eq!(changes(&mut t, &["XSETID", "s", "60-0"]), 1);
+    assert_eq!(changes(&mut t, &["XGROUP", "DELCONSUMER", "s", "g", "e"]), 1);
+    assert_eq!(changes(&mut t, &["XGROUP", "DESTROY", "s", "g"]), 1);
+    assert_eq!(changes(&mut t, &["XRANGE", "s", "-", "+"]), 0);
+    assert_eq!(changes(&mut t, &["XREAD", "STREAMS", "s", "0"]), 0);
+    // Failed commands change nothing.
+    assert_eq!(changes(&mut t, &["XADD", "s", "1-0", "a", "1"]), 0);
+    assert_eq!(changes(&mut t, &["XDEL", "s", "x"]), 0);
+}
+
+#[test]
+fn table_entries() {
+    let spec = |name: &str| mayfly_engine::lookup(name.as_bytes()).expect(name);
+    assert_eq!(spec("xadd").arity, -5);
+    assert!(spec("xadd").has(flags::WRITE | flags::DENYOOM | flags::FAST));
+    assert!(spec("xrange").has(flags::READONLY));
+    assert_eq!(spec("xread").multi, mayfly_engine::command::MultiShard::Gather);
+    assert!(spec("xread").has(flags::BLOCKING) && spec("xread").has(flags::READONLY));
+    assert!(spec("xreadgroup").has(flags::BLOCKING) && spec("xreadgroup").has(flags::WRITE));
+    let argv: Vec<Bytes> =
+        ["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "a", "b", "$", "$"].map(b).to_vec();
+    assert_eq!(spec("xread").keys_of(&argv), vec![6, 7]);
+    let argv: Vec<Bytes> =
+        ["XREADGROUP", "GROUP", "g", "c", "NOACK", "STREAMS", "a", ">"].map(b).to_vec();
+    assert_eq!(spec("xreadgroup").keys_of(&argv), vec![6]);
+    let argv: Vec<Bytes> = ["XGROUP", "CREATE", "k", "g", "$"].map(b).to_vec();
+    assert_eq!(spec("xgroup").keys_of(&argv), vec![2]);
+    assert!(spec("xgroup").keys_of(&[b("XGROUP"), b("HELP")]).is_empty());
+    assert_eq!(spec("xinfo").keys_of(&[b("XINFO"), b("STREAM"), b("k")]), vec![2]);
+    assert!(spec("xadd").acl_categories().contains(&"@stream"));
+    for name in [
+        "xadd",
+        "xrange",
+        "xrevrange",
+        "xlen",
+        "xdel",
+        "xtrim",
+        "xsetid",
+        "xack",
+        "xpending",
+        "xclaim",
+        "xautoclaim",
+    ] {
+        assert_eq!(spec(name).single_key(5), Some(1), "{name} routes by its first argument");
+    }
+}
+
+#[test]
+fn resp3_replies_and_generic_commands() {
+    let mut t = TestShard::new();
+    t.resp3 = true;
+    t.run(&["XADD", "s", "1-0", "a", "1"]);
+    // XREAD answers a map in RESP3, pairs in RESP2.
+    let r = t.run(&["XREAD", "STREAMS", "s", "0"]);
+    assert!(matches!(r, Reply::Map(ref kv) if kv.len() == 1 && kv[0].0 == bulk("s")));
+    t.run(&["XGROUP", "CREATE", "s", "g", "0"]);
+    let r = t.run(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
+    assert!(matches!(r, Reply::Map(_)));
+    assert!(matches!(t.run(&["XINFO", "STREAM", "s"]), Reply::Map(_)));
+    assert!(matches!(&tcl::items(t.run(&["XINFO", "GROUPS", "s"]))[0], Reply::Map(_)));
+    assert_eq!(t.run(&["XREAD", "STREAMS", "s", "$"]), Reply::NilArray);
+    t.resp3 = false;
+    let r = t.run(&["XREAD", "STREAMS", "s", "0"]);
+    assert!(matches!(r, Reply::Array(ref v) if matches!(&v[0], Reply::Array(p) if p.len() == 2)));
+    // TYPE, OBJECT ENCODING, SCAN TYPE, COPY, RENAME, MEMORY USAGE.
+    assert_eq!(t.run(&["TYPE", "s"]), Reply::status("stream"));
+    assert_eq!(t.run(&["OBJECT", "ENCODING", "s"]), bulk("stream"));
+    t.run(&["SET", "str", "v"]);
+    let scan = t.run(&["SCAN", "0", "TYPE", "stream", "COUNT", "100"]);
+    assert_eq!(tcl::items(tcl::items(scan)[1].clone()), vec![bulk("s")]);
+    assert_eq!(t.run(&["COPY", "s", "s2"]), Reply::Int(1));
+    assert_eq!(
+        notation(&t.run(&["XINFO", "STREAM", "s2", "FULL"])),
+        notation(&t.run(&["XINFO", "STREAM", "s", "FULL"]))
+    );
+    t.run(&["XADD", "s2", "2-0", "b", "2"]);
+    assert_eq!(t.run(&["XLEN", "s"]), Reply::Int(1), "the copy is independent");
+    assert_eq!(t.run(&["RENAME", "s2", "s3"]), Reply::ok());
+    assert_eq!(t.run(&["XLEN", "s3"]), Reply::Int(2));
+    let usage = |t: &mut TestShard, k: &str| tcl::int(&t.run(&["MEMORY", "USAGE", k]));
+    let small = usage(&mut t, "s3");
+    for i in 3..3000 {
+        t.run(&["XADD", "s3", &format!("{i}-0"), "field", "some value"]);
+    }
+    let big = usage(&mut t, "s3");
+    assert!(
+        small > 0 && big > small + 3000 * 10,
+        "MEMORY USAGE grows with the stream: {small} -> {big}"
+    );
+    // CONFIG parameters.
+    let mut c = mayfly_engine::config::Config::default();
+    assert_eq!(c.get("stream-node-max-bytes").as_deref(), Some("4096"));
+    assert_eq!(c.get("stream-node-max-entries").as_deref(), Some("100"));
+    c.set("stream-node-max-bytes", "1k").expect("memory value");
+    assert_eq!(c.get("stream-node-max-bytes").as_deref(), Some("1000"));
+    assert_eq!(
+        c.set("stream-node-max-entries", "-1").unwrap_err(),
+        "argument must be between 0 and 9223372036854775807 inclusive"
+    );
 }
