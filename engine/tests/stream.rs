@@ -937,7 +937,7 @@ mod model {
                 Op::Range { a, b, rev, count } => {
                     let keys: Vec<StreamId> = m.keys().copied().collect();
                     let pick = |i: usize| {
-                        if keys.is_empty() || i % 7 == 0 {
+                        if keys.is_empty() || i.is_multiple_of(7) {
                             StreamId::new(i as u64 % 50, i as u64 % 3)
                         } else {
                             keys[i % keys.len()]
