@@ -397,18 +397,86 @@ fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(id.to_bytes())
 }
 
-fn elem(e: Elem<'_>) -> Reply {
-    Reply::Bulk(e.to_bytes())
+/// Builds a list of entry replies whose strings all live in one buffer, so a reply of n
+/// entries costs one allocation for its bytes instead of one per id, field and value.
+#[derive(Default)]
+struct Entries {
+    bytes: Vec<u8>,
+    /// (start, end) of each string in `bytes`.
+    spans: Vec<(usize, usize)>,
+    items: Vec<Item>,
+}
+
+enum Item {
+    /// `[id, [field, value, …]]`: the id's span index and how many spans follow.
+    Entry(usize, usize),
+    /// `[id, nil]`: an entry that no longer exists (XREADGROUP history).
+    Missing(usize),
+    /// A bare id (JUSTID).
+    Id(usize),
+}
+
+impl Entries {
+    fn span(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let start = self.bytes.len();
+        f(&mut self.bytes);
+        self.spans.push((start, self.bytes.len()));
+        self.spans.len() - 1
+    }
+
+    fn elem(&mut self, e: Elem<'_>) {
+        self.span(|out| match e {
+            Elem::Str(s) => out.extend_from_slice(s),
+            Elem::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        });
+    }
+
+    fn entry(&mut self, e: &EntryRef<'_>) {
+        let at = self.span(|out| e.id.write_to(out));
+        for (f, v) in e.fields() {
+            self.elem(f);
+            self.elem(v);
+        }
+        self.items.push(Item::Entry(at, self.spans.len() - at - 1));
+    }
+
+    fn missing(&mut self, id: StreamId) {
+        let at = self.span(|out| id.write_to(out));
+        self.items.push(Item::Missing(at));
+    }
+
+    fn id(&mut self, id: StreamId) {
+        let at = self.span(|out| id.write_to(out));
+        self.items.push(Item::Id(at));
+    }
+
+    fn into_replies(self) -> Vec<Reply> {
+        let all = Bytes::from(self.bytes);
+        let spans = self.spans;
+        let bulk = |i: usize| Reply::Bulk(all.slice(spans[i].0..spans[i].1));
+        self.items
+            .into_iter()
+            .map(|item| match item {
+                Item::Entry(at, n) => Reply::Array(vec![
+                    bulk(at),
+                    Reply::Array((at + 1..at + 1 + n).map(&bulk).collect()),
+                ]),
+                Item::Missing(at) => Reply::Array(vec![bulk(at), Reply::NilArray]),
+                Item::Id(at) => bulk(at),
+            })
+            .collect()
+    }
+
+    fn into_reply(self) -> Reply {
+        Reply::Array(self.into_replies())
+    }
 }
 
 /// `[id, [field, value, …]]`.
 fn entry_reply(e: &EntryRef<'_>) -> Reply {
-    let mut fv = Vec::with_capacity(e.num_fields() as usize * 2);
-    for (f, v) in e.fields() {
-        fv.push(elem(f));
-        fv.push(elem(v));
-    }
-    Reply::Array(vec![id_reply(e.id), Reply::Array(fv)])
+    let mut out = Entries::default();
+    out.entry(e);
+    out.into_replies().pop().unwrap_or(Reply::NilArray)
 }
 
 fn limits(ctx: &Ctx<'_>) -> NodeLimits {
@@ -594,54 +662,45 @@ fn xadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         Some((id, true)) => IdRequest::Exact(id),
         Some((id, false)) => IdRequest::Ms(id.ms),
     };
-    let pairs: Vec<&[u8]> = argv[field_pos as usize..].iter().map(|b| &b[..]).collect();
+    let pairs = &argv[field_pos as usize..];
     let key = &argv[1];
     let node_limits = limits(ctx);
     let now_ms = ctx.now_ms;
-    let exists = stream_write(ctx, key)?.is_some();
-    if !exists && args.no_mkstream {
-        return Ok(Reply::Nil);
-    }
-    let mut fresh = Stream::new();
-    let outcome = {
-        let s = if exists {
-            match stream_again(ctx, key) {
-                Some(s) => s,
-                None => return Err(OpError::WrongType),
-            }
-        } else {
-            &mut fresh
-        };
+    let add = |s: &mut Stream| -> OpResult<(StreamId, u64)> {
         if s.last_id() == StreamId::MAX {
-            Err(OpError::other(
+            return Err(OpError::other(
                 "ERR The stream has exhausted the last possible ID, unable to add more items",
-            ))
-        } else {
-            match s.append(req, &pairs, node_limits, now_ms) {
-                Ok(id) => {
-                    let trimmed = args.trim.map_or(0, |t| s.trim(t));
-                    Ok((id, trimmed))
-                }
-                Err(AppendError::IdTooSmall) => Err(OpError::other(
-                    "ERR The ID specified in XADD is equal or smaller than the target stream top item",
-                )),
-                Err(AppendError::TooLarge) => {
-                    Err(OpError::other("ERR Elements are too large to be stored"))
-                }
+            ));
+        }
+        match s.append(req, pairs, node_limits, now_ms) {
+            Ok(id) => Ok((id, args.trim.map_or(0, |t| s.trim(t)))),
+            Err(AppendError::IdTooSmall) => Err(OpError::other(
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+            )),
+            Err(AppendError::TooLarge) => {
+                Err(OpError::other("ERR Elements are too large to be stored"))
             }
         }
     };
-    if !exists {
-        // Redis creates the key before appending, so it stays even when the append fails.
-        ctx.set_value(key, Value::Stream(Box::new(fresh)), 0);
-        if outcome.is_err() {
-            ctx.shard.dirty -= 1;
+    // One lookup for the common case, an existing stream.
+    let (id, trimmed) = match ctx.lookup_write(key) {
+        Some(e) => {
+            let added = add(as_stream(e)?)?;
+            ctx.note_write(key);
+            added
         }
-    }
-    let (id, trimmed) = outcome?;
-    if exists {
-        ctx.note_write(key);
-    }
+        None if args.no_mkstream => return Ok(Reply::Nil),
+        None => {
+            let mut fresh = Stream::new();
+            let outcome = add(&mut fresh);
+            // Redis creates the key before appending, so it stays even when the append fails.
+            ctx.set_value(key, Value::Stream(Box::new(fresh)), 0);
+            if outcome.is_err() {
+                ctx.shard.dirty -= 1;
+            }
+            outcome?
+        }
+    };
     ctx.notify(class::STREAM, "xadd", key);
     if trimmed > 0 {
         ctx.notify(class::STREAM, "xtrim", key);
@@ -695,7 +754,11 @@ fn range_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> OpResult<Reply
         return Ok(Reply::NilArray);
     }
     let limit = if count < 0 { usize::MAX } else { count as usize };
-    Ok(Reply::Array(s.range(start, end, rev).take(limit).map(|e| entry_reply(&e)).collect()))
+    let mut out = Entries::default();
+    for e in s.range(start, end, rev).take(limit) {
+        out.entry(&e);
+    }
+    Ok(out.into_reply())
 }
 
 fn xlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -966,9 +1029,11 @@ fn read_one(ctx: &mut Ctx<'_>, key: &Bytes, plan: ReadPlan, a: &ReadArgs) -> OpR
     let now_ms = now(ctx);
     let Some((group, consumer)) = &a.group else {
         let Some(s) = stream_again(ctx, key) else { return Ok(Reply::Array(Vec::new())) };
-        let out =
-            s.range(start, StreamId::MAX, false).take(limit).map(|e| entry_reply(&e)).collect();
-        return Ok(Reply::Array(out));
+        let mut out = Entries::default();
+        for e in s.range(start, StreamId::MAX, false).take(limit) {
+            out.entry(&e);
+        }
+        return Ok(out.into_reply());
     };
     let Some(s) = stream_again(ctx, key) else { return Ok(Reply::Array(Vec::new())) };
     let created = ensure_consumer(s, group, consumer, now_ms);
@@ -1005,10 +1070,10 @@ fn serve_group(
     now_ms: i64,
 ) -> Reply {
     let mut ids = Vec::new();
-    let mut out = Vec::new();
+    let mut out = Entries::default();
     for e in s.range(start, StreamId::MAX, false).take(limit) {
         ids.push(e.id);
-        out.push(entry_reply(&e));
+        out.entry(&e);
     }
     for id in ids {
         s.advance_group(group, id);
@@ -1018,7 +1083,7 @@ fn serve_group(
             }
         }
     }
-    Reply::Array(out)
+    out.into_reply()
 }
 
 /// A consumer's history from its own PEL (`streamReplyWithRangeFromConsumerPEL`): entries that
@@ -1035,15 +1100,15 @@ fn serve_history(
         Some(c) => c.pel.range(start..).take(limit).copied().collect(),
         None => Vec::new(),
     };
-    let mut out = Vec::with_capacity(pending.len());
+    let mut out = Entries::default();
     let mut redelivered = Vec::new();
     for id in pending {
         match s.get(id) {
             Some(e) => {
-                out.push(entry_reply(&e));
+                out.entry(&e);
                 redelivered.push(id);
             }
-            None => out.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
+            None => out.missing(id),
         }
     }
     if let Some(g) = s.group_mut(group) {
@@ -1051,7 +1116,7 @@ fn serve_history(
             g.redeliver(id, now_ms);
         }
     }
-    Reply::Array(out)
+    out.into_reply()
 }
 
 // ---- blocking support for the net layer --------------------------------------------------
@@ -1460,7 +1525,7 @@ fn xclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         _ if justid => ClaimCount::Keep,
         _ => ClaimCount::Increment,
     };
-    let mut out = Vec::new();
+    let mut out = Entries::default();
     let mut consumer_ready = false;
     let mut created = false;
     for id in ids {
@@ -1494,9 +1559,9 @@ fn xclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         }
         g.claim(id, consumer, delivery_time, count_change);
         if justid {
-            out.push(id_reply(id));
+            out.id(id);
         } else if let Some(e) = s.get(id) {
-            out.push(entry_reply(&e));
+            out.entry(&e);
         }
         changes += 1;
     }
@@ -1508,7 +1573,7 @@ fn xclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         changes += 1;
     }
     dirty(ctx, key, changes);
-    Ok(Reply::Array(out))
+    Ok(out.into_reply())
 }
 
 fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -1559,7 +1624,7 @@ fn xautoclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
     let now_ms = now(ctx);
     let Some(s) = stream_again(ctx, key) else { return Err(nogroup(key, group)) };
     let mut attempts = count.saturating_mul(ATTEMPTS_FACTOR);
-    let mut claimed = Vec::new();
+    let mut claimed = Entries::default();
     let mut deleted = Vec::new();
     let mut changes: u64 = 0;
     let mut created = false;
@@ -1597,9 +1662,9 @@ fn xautoclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         let change = if justid { ClaimCount::Keep } else { ClaimCount::Increment };
         g.claim(id, consumer, now_ms, change);
         if justid {
-            claimed.push(id_reply(id));
+            claimed.id(id);
         } else if let Some(e) = s.get(id) {
-            claimed.push(entry_reply(&e));
+            claimed.entry(&e);
         }
         changes += 1;
         count -= 1;
@@ -1610,7 +1675,7 @@ fn xautoclaim_generic(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> OpResult<Reply> {
         changes += 1;
     }
     dirty(ctx, key, changes);
-    Ok(Reply::Array(vec![id_reply(next), Reply::Array(claimed), Reply::Array(deleted)]))
+    Ok(Reply::Array(vec![id_reply(next), claimed.into_reply(), Reply::Array(deleted)]))
 }
 
 // ---- XINFO -------------------------------------------------------------------------------
@@ -1732,8 +1797,11 @@ fn xinfo_stream(s: &Stream, argv: &[Bytes]) -> OpResult<Reply> {
         fields.push(field("last-entry", last));
         return Ok(Reply::Map(fields));
     }
-    let entries = s.iter().take(limit).map(|e| entry_reply(&e)).collect();
-    fields.push(field("entries", Reply::Array(entries)));
+    let mut entries = Entries::default();
+    for e in s.iter().take(limit) {
+        entries.entry(&e);
+    }
+    fields.push(field("entries", entries.into_reply()));
     let groups = s
         .groups()
         .map(|(name, g)| {

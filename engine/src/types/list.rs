@@ -197,21 +197,19 @@ pub(crate) mod lp {
         }
     }
 
-    /// Appends the encoded integer entry `n` to `out` (Redis's `lpAppendInteger`).
-    pub fn encode_int(out: &mut Vec<u8>, n: i64) {
-        let start = out.len();
-        push_int(out, n);
-        let l = out.len() - start;
-        push_backlen(out, l);
-    }
-
-    fn push_int(out: &mut Vec<u8>, n: i64) {
-        match int_size(n) {
-            1 => out.push(n as u8),
+    /// The encoded integer entry `n` (header, data and its one-byte backlen) on the stack.
+    pub fn int_entry(n: i64) -> ([u8; 12], usize) {
+        let mut out = [0u8; 12];
+        let l = match int_size(n) {
+            1 => {
+                out[0] = n as u8;
+                1
+            }
             2 => {
                 let u = (n as u64) & 0x1FFF;
-                out.push(0xC0 | (u >> 8) as u8);
-                out.push(u as u8);
+                out[0] = 0xC0 | (u >> 8) as u8;
+                out[1] = u as u8;
+                2
             }
             size => {
                 let (tag, width) = match size {
@@ -220,32 +218,41 @@ pub(crate) mod lp {
                     5 => (0xF3, 4),
                     _ => (0xF4, 8),
                 };
-                out.push(tag);
-                out.extend_from_slice(&n.to_le_bytes()[..width]);
+                out[0] = tag;
+                out[1..1 + width].copy_from_slice(&n.to_le_bytes()[..width]);
+                1 + width
             }
-        }
+        };
+        // An integer entry is at most 9 bytes: its backlen is the one byte `l`.
+        out[l] = l as u8;
+        (out, l + 1)
+    }
+
+    /// Appends the encoded integer entry `n` to `out` (Redis's `lpAppendInteger`).
+    pub fn encode_int(out: &mut Vec<u8>, n: i64) {
+        let (entry, len) = int_entry(n);
+        out.extend_from_slice(&entry[..len]);
     }
 
     /// Appends the encoded entry for `v` to `out`.
     pub fn encode(out: &mut Vec<u8>, v: &[u8]) {
-        let start = out.len();
-        match strict_int(v) {
-            Some(n) => push_int(out, n),
-            None => {
-                let len = v.len();
-                if len < 64 {
-                    out.push(0x80 | len as u8);
-                } else if len < 4096 {
-                    out.push(0xE0 | (len >> 8) as u8);
-                    out.push(len as u8);
-                } else {
-                    out.push(0xF0);
-                    // Callers keep elements under PACKED_THRESHOLD (< 4 GiB) in listpacks.
-                    out.extend_from_slice(&(len as u32).to_le_bytes());
-                }
-                out.extend_from_slice(v);
-            }
+        if let Some(n) = strict_int(v) {
+            encode_int(out, n);
+            return;
         }
+        let start = out.len();
+        let len = v.len();
+        if len < 64 {
+            out.push(0x80 | len as u8);
+        } else if len < 4096 {
+            out.push(0xE0 | (len >> 8) as u8);
+            out.push(len as u8);
+        } else {
+            out.push(0xF0);
+            // Callers keep elements under PACKED_THRESHOLD (< 4 GiB) in listpacks.
+            out.extend_from_slice(&(len as u32).to_le_bytes());
+        }
+        out.extend_from_slice(v);
         let l = out.len() - start;
         push_backlen(out, l);
     }

@@ -114,9 +114,19 @@ impl StreamId {
         StreamId::new(u64::from_be_bytes(ms), u64::from_be_bytes(seq))
     }
 
+    /// Writes `<ms>-<seq>` to `out`.
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        let mut b = itoa::Buffer::new();
+        out.extend_from_slice(b.format(self.ms).as_bytes());
+        out.push(b'-');
+        out.extend_from_slice(b.format(self.seq).as_bytes());
+    }
+
     /// `<ms>-<seq>` as a bulk reply.
     pub fn to_bytes(self) -> Bytes {
-        Bytes::from(self.to_string())
+        let mut out = Vec::with_capacity(41);
+        self.write_to(&mut out);
+        Bytes::from(out)
     }
 }
 
@@ -288,13 +298,7 @@ impl<'a> Appender<'a> {
 /// difference.
 fn replace_int(node: &mut Vec<u8>, off: usize, v: i64) -> isize {
     let Some(old_end) = skip(&node[ID_BYTES..], off) else { return 0 };
-    let mut enc = [0u8; 16];
-    let len = {
-        let mut v_enc = Vec::with_capacity(10);
-        lp::encode_int(&mut v_enc, v);
-        enc[..v_enc.len()].copy_from_slice(&v_enc);
-        v_enc.len()
-    };
+    let (enc, len) = lp::int_entry(v);
     let (start, end) = (ID_BYTES + off, ID_BYTES + old_end);
     let delta = len as isize - (end - start) as isize;
     if delta == 0 {
@@ -389,7 +393,7 @@ fn entry_before(node: &[u8], end: usize, master_id: StreamId, m: &Master) -> Opt
 
 /// Builds a new node buffer (`[master id][listpack]`) holding the master entry for `fields`
 /// (every other element of `pairs`).
-fn new_node(id: StreamId, pairs: &[&[u8]], prealloc: usize) -> Vec<u8> {
+fn new_node<P: AsRef<[u8]>>(id: StreamId, pairs: &[P], prealloc: usize) -> Vec<u8> {
     let mut node = Vec::with_capacity(prealloc.max(ID_BYTES + HEADER_SIZE + 1));
     node.extend_from_slice(&id.to_be_bytes());
     node.extend_from_slice(&[0, 0, 0, 0, 0, 0, EOF]);
@@ -398,7 +402,7 @@ fn new_node(id: StreamId, pairs: &[&[u8]], prealloc: usize) -> Vec<u8> {
     a.int(0);
     a.int((pairs.len() / 2) as i64);
     for f in pairs.iter().step_by(2) {
-        a.bytes(f);
+        a.bytes(f.as_ref());
     }
     a.int(0);
     a.finish();
@@ -1113,16 +1117,16 @@ impl Stream {
     }
 
     /// Appends an entry with the field-value `pairs` (an even number of elements), as XADD.
-    pub fn append(
+    pub fn append<P: AsRef<[u8]>>(
         &mut self,
         req: IdRequest,
-        pairs: &[&[u8]],
+        pairs: &[P],
         limits: NodeLimits,
         now_ms: u64,
     ) -> Result<StreamId, AppendError> {
         debug_assert!(pairs.len().is_multiple_of(2));
         let id = self.next_id(req, now_ms)?;
-        let total_elem_bytes: usize = pairs.iter().map(|p| p.len()).sum();
+        let total_elem_bytes: usize = pairs.iter().map(|p| p.as_ref().len()).sum();
         if total_elem_bytes > LISTPACK_MAX_SIZE {
             return Err(AppendError::TooLarge);
         }
@@ -1130,32 +1134,33 @@ impl Stream {
 
         // The last node, unless it is full (then it is sealed, shrunk to fit, and a new one
         // starts with this entry's fields as its master entry).
-        let tail_fits = match self.nodes.tail_view() {
-            Some((_, node)) => match master(node) {
-                Some(m) => !Self::tail_limits_reached(node, &m, total_elem_bytes, limits),
-                None => false,
-            },
-            None => false,
-        };
-        if !tail_fits {
-            let mut prealloc = MAX_PREALLOCATE;
-            if limits.max_bytes > 0 && (limits.max_bytes as usize) < prealloc {
-                prealloc = limits.max_bytes as usize;
+        let fitting = self.nodes.tail_view().and_then(|(_, node)| {
+            master(node).filter(|m| !Self::tail_limits_reached(node, m, total_elem_bytes, limits))
+        });
+        let m = match fitting {
+            Some(m) => m,
+            None => {
+                let mut prealloc = MAX_PREALLOCATE;
+                if limits.max_bytes > 0 && (limits.max_bytes as usize) < prealloc {
+                    prealloc = limits.max_bytes as usize;
+                }
+                let node = new_node(id, pairs, prealloc);
+                let Some(m) = master(&node[ID_BYTES..]) else { return Err(AppendError::TooLarge) };
+                self.nodes.push_tail(node);
+                m
             }
-            self.nodes.push_tail(new_node(id, pairs, prealloc));
-        }
+        };
         let bytes_before = self.nodes.bytes;
         let Some(node) = self.nodes.tail.as_mut() else { return Err(AppendError::TooLarge) };
         let master_id = buf_id(node);
         let before = node.capacity();
-        let Some(m) = master(&node[ID_BYTES..]) else { return Err(AppendError::TooLarge) };
         let same = num_fields == m.num_fields && {
             let lp = &node[ID_BYTES..];
             let mut off = m.fields_off;
             let mut all = true;
             for f in pairs.iter().step_by(2) {
                 match lp::decode(lp, off) {
-                    Some((e, next)) if elem_eq(e, f) => off = next,
+                    Some((e, next)) if elem_eq(e, f.as_ref()) => off = next,
                     _ => {
                         all = false;
                         break;
@@ -1177,7 +1182,7 @@ impl Stream {
             if same && i % 2 == 0 {
                 continue;
             }
-            a.bytes(p);
+            a.bytes(p.as_ref());
         }
         let lp_count = if same { num_fields + 3 } else { num_fields * 2 + 4 };
         a.int(lp_count as i64);
