@@ -1568,6 +1568,29 @@ impl Stream {
         Ok(s)
     }
 
+    /// Rebuilds a stream from a pre-7.0 dump (RDB type 15), which stores only the length and
+    /// the last id besides the nodes: as Redis's loader, entries-added is the length, the max
+    /// deleted id 0-0 and the first id the first live entry's. Groups of such a dump get
+    /// `entries_read` = [`Stream::estimate_distance`] of their last id.
+    pub fn from_nodes_legacy(
+        nodes: impl IntoIterator<Item = (StreamId, Vec<u8>)>,
+        length: u64,
+        last_id: StreamId,
+    ) -> Result<Stream, &'static str> {
+        let meta = StreamMeta {
+            length,
+            last_id,
+            first_id: StreamId::MIN,
+            max_deleted_entry_id: StreamId::MIN,
+            entries_added: length,
+        };
+        let mut s = Stream::from_nodes(nodes, meta)?;
+        if s.length > 0 {
+            s.first_id = s.edge_id(true, true);
+        }
+        Ok(s)
+    }
+
     /// Adds a group loaded from RDB: its PEL as (id, delivery time, delivery count) and its
     /// consumers as (name, seen time, pending ids). Every PEL entry must belong to exactly one
     /// consumer and every consumer id must be in the PEL, as Redis's loader (with deep
@@ -1946,7 +1969,11 @@ mod tests {
         broken[0].1[10] ^= 0x40;
         assert!(Stream::from_nodes(broken, s.meta()).is_err());
         let wrong_len = StreamMeta { length: 3, ..s.meta() };
-        assert!(Stream::from_nodes(nodes, wrong_len).is_err());
+        assert!(Stream::from_nodes(nodes.clone(), wrong_len).is_err());
+        let legacy = Stream::from_nodes_legacy(nodes, s.len(), s.last_id()).unwrap();
+        assert_eq!(legacy.first_id(), StreamId::new(1, 1));
+        assert_eq!(legacy.entries_added(), 8);
+        assert_eq!(legacy.max_deleted_entry_id(), StreamId::MIN);
     }
 
     #[test]
