@@ -189,6 +189,7 @@ impl CommandSpec {
             "sorted-set" => cats.push("@sortedset"),
             "bitmap" => cats.push("@bitmap"),
             "hyperloglog" => cats.push("@hyperloglog"),
+            "stream" => cats.push("@stream"),
             "generic" => cats.push("@keyspace"),
             "connection" => cats.push("@connection"),
             "transactions" => cats.push("@transaction"),

@@ -122,6 +122,10 @@ pub struct Config {
     pub zset_max_listpack_value: u64,
     /// Largest sparse HyperLogLog (header included) before it is promoted to dense.
     pub hll_sparse_max_bytes: u64,
+    /// Largest stream node (listpack) in bytes; 0 = Redis's 1 GiB cap only.
+    pub stream_node_max_bytes: u64,
+    /// Most entries (live and deleted) in one stream node; 0 = no limit.
+    pub stream_node_max_entries: u64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_tracking: bool,
@@ -180,6 +184,8 @@ impl Default for Config {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
@@ -405,6 +411,20 @@ pub static PARAMS: &[Param] = &[
         zset_max_listpack_value,
         u64
     ),
+    param!("stream-node-max-bytes", None, false, stream_node_max_bytes, mem),
+    Param {
+        name: "stream-node-max-entries",
+        alias: None,
+        immutable: false,
+        get: |c| c.stream_node_max_entries.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            c.stream_node_max_entries = u64::try_from(n).map_err(|_| {
+                "argument must be between 0 and 9223372036854775807 inclusive".to_string()
+            })?;
+            Ok(())
+        },
+    },
     param!("slowlog-log-slower-than", None, false, slowlog_log_slower_than, i64),
     param!("slowlog-max-len", None, false, slowlog_max_len, u64),
     param!("latency-tracking", None, false, latency_tracking, bool),

@@ -8,6 +8,10 @@
 //!   hash    ─► HSET key f v … ×64 pairs   (listpack order, so a listpack keeps its order)
 //!   set     ─► SADD key m … ×64
 //!   zset    ─► ZADD key s m … ×64          (scores as %.17g, which parses back exactly)
+//!   stream  ─► XADD key id f v … per entry (or XADD key MAXLEN 0 last-id x y when empty),
+//!              XSETID key last-id ENTRIESADDED n MAXDELETEDID id, per group XGROUP CREATE
+//!              … ENTRIESREAD n, XCLAIM … TIME t RETRYCOUNT n JUSTID FORCE per pending entry,
+//!              XGROUP CREATECONSUMER for consumers with nothing pending
 //!   TTL     ─► PEXPIREAT key ms
 //! ```
 //! The encoding comes back too. A collection stored in its large encoding while small enough
@@ -56,6 +60,7 @@ pub fn entry_to_commands(
         Value::Hash(h) => hash_commands(&key, h, config, &mut emit),
         Value::Set(s) => set_commands(&key, s, config, &mut emit),
         Value::ZSet(z) => zset_commands(&key, z, config, &mut emit),
+        Value::Stream(st) => stream_commands(&key, st, &mut emit),
     }
     if entry.expire_at_ms != 0 {
         emit(vec![word("PEXPIREAT"), key, num_arg(entry.expire_at_ms)]);
@@ -174,6 +179,84 @@ fn zset_commands(key: &Bytes, z: &ZSetValue, config: &Config, emit: &mut impl Fn
     }
 }
 
+/// A stream as Redis 7.0's AOF rewrite writes it: its live entries, then its metadata, then
+/// its groups with their pending entries and consumers. Tombstones and the node layout are
+/// not part of the value (the node size follows the executing shard's limits).
+fn stream_commands(
+    key: &Bytes,
+    st: &crate::types::stream::Stream,
+    emit: &mut impl FnMut(Vec<Bytes>),
+) {
+    let meta = st.meta();
+    if st.is_empty() {
+        emit(vec![
+            word("XADD"),
+            key.clone(),
+            word("MAXLEN"),
+            num_arg(0),
+            meta.last_id.to_bytes(),
+            word("x"),
+            word("y"),
+        ]);
+    } else {
+        for e in st.iter() {
+            let mut cmd = vec![word("XADD"), key.clone(), e.id.to_bytes()];
+            for (f, v) in e.fields() {
+                cmd.push(f.to_bytes());
+                cmd.push(v.to_bytes());
+            }
+            emit(cmd);
+        }
+    }
+    emit(vec![
+        word("XSETID"),
+        key.clone(),
+        meta.last_id.to_bytes(),
+        word("ENTRIESADDED"),
+        num_arg(meta.entries_added),
+        word("MAXDELETEDID"),
+        meta.max_deleted_entry_id.to_bytes(),
+    ]);
+    for (name, group) in st.groups() {
+        emit(vec![
+            word("XGROUP"),
+            word("CREATE"),
+            key.clone(),
+            name.clone(),
+            group.last_id.to_bytes(),
+            word("ENTRIESREAD"),
+            Bytes::from(group.entries_read.to_string()),
+        ]);
+        for (id, nack) in group.pel() {
+            emit(vec![
+                word("XCLAIM"),
+                key.clone(),
+                name.clone(),
+                Bytes::copy_from_slice(&nack.consumer),
+                num_arg(0),
+                id.to_bytes(),
+                word("TIME"),
+                Bytes::from(nack.delivery_time_ms.to_string()),
+                word("RETRYCOUNT"),
+                num_arg(nack.delivery_count),
+                word("JUSTID"),
+                word("FORCE"),
+            ]);
+        }
+        for (consumer, c) in group.consumers() {
+            if c.pel.is_empty() {
+                emit(vec![
+                    word("XGROUP"),
+                    word("CREATECONSUMER"),
+                    key.clone(),
+                    name.clone(),
+                    Bytes::copy_from_slice(consumer),
+                ]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +281,41 @@ mod tests {
         assert_eq!(dataset(&copy.shard), dataset(&source.shard), "after {setup:?}");
         assert_eq!(copy.shard.dbs[0].expires, source.shard.dbs[0].expires);
         (entry.value.encoding().to_string(), commands)
+    }
+
+    #[test]
+    fn streams_come_back_with_entries_metadata_groups_and_pending_entries() {
+        let config = Config::default();
+        // Entries with tombstones, a trimmed head, groups with pending entries and an idle
+        // consumer, an expiry.
+        let (encoding, commands) = round_trip(
+            &config,
+            &[
+                &["XADD", "k", "1-1", "a", "1", "b", "2"],
+                &["XADD", "k", "2-1", "a", "3"],
+                &["XADD", "k", "3-1", "c", "4", "d", "5"],
+                &["XADD", "k", "4-1", "a", "6", "b", "7"],
+                &["XDEL", "k", "2-1"],
+                &["XGROUP", "CREATE", "k", "g1", "0"],
+                &["XGROUP", "CREATE", "k", "g2", "$", "ENTRIESREAD", "3"],
+                &["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "2", "STREAMS", "k", ">"],
+                &["XREADGROUP", "GROUP", "g1", "bob", "COUNT", "1", "STREAMS", "k", ">"],
+                &["XGROUP", "CREATECONSUMER", "k", "g1", "carol"],
+                &["XACK", "k", "g1", "1-1"],
+                &["PEXPIREAT", "k", "99999999999999"],
+            ],
+        );
+        assert_eq!(encoding, "stream");
+        assert!(commands.iter().any(|c| c[0] == "XCLAIM"), "{commands:?}");
+        // An empty stream keeps its last id and groups.
+        round_trip(
+            &config,
+            &[
+                &["XADD", "k", "5-5", "f", "v"],
+                &["XDEL", "k", "5-5"],
+                &["XGROUP", "CREATE", "k", "g", "$"],
+            ],
+        );
     }
 
     fn small_limits() -> Config {

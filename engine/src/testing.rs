@@ -136,6 +136,27 @@ pub enum ValueDump {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, u64)>),
+    /// Live entries (id, fields), metadata (length, last id, max deleted id, entries added),
+    /// groups (name, last id, entries read, pending (id, consumer, delivery time, count),
+    /// consumer names). Tombstones, node layout and consumers' seen times are not compared.
+    Stream {
+        entries: Vec<StreamEntryDump>,
+        meta: (u64, Bytes, Bytes, u64),
+        groups: Vec<StreamGroupDump>,
+    },
+}
+
+/// One entry of a [`ValueDump::Stream`]: its id and field-value pairs.
+pub type StreamEntryDump = (Bytes, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// One consumer group of a [`ValueDump::Stream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamGroupDump {
+    pub name: Bytes,
+    pub last_id: Bytes,
+    pub entries_read: i64,
+    pub pending: Vec<(Bytes, Vec<u8>, i64, u64)>,
+    pub consumers: Vec<Vec<u8>>,
 }
 
 /// One key of a dataset: where it is, its value, Redis's encoding name and its expiry.
@@ -168,6 +189,47 @@ pub fn dump_value(value: &Value) -> ValueDump {
         }
         Value::ZSet(z) => {
             ValueDump::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect())
+        }
+        Value::Stream(st) => {
+            let meta = st.meta();
+            ValueDump::Stream {
+                entries: st
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.id.to_bytes(),
+                            e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+                        )
+                    })
+                    .collect(),
+                meta: (
+                    meta.length,
+                    meta.last_id.to_bytes(),
+                    meta.max_deleted_entry_id.to_bytes(),
+                    meta.entries_added,
+                ),
+                groups: st
+                    .groups()
+                    .map(|(name, g)| StreamGroupDump {
+                        name: name.clone(),
+                        last_id: g.last_id.to_bytes(),
+                        entries_read: g.entries_read,
+                        pending: g
+                            .pel()
+                            .iter()
+                            .map(|(id, n)| {
+                                (
+                                    id.to_bytes(),
+                                    n.consumer.to_vec(),
+                                    n.delivery_time_ms,
+                                    n.delivery_count,
+                                )
+                            })
+                            .collect(),
+                        consumers: g.consumers().map(|(c, _)| c.to_vec()).collect(),
+                    })
+                    .collect(),
+            }
         }
     }
 }

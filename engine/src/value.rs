@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::types::{hash::HashValue, list::ListValue, set::SetValue, zset::ZSetValue};
+use crate::types::{
+    hash::HashValue, list::ListValue, set::SetValue, stream::Stream, zset::ZSetValue,
+};
 
 /// Longest string kept inline in the entry without a heap allocation.
 pub const INLINE_MAX: usize = 22;
@@ -148,6 +150,7 @@ pub enum Value {
     Hash(Box<HashValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<Stream>),
 }
 
 /// The Redis type of a value, as `TYPE` names it.
@@ -158,6 +161,7 @@ pub enum ValueType {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -168,6 +172,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 
@@ -179,6 +184,7 @@ impl ValueType {
             b"hash" => Some(ValueType::Hash),
             b"set" => Some(ValueType::Set),
             b"zset" => Some(ValueType::ZSet),
+            b"stream" => Some(ValueType::Stream),
             _ => None,
         }
     }
@@ -196,6 +202,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -206,6 +213,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 }

@@ -164,12 +164,14 @@ pub fn touched_lru(
 }
 
 /// Heap bytes a value owns, as cheaply as its type can tell: exact for strings, sets and
-/// sorted sets (their own `heap_bytes`), a per-field estimate for hashes, a floor for lists.
+/// sorted sets (their own `heap_bytes`), node buffers plus tree and group estimates for
+/// streams (O(groups)), a per-field estimate for hashes, a floor for lists.
 pub fn value_heap_bytes(value: &Value) -> u64 {
     match value {
         Value::Str(s) => s.heap_bytes() as u64,
         Value::Set(s) => s.heap_bytes() as u64,
         Value::ZSet(z) => z.heap_bytes() as u64,
+        Value::Stream(s) => s.heap_bytes() as u64,
         // Hash fields are not sized by the type; ~48 bytes per small field pair is its listpack
         // and small-table cost.
         Value::Hash(h) => 64 + h.len() as u64 * 48,

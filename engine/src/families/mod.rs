@@ -13,6 +13,7 @@ pub mod list;
 pub mod memory;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -28,6 +29,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hash::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
     memory::COMMANDS,

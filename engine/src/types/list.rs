@@ -103,8 +103,9 @@ fn strict_int(b: &[u8]) -> Option<i64> {
 }
 
 /// Listpack primitives over a byte buffer. Buffers are built here or validated by
-/// [`validate_listpack`], so offsets handed around always point at entry starts.
-mod lp {
+/// [`validate_listpack`], so offsets handed around always point at entry starts. Shared with
+/// the stream type, whose nodes are listpacks too.
+pub(crate) mod lp {
     use super::{strict_int, Elem, EOF, HEADER_SIZE};
 
     pub fn empty() -> Vec<u8> {
@@ -196,46 +197,62 @@ mod lp {
         }
     }
 
+    /// The encoded integer entry `n` (header, data and its one-byte backlen) on the stack.
+    pub fn int_entry(n: i64) -> ([u8; 12], usize) {
+        let mut out = [0u8; 12];
+        let l = match int_size(n) {
+            1 => {
+                out[0] = n as u8;
+                1
+            }
+            2 => {
+                let u = (n as u64) & 0x1FFF;
+                out[0] = 0xC0 | (u >> 8) as u8;
+                out[1] = u as u8;
+                2
+            }
+            size => {
+                let (tag, width) = match size {
+                    3 => (0xF1, 2),
+                    4 => (0xF2, 3),
+                    5 => (0xF3, 4),
+                    _ => (0xF4, 8),
+                };
+                out[0] = tag;
+                out[1..1 + width].copy_from_slice(&n.to_le_bytes()[..width]);
+                1 + width
+            }
+        };
+        // An integer entry is at most 9 bytes: its backlen is the one byte `l`.
+        out[l] = l as u8;
+        (out, l + 1)
+    }
+
+    /// Appends the encoded integer entry `n` to `out` (Redis's `lpAppendInteger`).
+    pub fn encode_int(out: &mut Vec<u8>, n: i64) {
+        let (entry, len) = int_entry(n);
+        out.extend_from_slice(&entry[..len]);
+    }
+
     /// Appends the encoded entry for `v` to `out`.
     pub fn encode(out: &mut Vec<u8>, v: &[u8]) {
-        let start = out.len();
-        match strict_int(v) {
-            Some(n) => {
-                let size = int_size(n);
-                match size {
-                    1 => out.push(n as u8),
-                    2 => {
-                        let u = (n as u64) & 0x1FFF;
-                        out.push(0xC0 | (u >> 8) as u8);
-                        out.push(u as u8);
-                    }
-                    _ => {
-                        let (tag, width) = match size {
-                            3 => (0xF1, 2),
-                            4 => (0xF2, 3),
-                            5 => (0xF3, 4),
-                            _ => (0xF4, 8),
-                        };
-                        out.push(tag);
-                        out.extend_from_slice(&n.to_le_bytes()[..width]);
-                    }
-                }
-            }
-            None => {
-                let len = v.len();
-                if len < 64 {
-                    out.push(0x80 | len as u8);
-                } else if len < 4096 {
-                    out.push(0xE0 | (len >> 8) as u8);
-                    out.push(len as u8);
-                } else {
-                    out.push(0xF0);
-                    // Callers keep elements under PACKED_THRESHOLD (< 4 GiB) in listpacks.
-                    out.extend_from_slice(&(len as u32).to_le_bytes());
-                }
-                out.extend_from_slice(v);
-            }
+        if let Some(n) = strict_int(v) {
+            encode_int(out, n);
+            return;
         }
+        let start = out.len();
+        let len = v.len();
+        if len < 64 {
+            out.push(0x80 | len as u8);
+        } else if len < 4096 {
+            out.push(0xE0 | (len >> 8) as u8);
+            out.push(len as u8);
+        } else {
+            out.push(0xF0);
+            // Callers keep elements under PACKED_THRESHOLD (< 4 GiB) in listpacks.
+            out.extend_from_slice(&(len as u32).to_le_bytes());
+        }
+        out.extend_from_slice(v);
         let l = out.len() - start;
         push_backlen(out, l);
     }

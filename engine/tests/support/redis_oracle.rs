@@ -85,6 +85,11 @@ impl RedisOracle {
         None
     }
 
+    /// The server's address, for tests that need a second connection (e.g. a subscriber).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.writer.peer_addr().expect("connected oracle")
+    }
+
     pub fn run(&mut self, argv: &[&str]) -> Reply {
         let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
         self.run_bytes(&argv)
