@@ -13,10 +13,12 @@
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod csort;
 pub mod db;
 pub mod error;
 pub mod evict;
 pub mod families;
+pub mod geohash;
 pub mod glob;
 pub mod notify;
 pub mod reply;
