@@ -4,6 +4,7 @@
 pub mod bitmap;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod list;
 pub mod memory;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -28,6 +30,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
+    sort::COMMANDS,
     memory::COMMANDS,
 ];
 

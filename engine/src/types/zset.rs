@@ -630,7 +630,9 @@ impl ZSetValue {
         Iter { set: self, front: start.min(end), back: end }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts to the `skiplist` encoding (no-op when already there). Redis's SORT does this
+    /// to every sorted set it reads, so OBJECT ENCODING changes after a SORT.
+    pub fn convert_to_skiplist(&mut self) {
         if let Repr::Listpack(v) = &mut self.repr {
             let slots = std::mem::take(v);
             self.repr = Repr::Skiplist(Box::new(Big::from_sorted(slots)));
