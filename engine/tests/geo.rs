@@ -429,3 +429,79 @@ mod properties {
         }
     }
 }
+
+/// Arbitrary argument lists never panic and always answer.
+mod robustness {
+    use mayfly_engine::testing::TestShard;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "GEOADD",
+        "GEOPOS",
+        "GEODIST",
+        "GEOHASH",
+        "GEORADIUS",
+        "GEORADIUS_RO",
+        "GEORADIUSBYMEMBER",
+        "GEOSEARCH",
+        "GEOSEARCHSTORE",
+        "g",
+        "d",
+        "m1",
+        "m2",
+        "0",
+        "1",
+        "-1",
+        "180",
+        "-180",
+        "85.05112878",
+        "1e308",
+        "nan",
+        "inf",
+        "-0",
+        "",
+        "\0",
+        "km",
+        "m",
+        "mi",
+        "ft",
+        "x",
+        "COUNT",
+        "ANY",
+        "ASC",
+        "DESC",
+        "WITHDIST",
+        "WITHHASH",
+        "WITHCOORD",
+        "STORE",
+        "STOREDIST",
+        "FROMMEMBER",
+        "FROMLONLAT",
+        "BYRADIUS",
+        "BYBOX",
+        "NX",
+        "XX",
+        "CH",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "20000",
+        "0.0001",
+    ];
+
+    proptest! {
+        #[test]
+        fn arbitrary_arguments_never_panic(
+            cmds in prop::collection::vec(
+                (0usize..9, prop::collection::vec(0usize..WORDS.len(), 0..12)), 1..20),
+        ) {
+            let mut t = TestShard::new();
+            t.run(&["GEOADD", "g", "1", "1", "m1", "179.9", "-85", "m2", "0", "0", "0"]);
+            t.run(&["SET", "s", "x"]);
+            for (name, args) in cmds {
+                let mut argv = vec![WORDS[name]];
+                argv.extend(args.iter().map(|&i| WORDS[i]));
+                let _reply = t.run(&argv);
+            }
+        }
+    }
+}
