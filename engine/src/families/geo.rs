@@ -599,18 +599,16 @@ fn points_in_range(
     limit: usize,
 ) {
     let start = z.partition_point(|s, _| s < min);
-    for (member, score) in z.range(start, z.len()) {
+    z.for_each_from(start, |member, score| {
         if score >= max {
-            break;
+            return false;
         }
         let (lon, lat) = geohash::decode_score(score);
         if let Some(dist) = geohash::within(shape, lon, lat) {
             out.push(GeoPoint { lon, lat, dist, score, member: Bytes::copy_from_slice(member) });
         }
-        if limit != 0 && out.len() >= limit {
-            break;
-        }
-    }
+        limit == 0 || out.len() < limit
+    });
 }
 
 /// Scans the centre cell and its neighbours in Redis's order, skipping excluded cells and a
