@@ -299,7 +299,11 @@ fn store_destinations_are_keys() {
     let spec = mayfly_engine::lookup(b"georadius").expect("georadius");
     let args = |s: &str| s.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
     let argv: Vec<Bytes> = args("GEORADIUS src 0 0 1 km STORE a STOREDIST b");
-    assert_eq!(spec.keys_of(&argv), vec![1, 9]);
+    assert_eq!(spec.keys_of(&argv), vec![1, 7, 9]);
+    // Redis's key specs name only the first STORE (`a`); the command writes the last (`b`),
+    // which routing must cover too.
+    let argv: Vec<Bytes> = args("GEORADIUS src 0 0 1 km STORE a STORE b");
+    assert_eq!(spec.keys_of(&argv), vec![1, 7, 9]);
     let argv: Vec<Bytes> = args("GEORADIUS src 0 0 1 km WITHDIST");
     assert_eq!(spec.keys_of(&argv), vec![1]);
     let spec = mayfly_engine::lookup(b"georadiusbymember").expect("georadiusbymember");

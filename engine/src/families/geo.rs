@@ -86,7 +86,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Handler::Shard(georadius),
     )
     .multi(MultiShard::Gather)
-    .movable_keys(georadius_keys),
+    .movable_keys(georadius_keys::<6>),
     cmd(
         "georadius_ro",
         -6,
@@ -109,7 +109,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Handler::Shard(georadiusbymember),
     )
     .multi(MultiShard::Gather)
-    .movable_keys(georadius_keys),
+    .movable_keys(georadius_keys::<5>),
     cmd(
         "georadiusbymember_ro",
         -5,
@@ -145,20 +145,30 @@ pub static COMMANDS: &[CommandSpec] = &[
     .multi(MultiShard::Gather),
 ];
 
-/// Keys of GEORADIUS / GEORADIUSBYMEMBER (Redis's `georadiusGetKeys`): the source, and the
-/// last `STORE` / `STOREDIST` destination found from argv[5] on.
-fn georadius_keys(argv: &[Bytes]) -> Vec<usize> {
-    let mut stored = None;
+/// Keys of GEORADIUS (`FROM` = 6) and GEORADIUSBYMEMBER (`FROM` = 5), as COMMAND GETKEYS
+/// reports them from Redis's key specs: the source, then the key after the first `STORE` and
+/// after the first `STOREDIST` at or past argv[FROM] (the last argument is never a keyword).
+/// The destination the command really writes is the last STORE/STOREDIST key
+/// (`georadiusGetKeys`); when a repeated option makes it differ it is added, so routing always
+/// covers it.
+fn georadius_keys<const FROM: usize>(argv: &[Bytes]) -> Vec<usize> {
+    let mut keys = vec![1];
+    for keyword in ["store", "storedist"] {
+        let found = (FROM..argv.len().saturating_sub(1)).find(|&i| is(&argv[i], keyword));
+        keys.extend(found.map(|i| i + 1));
+    }
+    let mut written = None;
     let mut i = 5;
     while i < argv.len() {
         if (is(&argv[i], "store") || is(&argv[i], "storedist")) && i + 1 < argv.len() {
-            stored = Some(i + 1);
+            written = Some(i + 1);
             i += 1;
         }
         i += 1;
     }
-    let mut keys = vec![1];
-    keys.extend(stored);
+    if let Some(w) = written.filter(|w| !keys.contains(w)) {
+        keys.push(w);
+    }
     keys
 }
 
