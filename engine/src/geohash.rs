@@ -520,6 +520,9 @@ pub fn format_coordinate(x: f64) -> String {
     if x.is_nan() {
         return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
     }
+    if let Some(s) = format_fixed17_small(x) {
+        return s;
+    }
     // Rust's fixed-precision formatting is exact with ties to even, like glibc's printf.
     let mut s = format!("{x:.17}");
     if s.contains('.') {
@@ -530,6 +533,58 @@ pub fn format_coordinate(x: f64) -> String {
         s = "0".into();
     }
     s
+}
+
+/// [`format_coordinate`] without the general formatter, for |x| < 2^53: x = m·2^-k exactly, so
+/// x·10^17 = m·10^17 / 2^k, an integer division in 128 bits (m·10^17 < 2^110) rounded to
+/// nearest, ties to even, as glibc rounds. None when x is out of that range.
+fn format_fixed17_small(x: f64) -> Option<String> {
+    const SCALE: u128 = 100_000_000_000_000_000; // 10^17
+    if !x.is_finite() || x.abs() >= 9_007_199_254_740_992.0 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    // |x| = m · 2^e.
+    let (m, e) = if exp_bits == 0 { (frac, -1074) } else { (frac | 1 << 52, exp_bits - 1075) };
+    let scaled: u128 = if e >= 0 {
+        (u128::from(m) << e) * SCALE
+    } else {
+        let k = (-e) as u32;
+        if k >= 127 {
+            // |x| < 2^53 · 2^-127 < 10^-21: rounds to zero.
+            0
+        } else {
+            let n = u128::from(m) * SCALE;
+            let q = n >> k;
+            let r = n & ((1u128 << k) - 1);
+            let half = 1u128 << (k - 1);
+            if r > half || (r == half && q & 1 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    let (int, mut fraction) = (scaled / SCALE, (scaled % SCALE) as u64);
+    let mut out = String::with_capacity(24);
+    if x.is_sign_negative() && scaled != 0 {
+        out.push('-');
+    }
+    out.push_str(itoa::Buffer::new().format(int));
+    if fraction != 0 {
+        let mut digits = 17;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        out.push('.');
+        let text = itoa::Buffer::new().format(fraction).to_owned();
+        out.extend(std::iter::repeat_n('0', digits - text.len()));
+        out.push_str(&text);
+    }
+    Some(out)
 }
 
 /// C's `%f` (6 decimals), for the invalid-coordinates error.
@@ -607,6 +662,53 @@ mod tests {
         assert_eq!(format_coordinate(-1e-20), "0");
         assert_eq!(format_c_fixed6(200.0), "200.000000");
         assert_eq!(format_c_fixed6(f64::NEG_INFINITY), "-inf");
+    }
+
+    /// The fast path agrees with exact formatting, ties included.
+    #[test]
+    fn fixed17_fast_path_matches_exact_formatting() {
+        let slow = |x: f64| {
+            let mut s = format!("{x:.17}");
+            let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
+            s.truncate(trimmed);
+            if s == "-0" {
+                s = "0".into();
+            }
+            s
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -180.0,
+            85.05112878,
+            1.0 + 3.0 * 0.5f64.powi(18), // 1.000011444091796875: a tie at the 17th decimal
+            1.0 + 3.0 * 0.5f64.powi(18) + 2.0 * f64::EPSILON,
+            0.5f64.powi(18) * 3.0, // 18 decimals, tie
+            0.5f64.powi(18) * 5.0,
+            1e-17,
+            5e-18,
+            -5e-18,
+            1e-300,
+            f64::MIN_POSITIVE / 4.0,
+            9_007_199_254_740_991.0,
+            123_456.789,
+        ];
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let v = f64::from_bits(seed);
+            if v.is_finite() && v.abs() < 1e15 {
+                values.push(v);
+            }
+            values.push((seed >> 11) as f64 / (1u64 << 53) as f64 * 360.0 - 180.0);
+        }
+        for v in values {
+            assert_eq!(format_fixed17_small(v).as_deref(), Some(slow(v).as_str()), "{v:e}");
+        }
+        assert_eq!(format_fixed17_small(1e300), None);
     }
 
     #[test]
