@@ -182,6 +182,10 @@ impl CommandSpec {
             cats.push("@read");
         }
         match self.group {
+            // SORT reads lists, sets and sorted sets, and other keys through patterns.
+            "generic" if matches!(self.name, "sort" | "sort_ro") => {
+                cats.extend(["@set", "@sortedset", "@list"])
+            }
             "string" => cats.push("@string"),
             "list" => cats.push("@list"),
             "hash" => cats.push("@hash"),
@@ -190,6 +194,7 @@ impl CommandSpec {
             "bitmap" => cats.push("@bitmap"),
             "hyperloglog" => cats.push("@hyperloglog"),
             "stream" => cats.push("@stream"),
+            "geo" => cats.push("@geo"),
             "generic" => cats.push("@keyspace"),
             "connection" => cats.push("@connection"),
             "transactions" => cats.push("@transaction"),
@@ -207,6 +212,8 @@ impl CommandSpec {
         }
         if self.has(flags::ADMIN) {
             cats.push("@admin");
+            cats.push("@dangerous");
+        } else if matches!(self.name, "sort" | "sort_ro") {
             cats.push("@dangerous");
         }
         if self.has(flags::PUBSUB) && self.group != "pubsub" {

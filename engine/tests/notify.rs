@@ -107,6 +107,16 @@ const SEQUENCES: &[(&str, &[&str])] = &[
     ("MOVE k3 5", &["new@5 k3", "move_from k3", "move_to@5 k3"]),
     ("DEL k2 nothing a", &["del k2", "del a"]),
     ("PEXPIRE b -1", &["del b"]),
+    ("GEOADD geo 1 1 a 2 2 b", &["new geo", "zadd geo"]),
+    (
+        "GEOSEARCHSTORE geod geo FROMLONLAT 1 1 BYRADIUS 500 km",
+        &["new geod", "geosearchstore geod"],
+    ),
+    ("GEORADIUS geo 1 1 500 km STORE geod", &["georadiusstore geod"]),
+    ("RPUSH sl 2 1", &["new sl", "rpush sl"]),
+    ("SORT sl STORE sls", &["new sls", "sortstore sls"]),
+    ("SORT sl STORE sls", &["sortstore sls"]),
+    ("SORT sl LIMIT 0 0 STORE sls", &["del sls"]),
 ];
 
 #[test]

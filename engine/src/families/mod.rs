@@ -6,6 +6,7 @@
 pub mod bitmap;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod list;
 pub mod memory;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod zset;
@@ -32,6 +34,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     stream::COMMANDS,
     bitmap::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
+    sort::COMMANDS,
     memory::COMMANDS,
 ];
 

@@ -509,10 +509,15 @@ fn command_info(spec: &CommandSpec) -> Reply {
             ])
         })
         .collect();
+    let mut flags = flag_names(spec.flags);
+    // Redis's pseudo-flag for commands whose keys depend on the arguments.
+    if spec.keys_fn.is_some() {
+        flags.push(Reply::status("movablekeys"));
+    }
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Int(spec.arity as i64),
-        Reply::Array(flag_names(spec.flags)),
+        Reply::Array(flags),
         Reply::Int(spec.first_key as i64),
         Reply::Int(spec.last_key as i64),
         Reply::Int(spec.step as i64),

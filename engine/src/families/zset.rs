@@ -444,7 +444,7 @@ fn is_c_space(c: u8) -> bool {
 
 /// C `strtod` on `s`: the value, how many bytes it consumed (0 = no conversion), and whether
 /// it set `ERANGE` (overflow to ±inf, or underflow to zero from a nonzero mantissa).
-fn strtod(s: &[u8]) -> (f64, usize, bool) {
+pub(crate) fn strtod(s: &[u8]) -> (f64, usize, bool) {
     let mut i = 0;
     while i < s.len() && is_c_space(s[i]) {
         i += 1;
@@ -789,7 +789,7 @@ fn rank_range(start: i64, end: i64, len: usize) -> (usize, usize) {
 // ---------------------------------------------------------------------------------------------
 // Lookups and replies.
 
-fn limits(ctx: &Ctx<'_>) -> Limits {
+pub(crate) fn limits(ctx: &Ctx<'_>) -> Limits {
     let c = ctx.config();
     Limits {
         max_listpack_entries: c.zset_max_listpack_entries,
@@ -865,14 +865,15 @@ macro_rules! tri {
 // ---------------------------------------------------------------------------------------------
 // ZADD / ZINCRBY.
 
+/// ZADD's options (GEOADD passes NX, XX and CH through).
 #[derive(Default, Clone, Copy)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(crate) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
@@ -904,7 +905,9 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     zadd_generic(ctx, &argv[1], &argv[2..], AddFlags { incr: true, ..AddFlags::default() })
 }
 
-fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply {
+/// ZADD's work over `score member` pairs (GEOADD calls it with encoded positions, as Redis's
+/// `geoaddCommand` rewrites itself into ZADD).
+pub(crate) fn zadd_generic(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], f: AddFlags) -> Reply {
     if pairs.is_empty() || pairs.len() & 1 == 1 {
         return OpError::Syntax.into();
     }

@@ -87,6 +87,9 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 const BLOCK_MAX: usize = 1024;
 const BLOCK_MIN: usize = BLOCK_MAX / 8;
 
+/// Slots [`ZSetValue::for_each_from`] loads ahead of visiting them.
+const PREFETCH: usize = 16;
+
 /// Ids are u32: a set can hold at most this many members (far beyond any machine's memory at
 /// ~50 bytes each, but bounded rather than wrapping).
 pub const MAX_MEMBERS: usize = u32::MAX as usize;
@@ -633,6 +636,46 @@ impl ZSetValue {
         }
     }
 
+    /// Calls `f` on each member and score from rank `start` upwards until it returns false.
+    /// Walks the order blocks in place: one rank lookup for the whole walk, where [`Self::range`]
+    /// looks each rank up (GEO searches scan long runs of a large set this way).
+    pub fn for_each_from(&self, start: usize, mut f: impl FnMut(&[u8], f64) -> bool) {
+        match &self.repr {
+            Repr::Listpack(v) => {
+                for s in v.iter().skip(start) {
+                    if !f(s.member.as_bytes(), s.score) {
+                        return;
+                    }
+                }
+            }
+            Repr::Skiplist(b) => {
+                if start >= b.order.len {
+                    return;
+                }
+                let (first, mut offset) = b.order.locate(start);
+                for block in &b.order.blocks[first..] {
+                    for ids in block[offset..].chunks(PREFETCH) {
+                        // Slots sit at random places in the slab: touching a batch's scores
+                        // first lets their cache misses overlap, where `f`'s own work
+                        // between two slots would otherwise serialise them.
+                        let mut warm = 0.0;
+                        for &id in ids {
+                            warm += b.slot(id).score;
+                        }
+                        std::hint::black_box(warm);
+                        for &id in ids {
+                            let s = b.slot(id);
+                            if !f(s.member.as_bytes(), s.score) {
+                                return;
+                            }
+                        }
+                    }
+                    offset = 0;
+                }
+            }
+        }
+    }
+
     /// Members and scores in ascending order.
     pub fn iter(&self) -> Iter<'_> {
         Iter { set: self, front: 0, back: self.len() }
@@ -644,7 +687,9 @@ impl ZSetValue {
         Iter { set: self, front: start.min(end), back: end }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts to the `skiplist` encoding (no-op when already there). Redis's SORT does this
+    /// to every sorted set it reads, so OBJECT ENCODING changes after a SORT.
+    pub fn convert_to_skiplist(&mut self) {
         if let Repr::Listpack(v) = &mut self.repr {
             let slots = std::mem::take(v);
             self.repr = Repr::Skiplist(Box::new(Big::from_sorted(slots)));
@@ -829,6 +874,31 @@ mod tests {
         assert!(z.get(0).1.is_sign_positive());
         assert_eq!(z.get(1), (&long[..], 2.0));
         z.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn for_each_from_walks_like_range() {
+        for n in [0usize, 3, 4, 5, 3000] {
+            let mut z = ZSetValue::new();
+            for i in 0..n {
+                z.upsert(format!("m{}", i * 7919 % 10007).as_bytes(), (i % 97) as f64, SMALL);
+            }
+            for start in [0, 1, n / 2, n.saturating_sub(1), n, n + 5] {
+                for stop_after in [1usize, 17, usize::MAX] {
+                    let mut seen: Vec<(Vec<u8>, f64)> = Vec::new();
+                    z.for_each_from(start, |m, s| {
+                        seen.push((m.to_vec(), s));
+                        seen.len() < stop_after
+                    });
+                    let want: Vec<(Vec<u8>, f64)> = z
+                        .range(start, z.len())
+                        .take(stop_after)
+                        .map(|(m, s)| (m.to_vec(), s))
+                        .collect();
+                    assert_eq!(seen, want, "n {n} start {start} stop {stop_after}");
+                }
+            }
+        }
     }
 
     #[test]
