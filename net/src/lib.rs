@@ -12,6 +12,7 @@
 //!   rt/      io_uring ring, task executor, SPSC mesh, park/notify, timers (no Redis)
 //!   mem/     per-shard jemalloc arenas and the memory book (no Redis)
 //!   resp/    the RESP2/RESP3 codec (pure functions over bytes)
+//!   log      the server log in redis-server's line format (no dependencies)
 //! ```
 //! A request: the connection's task parses it on the shard that accepted it, the dispatcher
 //! checks it, the coordinator sends it as a job to the shard that owns its keys (inline when
@@ -22,6 +23,7 @@
 
 pub mod conn;
 pub mod coord;
+pub mod log;
 pub mod mem;
 pub mod resp;
 pub mod rt;

@@ -2,6 +2,9 @@
 //! `mayfly [/path/to/mayfly.conf] [--port 6380] [--bind 127.0.0.1] [--save ""] …`.
 //! A config file line is `name value…`; `#` starts a comment; values may be quoted with
 //! double quotes (with `\n`, `\t`, `\"`, `\\` and `\xHH` escapes) or single quotes.
+//! Every directive goes through the engine's parameter table: an unknown one, or one whose
+//! feature does not exist yet (`appendonly yes`, `save 900 1`, …), stops the start-up with the
+//! reason, so nothing is accepted that would silently do nothing.
 
 use mayfly_engine::config::Config;
 
@@ -69,13 +72,13 @@ pub fn apply(config: &mut Config, name: &str, values: &[String]) -> Result<(), S
     let name = name.to_ascii_lowercase();
     // Multi-word values (`save 900 1 300 10`) are kept as one space-joined string.
     let value = values.join(" ");
-    match name.as_str() {
-        // Accepted for redis.conf compatibility; Mayfly has no such switch.
-        "supervised" | "pidfile" | "always-show-logo" | "set-proc-title" | "syslog-enabled" => {
-            Ok(())
-        }
-        _ => config.set(&name, &value),
+    // Several `save` lines add up, as in Redis (and several `client-output-buffer-limit`
+    // lines each set their class: the table's setter merges them).
+    if name == "save" && !value.is_empty() && !config.save.is_empty() {
+        let joined = format!("{} {value}", config.save);
+        return config.set(&name, &joined);
     }
+    config.set(&name, &value)
 }
 
 /// Parses a config file's text.
@@ -165,14 +168,18 @@ mod tests {
         let mut c = Config::default();
         parse_file(
             &mut c,
-            "# comment\nport 7000\nrequirepass \"p a\\\"ss\"\nbind '127.0.0.1'\nsave 900 1\n",
+            "# comment\nport 7000\nrequirepass \"p a\\\"ss\"\nbind '127.0.0.1'\nsave \"\"\n",
             "t.conf",
         )
         .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.requirepass, "p a\"ss");
         assert_eq!(c.bind, "127.0.0.1");
-        assert_eq!(c.save, "900 1");
+        assert_eq!(c.save, "");
+        let err = parse_file(&mut c, "save 900 1\n", "t.conf").unwrap_err();
+        assert!(err.contains("persistence is not available yet"), "{err}");
+        let err = parse_file(&mut c, "appendonly yes\n", "t.conf").unwrap_err();
+        assert!(err.contains("persistence is not available yet"), "{err}");
         assert!(parse_file(&mut c, "nosuchthing 1\n", "t.conf").is_err());
         assert!(split_words("\"unbalanced").is_err());
     }

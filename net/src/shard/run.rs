@@ -56,33 +56,42 @@ pub struct ShardSpec {
 pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hooks) {
     // Before anything is allocated: this shard's memory comes from its own arena and range.
     if global.memory.split() && !crate::mem::alloc::bind_current_thread(spec.id) {
-        eprintln!("shard {}: could not bind its memory arena; its figures will be off", spec.id);
+        crate::log::warning(&format!(
+            "shard {}: could not bind its memory arena; its figures will be off",
+            spec.id
+        ));
     }
     if let Some(cpu) = spec.cpu {
         if let Err(e) = mayfly_tuning::affinity::pin_current_thread(cpu) {
-            eprintln!("shard {}: could not pin to CPU {cpu}: {e}", spec.id);
+            crate::log::warning(&format!("shard {}: could not pin to CPU {cpu}: {e}", spec.id));
         }
         if let Err(e) =
             mayfly_tuning::affinity::prefer_node_for_current_thread(spec.node, spec.node_count)
         {
-            eprintln!("shard {}: could not prefer NUMA node {}: {e}", spec.id, spec.node);
+            crate::log::warning(&format!(
+                "shard {}: could not prefer NUMA node {}: {e}",
+                spec.id, spec.node
+            ));
         }
     }
     let ring = match Ring::new(4096, RECV_BUFFERS, RECV_BUFFER_BYTES) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
+            crate::log::warning(&format!(
                 "mayfly: io_uring is unavailable ({e}); it may be disabled by kernel.io_uring_disabled or a seccomp profile. Mayfly needs io_uring."
-            );
+            ));
             std::process::exit(1);
         }
     };
     if spec.id == 0 {
-        println!("{}", ring.features.describe());
+        crate::log::notice(&ring.features.describe());
     }
     if spec.node_count > 1 {
         if let Err(e) = ring.bind_buffers_to_node(spec.node) {
-            eprintln!("shard {}: could not bind recv buffers to node {}: {e}", spec.id, spec.node);
+            crate::log::warning(&format!(
+                "shard {}: could not bind recv buffers to node {}: {e}",
+                spec.id, spec.node
+            ));
         }
     }
     let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
@@ -102,10 +111,8 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
     let wake_fd = rt.mesh.borrow().parker().eventfd;
     let mut wake_buf: Box<u64> = Box::new(0);
     arm_wake(&ring, wake_fd, &mut wake_buf);
-    let tick_ms = 1000 / global.hz().max(1);
-    let tick_ts = Box::new(
-        types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32),
-    );
+    let mut hz = global.hz().max(1);
+    let mut tick_ts = tick_timespec(hz);
     arm_tick(&ring, &tick_ts);
 
     let parkers = rt.mesh.borrow().parkers();
@@ -138,6 +145,13 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
                 r.tick_fired = false;
                 drop(r);
                 tick(&rt);
+                // CONFIG SET hz applies from the next tick (the previous timeout has fired, so
+                // the kernel no longer reads the old timespec).
+                let now_hz = rt.env.borrow().shard.config.hz.max(1);
+                if now_hz != hz {
+                    hz = now_hz;
+                    tick_ts = tick_timespec(hz);
+                }
                 arm_tick(&ring, &tick_ts);
             }
         }
@@ -181,6 +195,11 @@ fn arm_wake(ring: &RefCell<Ring>, fd: RawFd, buf: &mut u64) {
     let sqe =
         opcode::Read::new(types::Fd(fd), buf as *mut u64 as *mut u8, 8).build().user_data(UD_WAKE);
     ring.borrow_mut().push_raw(sqe);
+}
+
+fn tick_timespec(hz: u64) -> Box<types::Timespec> {
+    let tick_ms = 1000 / hz.max(1);
+    Box::new(types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32))
 }
 
 fn arm_tick(ring: &RefCell<Ring>, ts: &types::Timespec) {
