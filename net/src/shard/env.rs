@@ -678,13 +678,14 @@ impl Env {
                         stored.push((db, k.clone()));
                     }
                     let d = &mut self.shard.dbs[db];
-                    match entry {
-                        Some(e) => {
-                            d.insert(k, e);
-                        }
-                        None => {
-                            d.remove(&k);
-                        }
+                    // A replaced or deleted value may be large: freed by the tick, in bounded
+                    // steps, not inside this job.
+                    let old = match entry {
+                        Some(e) => d.insert(k, e),
+                        None => d.remove(&k).map(|(_, e)| e),
+                    };
+                    if let Some(old) = old {
+                        self.shard.defer_free(old);
                     }
                     self.shard.dirty += 1;
                 }

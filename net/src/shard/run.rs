@@ -207,8 +207,13 @@ fn arm_tick(ring: &RefCell<Ring>, ts: &types::Timespec) {
     ring.borrow_mut().push_raw(sqe);
 }
 
-/// Deferred frees of large evicted values per tick.
+/// Deferred frees of large values (evicted, deleted, replaced, left over from a cross-shard
+/// gather) per tick, at most.
 const LAZY_FREE_BUDGET: usize = 16;
+/// Time a tick may spend on deferred frees before leaving the rest for the next tick (at
+/// least one value is freed per tick). One huge value can still take longer on its own; the
+/// budget stops a backlog of them from stalling the shard for their sum.
+const LAZY_FREE_BUDGET_US: u64 = 2_000;
 
 /// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
 pub fn tick(rt: &ShardRt) {
@@ -221,14 +226,58 @@ pub fn tick(rt: &ShardRt) {
     rt.flush_deliveries();
 }
 
+/// Frees deferred values one at a time until `max_values` are freed, none are left, or
+/// `budget_us` has passed (checked after each). Returns how many were freed.
+pub fn drain_lazy_free_bounded(
+    shard: &mut mayfly_engine::shard::Shard,
+    max_values: usize,
+    budget_us: u64,
+) -> usize {
+    let start = std::time::Instant::now();
+    let mut freed = 0;
+    while freed < max_values && !shard.lazy_free.is_empty() {
+        shard.drain_lazy_free(1);
+        freed += 1;
+        if start.elapsed().as_micros() as u64 >= budget_us {
+            break;
+        }
+    }
+    freed
+}
+
 fn tick_work(rt: &ShardRt) {
     let mut env = rt.env.borrow_mut();
-    env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
+    drain_lazy_free_bounded(&mut env.shard, LAZY_FREE_BUDGET, LAZY_FREE_BUDGET_US);
     crate::mem::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
     if env.shard.config.active_expire_enabled {
         env.shard.active_expire(EXPIRE_BUDGET);
         env.flag_watchers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mayfly_engine::db::Entry;
+    use mayfly_engine::value::Value;
+
+    #[test]
+    fn deferred_frees_per_tick_are_bounded() {
+        let mut shard =
+            Shard::new(0, mayfly_engine::config::Config::default(), Clock::Manual(0));
+        for _ in 0..40 {
+            shard.defer_free(Entry::new(Value::str(&vec![b'x'; 100_000])));
+        }
+        assert_eq!(shard.lazy_free.len(), 40);
+        // A generous time budget: the count bound applies.
+        assert_eq!(drain_lazy_free_bounded(&mut shard, 16, u64::MAX), 16);
+        assert_eq!(shard.lazy_free.len(), 24);
+        // No time at all: still one per tick, so the backlog always drains.
+        assert_eq!(drain_lazy_free_bounded(&mut shard, 16, 0), 1);
+        assert_eq!(shard.lazy_free.len(), 23);
+        while drain_lazy_free_bounded(&mut shard, 16, u64::MAX) > 0 {}
+        assert!(shard.lazy_free.is_empty());
     }
 }
