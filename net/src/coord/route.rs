@@ -347,7 +347,7 @@ pub async fn gather(db: usize, resp3: bool, cmds: Vec<Vec<Bytes>>, held: u64) ->
     // The fetched copies go to this shard's deferred frees (freed a bounded amount per tick)
     // instead of being dropped here in one step.
     let mut leftovers = Vec::new();
-    for d in scratch.dbs.iter_mut().filter(|d| d.len() > 0) {
+    for d in scratch.dbs.iter_mut().filter(|d| !d.is_empty()) {
         let keys: Vec<Key> = d.table.iter().map(|(k, _)| Key::from(k)).collect();
         leftovers.extend(keys.iter().filter_map(|k| d.remove(k)).map(|(_, e)| e));
     }

@@ -265,8 +265,7 @@ mod tests {
 
     #[test]
     fn deferred_frees_per_tick_are_bounded() {
-        let mut shard =
-            Shard::new(0, mayfly_engine::config::Config::default(), Clock::Manual(0));
+        let mut shard = Shard::new(0, mayfly_engine::config::Config::default(), Clock::Manual(0));
         for _ in 0..40 {
             shard.defer_free(Entry::new(Value::str(&vec![b'x'; 100_000])));
         }
