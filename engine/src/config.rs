@@ -905,6 +905,14 @@ pub static PARAMS: &[Param] = &[
         NO_REPLICATION
     ),
     fixed!("repl-diskless-sync-delay", None, false, "5", norm_int, NO_REPLICATION),
+    fixed!(
+        "propagation-error-behavior",
+        None,
+        false,
+        "ignore",
+        |v: &str| parse_enum(v, &["ignore", "panic", "panic-on-replicas"]),
+        NO_REPLICATION
+    ),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -922,6 +930,33 @@ impl Config {
             format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
         })?;
         p.apply(self, value)
+    }
+
+    /// Sets one parameter from a config file line or a command-line flag: the value is
+    /// parsed and stored, but whether it is supported is checked once everything is read
+    /// ([`Config::refused`]), so a later directive can put back a default (`mayfly
+    /// redis.conf --save ""` over a file with save points), as on redis-server's command line.
+    pub fn load(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let p = find_param(name).ok_or_else(|| format!("Unknown option '{name}'"))?;
+        (p.set)(self, value)
+    }
+
+    /// The parameters set to a value Mayfly refuses (see [`Support::DefaultOnly`]), each with
+    /// the reason.
+    pub fn refused(&self) -> Vec<String> {
+        let default = Config::default();
+        PARAMS
+            .iter()
+            .filter_map(|p| match p.support {
+                Support::DefaultOnly(why) if (p.get)(self) != (p.get)(&default) => Some(format!(
+                    "{} '{}' is refused: {why}. Only the default ('{}') is accepted",
+                    p.name,
+                    (p.get)(self),
+                    (p.get)(&default)
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<String> {

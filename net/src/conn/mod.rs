@@ -50,6 +50,8 @@ const BATCH: usize = 1024;
 const FLUSH_BYTES: usize = 256 * 1024;
 /// Read size for single-shot recv (no provided buffers).
 const READ_SIZE: usize = 16 * 1024;
+/// A request at least this long gets the read buffer's remainder moved out of its allocation.
+const LARGE_REQUEST_BYTES: usize = 64 * 1024;
 
 /// Per-connection state, owned by the connection's task.
 pub struct Conn {
@@ -605,6 +607,15 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 Ok(Parsed::Request { args, consumed }) => {
                     need = None;
                     let frame = conn.rbuf.split_to(consumed).freeze();
+                    if consumed >= LARGE_REQUEST_BYTES {
+                        // What is left of the read buffer still shares the frame's
+                        // allocation: moving it to a fresh one lets a large request's bytes be
+                        // freed as soon as its arguments are (a 512 MB SET kept its 512 MB
+                        // buffer alive on an idle connection until its next read).
+                        let mut fresh = BytesMut::with_capacity(READ_SIZE.max(conn.rbuf.len()));
+                        fresh.extend_from_slice(&conn.rbuf);
+                        conn.rbuf = fresh;
+                    }
                     let argv = resp::to_args(&frame, &args);
                     drop(frame);
                     let reply = service.dispatch(conn, argv).await;

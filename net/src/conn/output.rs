@@ -26,8 +26,10 @@ use crate::rt;
 pub const STATIC_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Queued output past which a client without a hard limit is not read from until the kernel
-/// took some (back-pressure instead of unbounded buffering).
-pub const DEFAULT_CAP_BYTES: usize = 1024 * 1024;
+/// took some (back-pressure instead of unbounded buffering). Small on purpose: under a tight
+/// maxmemory, twenty clients that never read must not hold enough to force evictions
+/// (net/tests/eviction.rs).
+pub const DEFAULT_CAP_BYTES: usize = 256 * 1024;
 
 struct Inflight {
     id: usize,
@@ -144,7 +146,7 @@ impl Output {
         let off = off + res as usize;
         if off < len {
             self.submit(fd, chunk, off);
-        } else if self.queue.is_empty() && chunk.capacity() <= 4 * DEFAULT_CAP_BYTES {
+        } else if self.queue.is_empty() && chunk.capacity() <= 16 * DEFAULT_CAP_BYTES {
             // Reuse the sent chunk's allocation for the next replies.
             chunk.clear();
             self.queue = chunk;

@@ -76,9 +76,9 @@ pub fn apply(config: &mut Config, name: &str, values: &[String]) -> Result<(), S
     // lines each set their class: the table's setter merges them).
     if name == "save" && !value.is_empty() && !config.save.is_empty() {
         let joined = format!("{} {value}", config.save);
-        return config.set(&name, &joined);
+        return config.load(&name, &joined);
     }
-    config.set(&name, &value)
+    config.load(&name, &value)
 }
 
 /// Parses a config file's text.
@@ -136,6 +136,12 @@ pub fn parse_args(args: &[String]) -> Result<(Config, String), String> {
         }
         apply(&mut config, name, &values).map_err(|e| format!("--{name}: {e}"))?;
     }
+    // Settings whose feature does not exist yet are judged on the final values, so a flag
+    // can put back the default a config file line changed.
+    let refused = config.refused();
+    if !refused.is_empty() {
+        return Err(format!("cannot start: {}", refused.join("\n")));
+    }
     Ok((config, file))
 }
 
@@ -176,11 +182,36 @@ mod tests {
         assert_eq!(c.requirepass, "p a\"ss");
         assert_eq!(c.bind, "127.0.0.1");
         assert_eq!(c.save, "");
-        let err = parse_file(&mut c, "save 900 1\n", "t.conf").unwrap_err();
-        assert!(err.contains("persistence is not available yet"), "{err}");
-        let err = parse_file(&mut c, "appendonly yes\n", "t.conf").unwrap_err();
-        assert!(err.contains("persistence is not available yet"), "{err}");
+        // Refused values are judged once everything is read (see parse_args).
+        parse_file(&mut c, "save 900 1\nsave 300 10\nappendonly yes\n", "t.conf").unwrap();
+        assert_eq!(c.save, "900 1 300 10");
+        let refused = c.refused();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused.iter().all(|r| r.contains("persistence is not available yet")));
         assert!(parse_file(&mut c, "nosuchthing 1\n", "t.conf").is_err());
         assert!(split_words("\"unbalanced").is_err());
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn refused_values_stop_the_start_and_a_later_flag_can_undo_them() {
+        let dir = std::env::temp_dir().join(format!("mayfly-args-{}.conf", std::process::id()));
+        std::fs::write(&dir, "save 900 1\nappendonly no\n").unwrap();
+        let file = dir.to_str().unwrap();
+        let err = parse_args(&args(&[file])).unwrap_err();
+        assert!(err.contains("save '900 1' is refused"), "{err}");
+        let (c, _) = parse_args(&args(&[file, "--save", ""])).unwrap();
+        assert_eq!(c.save, "");
+        assert!(parse_args(&args(&["--appendonly", "yes"])).is_err());
+        assert!(parse_args(&args(&["--nosuchthing", "1"])).is_err());
+        let _ = std::fs::remove_file(&dir);
     }
 }

@@ -240,10 +240,18 @@ fn apply_process_settings(config: &mut Config) -> std::io::Result<()> {
     }
     crate::log::set_file(&config.logfile)
         .map_err(|e| std::io::Error::new(e.kind(), format!("Can't open the log file: {e}")))?;
+    crate::log::warning(&format!(
+        "Mayfly {} (Redis {REDIS_VERSION} compatible) is starting, pid={}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    ));
     if config.always_show_logo {
+        // Redis's logo carries `Port:` and `PID:`; tools (the Redis test suite among them)
+        // wait for ` PID: <pid>` followed by "Server initialized".
         crate::log::notice(&format!(
-            "Mayfly {} (Redis {REDIS_VERSION} compatible), pid {}",
+            "Mayfly {} 64 bit, standalone mode, Port: {}, PID: {}",
             env!("CARGO_PKG_VERSION"),
+            config.port,
             std::process::id()
         ));
     }
@@ -291,7 +299,18 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
         })
         .collect();
 
-    let listeners = listen(&config.bind, config.port, config.tcp_backlog)?;
+    let listeners = match listen(&config.bind, config.port, config.tcp_backlog) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::log::warning(&format!("Warning: {e}"));
+            crate::log::warning(&format!(
+                "Failed listening on port {} (tcp), aborting.",
+                config.port
+            ));
+            return Err(e);
+        }
+    };
+    crate::log::notice("Server initialized");
     let pidfile = config.pidfile.clone();
     // SAFETY: a plain eventfd; the signal thread writes it, shard 0 reads it.
     let shutdown_eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
