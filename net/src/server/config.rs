@@ -84,7 +84,7 @@ pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
                     return Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
                 }
                 if p.protected
-                    && !super::dispatch::protected_action_allowed(
+                    && !super::access::protected_action_allowed(
                         &candidate.enable_protected_configs,
                         conn,
                     )

@@ -23,7 +23,7 @@ impl Service for RedisService {
     }
 
     fn admit(&self, conn: &mut Conn) -> Result<(), &'static [u8]> {
-        super::connection::admit(conn)
+        super::access::admit(conn)
     }
 
     async fn on_close(&self, conn: &mut Conn) {
@@ -62,12 +62,6 @@ fn cross_protocol(conn: &mut Conn, name: &[u8]) -> bool {
     true
 }
 
-/// Whether a `yes`/`no`/`local` setting (enable-debug-command, enable-protected-configs,
-/// enable-module-command) allows this connection (Redis's allowProtectedAction).
-pub fn protected_action_allowed(setting: &str, conn: &Conn) -> bool {
-    setting == "yes" || (setting == "local" && conn.local)
-}
-
 /// DEBUG and MODULE are refused unless their enable-*-command setting allows this client.
 fn protected_command_refused(conn: &Conn, spec: &CommandSpec) -> Option<Reply> {
     let (label, option) = match spec.name {
@@ -87,7 +81,7 @@ fn protected_command_refused(conn: &Conn, spec: &CommandSpec) -> Option<Reply> {
             }
         })
         .unwrap_or_default();
-    if protected_action_allowed(&setting, conn) {
+    if super::access::protected_action_allowed(&setting, conn) {
         return None;
     }
     Some(Reply::error(format!(

@@ -11,6 +11,7 @@
 //! The top layer: it may use every layer below (`conn`, `coord`, `shard`, `rt`, `mem`);
 //! nothing below uses it.
 
+pub mod access;
 pub mod args;
 pub mod client;
 pub mod config;
