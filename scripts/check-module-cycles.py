@@ -2,7 +2,8 @@
 """Fails when the modules inside any crate of the workspace import each other in a cycle.
 
 For every crate (a folder with Cargo.toml and src/), each .rs file under src/ is a module
-(src/a/b.rs and src/a/b/mod.rs are `a::b`; lib.rs/main.rs are the root; src/bin is skipped).
+(src/a/b.rs and src/a/b/mod.rs are `a::b`; lib.rs/main.rs are the root; src/bin is skipped;
+inline `#[cfg(test)] mod … { }` blocks are left out).
 Every path starting with `crate::` (in `use` lines, including `use crate::{a, b::c}` groups,
 and in expressions) is an edge to the longest module it names. `super::` paths are resolved
 relative to the file's module. An edge from a module to its own ancestor or descendant counts
@@ -14,7 +15,7 @@ import re
 import sys
 
 PATH = re.compile(r"\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
-GROUP = re.compile(r"use\s+crate::\{(.*?)\};", re.S)
+GROUP = re.compile(r"use\s+(crate|super)::\{(.*?)\};", re.S)
 
 
 def module_of(src, path):
@@ -36,6 +37,23 @@ def strip_comments(text):
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
+def strip_test_modules(text):
+    """Drops inline `#[cfg(test)] mod name { ... }` blocks: unit tests may use any module
+    (a test helper such as `testing` often sits above the code under test)."""
+    out, i = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", text):
+        if m.start() < i:
+            continue
+        out.append(text[i:m.start()])
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        i = j
+    out.append(text[i:])
+    return "".join(out)
+
+
 def crate_edges(src):
     files = {}
     for folder, _, names in os.walk(src):
@@ -49,15 +67,19 @@ def crate_edges(src):
     modules = set(files)
     edges = {m: set() for m in modules}
     for mod, path in files.items():
-        text = strip_comments(open(path, encoding="utf-8").read())
+        text = strip_test_modules(strip_comments(open(path, encoding="utf-8").read()))
         refs = []
-        for group in GROUP.findall(text):
-            # One level of grouping covers this codebase: `use crate::{a::b, c};`
+        for kind, group in GROUP.findall(text):
+            # One level of grouping covers this codebase: `use crate::{a::b, c};`,
+            # `use super::{a, b::c};`
             for item in re.split(r",(?![^{]*\})", group):
                 item = item.strip()
                 head = re.match(r"([A-Za-z_][A-Za-z0-9_:]*)", item)
                 if head:
-                    refs.append(head.group(1).rstrip(":").split("::"))
+                    parts = head.group(1).rstrip(":").split("::")
+                    if kind == "super":
+                        parts = list(mod[:-1]) + parts
+                    refs.append(parts)
         for kind, rest in PATH.findall(text):
             parts = rest.strip(":").split("::")
             if kind == "super":

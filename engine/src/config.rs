@@ -1,5 +1,12 @@
 //! Server configuration: typed fields plus one parameter table that serves CONFIG GET/SET,
 //! the config file and command-line flags, with Redis's names, defaults and value syntax.
+//!
+//! Every parameter in [`PARAMS`] either takes effect or is refused: a parameter whose feature
+//! Mayfly does not have yet (persistence, replication, scripting, SLOWLOG, …) is marked
+//! [`Support::DefaultOnly`] and accepts only its default value, so a stock redis.conf still
+//! loads while a setting that would silently do nothing (`appendonly yes`, `save 900 1`) is
+//! refused at start-up and by CONFIG SET with the reason. Remove the mark in the same change
+//! that makes the feature work. `deploy/mayfly.conf` lists the same parameters.
 
 /// Parses a Redis memory value: plain bytes or with a unit (`k`=1000, `kb`=1024, `m`, `mb`,
 /// `g`, `gb`), case-insensitive, as Redis's `memtoull`.
@@ -148,12 +155,28 @@ pub struct Config {
     /// Count SMT siblings as shard CPUs (one shard per logical CPU) when `shards` is 0.
     pub use_smt: bool,
     pub io_threads: u64,
+    /// DEBUG: `yes`, `no` or `local` (only from loopback and Unix-socket clients).
     pub enable_debug_command: String,
+    /// CONFIG SET of protected parameters (`dir`, `dbfilename`): `yes`, `no` or `local`.
+    pub enable_protected_configs: String,
+    /// MODULE: `yes`, `no` or `local` (Mayfly has no MODULE command; kept for redis.conf).
+    pub enable_module_command: String,
+    /// Listen backlog of the listening sockets (capped by the kernel's somaxconn).
+    pub tcp_backlog: u64,
+    /// Written with the process id at start, removed at shutdown; "" = none.
+    pub pidfile: String,
+    /// Longest a shutdown (SIGTERM, SIGINT, SHUTDOWN) may take before the process exits anyway.
+    pub shutdown_timeout_s: u64,
+    /// Print the banner at start even when the log is not a terminal.
+    pub always_show_logo: bool,
     /// Keyspace notification class bits (see `notify::class`); 0 = off.
     pub notify_keyspace_events: u32,
     pub busy_reply_threshold: u64,
     pub client_output_buffer_limit: String,
     pub replica_read_only: bool,
+    /// Values of the redis.conf parameters Mayfly accepts only at their default (see
+    /// [`Support::DefaultOnly`]), by name.
+    pub compat: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Default for Config {
@@ -207,15 +230,41 @@ impl Default for Config {
             shards: 0,
             use_smt: false,
             io_threads: 1,
-            enable_debug_command: "yes".into(),
+            enable_debug_command: "no".into(),
+            enable_protected_configs: "no".into(),
+            enable_module_command: "no".into(),
+            tcp_backlog: 511,
+            pidfile: String::new(),
+            shutdown_timeout_s: 10,
+            always_show_logo: false,
             notify_keyspace_events: 0,
             busy_reply_threshold: 5000,
             client_output_buffer_limit:
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
             replica_read_only: true,
+            compat: std::collections::BTreeMap::new(),
         }
     }
 }
+
+/// Whether a parameter's value takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Every valid value takes effect.
+    Full,
+    /// The feature behind it does not exist yet: only the default value (what Mayfly does
+    /// anyway) is accepted, any other is refused with this reason, at start-up and by CONFIG
+    /// SET, so nobody believes a setting works that does nothing.
+    DefaultOnly(&'static str),
+}
+
+const NO_PERSISTENCE: &str =
+    "persistence is not available yet (nothing is written to disk, so this setting could not be honoured)";
+const NO_REPLICATION: &str = "replication is not available yet";
+const NO_SCRIPTING: &str = "scripting is not available yet";
+const NO_SLOWLOG: &str = "SLOWLOG is not available yet";
+const NO_LATENCY: &str = "latency tracking (INFO latencystats, LATENCY) is not available yet";
+const NO_LAZYFREE_SWITCH: &str = "Mayfly decides itself which frees are deferred (large values are freed in bounded steps by the shard tick)";
 
 /// One parameter: its Redis name, aliases, how to read and write it.
 pub struct Param {
@@ -223,16 +272,157 @@ pub struct Param {
     pub alias: Option<&'static str>,
     /// Settable only at startup (CONFIG SET answers Redis's immutable-config error).
     pub immutable: bool,
+    /// CONFIG SET needs `enable-protected-configs` (Redis's PROTECTED_CONFIG: `dir`,
+    /// `dbfilename`).
+    pub protected: bool,
+    pub support: Support,
     pub get: fn(&Config) -> String,
+    /// Parses and stores a value; does not check [`Support`] (use [`Param::apply`]).
     pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+impl Param {
+    /// Sets the parameter as a config file line or CONFIG SET would: Err with the reason when
+    /// the value is invalid or refused (see [`Support::DefaultOnly`]).
+    pub fn apply(&self, c: &mut Config, value: &str) -> Result<(), String> {
+        if let Support::DefaultOnly(why) = self.support {
+            let mut probe = Config::default();
+            (self.set)(&mut probe, value)?;
+            let default = (self.get)(&Config::default());
+            let wanted = (self.get)(&probe);
+            if wanted != default {
+                return Err(format!(
+                    "{} '{wanted}' is refused: {why}. Only the default ('{default}') is accepted",
+                    self.name
+                ));
+            }
+        }
+        (self.set)(c, value)
+    }
+}
+
+fn parse_enum(v: &str, allowed: &[&'static str]) -> Result<String, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    if allowed.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(format!("argument(s) must be one of the following: {}", allowed.join(", ")))
+    }
+}
+
+const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
+
+/// Redis's `save` syntax: "" or pairs of `seconds changes` (seconds ≥ 1, changes ≥ 0).
+fn parse_save(v: &str) -> Result<String, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("Invalid save parameters".into());
+    }
+    for (i, w) in words.iter().enumerate() {
+        match w.parse::<i64>() {
+            Ok(n) if (i % 2 == 0 && n >= 1) || (i % 2 == 1 && n >= 0) => {}
+            _ => return Err("Invalid save parameters".into()),
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// The client classes of `client-output-buffer-limit`, in Redis's order.
+pub const OUTPUT_BUFFER_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// One class's output buffer limit: disconnect past `hard_bytes`, or after staying past
+/// `soft_bytes` for more than `soft_seconds`; 0 = no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputBufferLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+/// Parses a `client-output-buffer-limit` value (`class hard soft seconds`…, memory units
+/// allowed) and merges it into `current`: classes not named keep their limits, as in Redis.
+/// Returns the canonical form (all three classes, in bytes).
+fn merge_output_buffer_limits(current: &str, v: &str) -> Result<String, String> {
+    let mut limits = [OutputBufferLimit::default(); 3];
+    for (i, class) in OUTPUT_BUFFER_CLASSES.iter().enumerate() {
+        limits[i] = output_buffer_limit_in(current, class);
+    }
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut updates = Vec::new();
+    for chunk in words.chunks(4) {
+        let class = match chunk[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard_bytes = parse_memory(chunk[1]).ok_or_else(bad)?;
+        let soft_bytes = parse_memory(chunk[2]).ok_or_else(bad)?;
+        let soft_seconds: u64 = chunk[3].parse().map_err(|_| bad())?;
+        updates.push((class, OutputBufferLimit { hard_bytes, soft_bytes, soft_seconds }));
+    }
+    for (class, limit) in updates {
+        limits[class] = limit;
+    }
+    Ok(OUTPUT_BUFFER_CLASSES
+        .iter()
+        .zip(limits)
+        .map(|(name, l)| format!("{name} {} {} {}", l.hard_bytes, l.soft_bytes, l.soft_seconds))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// The limit of `class` (`normal`, `slave`/`replica`, `pubsub`) in a canonical
+/// `client-output-buffer-limit` value; no limit when the class is missing.
+pub fn output_buffer_limit_in(spec: &str, class: &str) -> OutputBufferLimit {
+    let class = if class.eq_ignore_ascii_case("replica") { "slave" } else { class };
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    for chunk in words.chunks(4) {
+        if chunk.len() == 4 && chunk[0].eq_ignore_ascii_case(class) {
+            return OutputBufferLimit {
+                hard_bytes: parse_memory(chunk[1]).unwrap_or(0),
+                soft_bytes: parse_memory(chunk[2]).unwrap_or(0),
+                soft_seconds: chunk[3].parse().unwrap_or(0),
+            };
+        }
+    }
+    OutputBufferLimit::default()
+}
+
+impl Config {
+    /// This configuration's output buffer limit for a client class.
+    pub fn output_buffer_limit(&self, class: &str) -> OutputBufferLimit {
+        output_buffer_limit_in(&self.client_output_buffer_limit, class)
+    }
+}
+
+fn norm_bool(v: &str) -> Result<String, String> {
+    parse_bool(v).map(yes_no)
+}
+
+fn norm_int(v: &str) -> Result<String, String> {
+    parse_int::<i64>(v).map(|n| n.to_string())
+}
+
+fn norm_string(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
 }
 
 macro_rules! param {
     ($name:literal, $alias:expr, $imm:expr, $field:ident, u64) => {
+        param!($name, $alias, $imm, $field, u64, Support::Full)
+    };
+    ($name:literal, $alias:expr, $imm:expr, $field:ident, u64, $support:expr) => {
         Param {
             name: $name,
             alias: $alias,
             immutable: $imm,
+            protected: false,
+            support: $support,
             get: |c| c.$field.to_string(),
             set: |c, v| {
                 c.$field = parse_int(v)?;
@@ -241,10 +431,15 @@ macro_rules! param {
         }
     };
     ($name:literal, $alias:expr, $imm:expr, $field:ident, i64) => {
+        param!($name, $alias, $imm, $field, i64, Support::Full)
+    };
+    ($name:literal, $alias:expr, $imm:expr, $field:ident, i64, $support:expr) => {
         Param {
             name: $name,
             alias: $alias,
             immutable: $imm,
+            protected: false,
+            support: $support,
             get: |c| c.$field.to_string(),
             set: |c, v| {
                 c.$field = parse_int(v)?;
@@ -257,6 +452,8 @@ macro_rules! param {
             name: $name,
             alias: $alias,
             immutable: $imm,
+            protected: false,
+            support: Support::Full,
             get: |c| c.$field.to_string(),
             set: |c, v| {
                 c.$field = parse_mem(v)?;
@@ -265,10 +462,15 @@ macro_rules! param {
         }
     };
     ($name:literal, $alias:expr, $imm:expr, $field:ident, bool) => {
+        param!($name, $alias, $imm, $field, bool, Support::Full)
+    };
+    ($name:literal, $alias:expr, $imm:expr, $field:ident, bool, $support:expr) => {
         Param {
             name: $name,
             alias: $alias,
             immutable: $imm,
+            protected: false,
+            support: $support,
             get: |c| yes_no(c.$field),
             set: |c, v| {
                 c.$field = parse_bool(v)?;
@@ -281,9 +483,48 @@ macro_rules! param {
             name: $name,
             alias: $alias,
             immutable: $imm,
+            protected: false,
+            support: Support::Full,
             get: |c| c.$field.clone(),
             set: |c, v| {
                 c.$field = v.to_string();
+                Ok(())
+            },
+        }
+    };
+    ($name:literal, $alias:expr, $imm:expr, $field:ident, enum $allowed:expr) => {
+        param!($name, $alias, $imm, $field, enum $allowed, Support::Full)
+    };
+    ($name:literal, $alias:expr, $imm:expr, $field:ident, enum $allowed:expr, $support:expr) => {
+        Param {
+            name: $name,
+            alias: $alias,
+            immutable: $imm,
+            protected: false,
+            support: $support,
+            get: |c| c.$field.clone(),
+            set: |c, v| {
+                c.$field = parse_enum(v, $allowed)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A redis.conf parameter Mayfly has no field for: only `$default` is accepted (see
+/// [`Support::DefaultOnly`]); `$norm` validates and normalises the value.
+macro_rules! fixed {
+    ($name:literal, $alias:expr, $imm:expr, $default:literal, $norm:expr, $why:expr) => {
+        Param {
+            name: $name,
+            alias: $alias,
+            immutable: $imm,
+            protected: false,
+            support: Support::DefaultOnly($why),
+            get: |c| c.compat.get($name).cloned().unwrap_or_else(|| $default.to_string()),
+            set: |c, v| {
+                let n = ($norm)(v)?;
+                c.compat.insert($name, n);
                 Ok(())
             },
         }
@@ -295,6 +536,8 @@ pub static PARAMS: &[Param] = &[
         name: "port",
         alias: None,
         immutable: true,
+        protected: false,
+        support: Support::Full,
         get: |c| c.port.to_string(),
         set: |c, v| {
             c.port = parse_int(v)?;
@@ -302,6 +545,8 @@ pub static PARAMS: &[Param] = &[
         },
     },
     param!("bind", None, true, bind, string),
+    param!("tcp-backlog", None, true, tcp_backlog, u64),
+    param!("protected-mode", None, false, protected_mode, bool),
     param!("requirepass", None, false, requirepass, string),
     param!("maxclients", None, false, maxclients, u64),
     param!("timeout", None, false, timeout_s, u64),
@@ -310,6 +555,8 @@ pub static PARAMS: &[Param] = &[
         name: "proto-max-bulk-len",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| c.proto_max_bulk_len.to_string(),
         set: |c, v| {
             let n = parse_mem(v)?;
@@ -326,6 +573,8 @@ pub static PARAMS: &[Param] = &[
         name: "client-query-buffer-limit",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| c.client_query_buffer_limit.to_string(),
         set: |c, v| {
             let n = parse_mem(v)?;
@@ -339,9 +588,24 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "client-output-buffer-limit",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.client_output_buffer_limit.clone(),
+        set: |c, v| {
+            c.client_output_buffer_limit =
+                merge_output_buffer_limits(&c.client_output_buffer_limit, v)?;
+            Ok(())
+        },
+    },
+    Param {
         name: "databases",
         alias: None,
         immutable: true,
+        protected: false,
+        support: Support::Full,
         get: |c| c.databases.to_string(),
         set: |c, v| {
             c.databases = parse_int(v)?;
@@ -352,6 +616,8 @@ pub static PARAMS: &[Param] = &[
         name: "hz",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| c.hz.to_string(),
         set: |c, v| {
             c.hz = parse_int::<u64>(v)?.clamp(1, 500);
@@ -363,6 +629,8 @@ pub static PARAMS: &[Param] = &[
         name: "maxmemory-policy",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| c.maxmemory_policy.name().to_string(),
         set: |c, v| {
             c.maxmemory_policy = EvictionPolicy::parse(v).ok_or("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, allkeys-s3fifo")?;
@@ -380,7 +648,14 @@ pub static PARAMS: &[Param] = &[
         list_max_listpack_size,
         i64
     ),
-    param!("list-compress-depth", None, false, list_compress_depth, u64),
+    param!(
+        "list-compress-depth",
+        None,
+        false,
+        list_compress_depth,
+        u64,
+        Support::DefaultOnly("list node compression is not implemented")
+    ),
     param!(
         "hash-max-listpack-entries",
         Some("hash-max-ziplist-entries"),
@@ -416,6 +691,8 @@ pub static PARAMS: &[Param] = &[
         name: "stream-node-max-entries",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| c.stream_node_max_entries.to_string(),
         set: |c, v| {
             let n: i64 = parse_int(v)?;
@@ -425,28 +702,175 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!("slowlog-log-slower-than", None, false, slowlog_log_slower_than, i64),
-    param!("slowlog-max-len", None, false, slowlog_max_len, u64),
-    param!("latency-tracking", None, false, latency_tracking, bool),
-    param!("lazyfree-lazy-eviction", None, false, lazyfree_lazy_eviction, bool),
-    param!("lazyfree-lazy-expire", None, false, lazyfree_lazy_expire, bool),
-    param!("lazyfree-lazy-server-del", None, false, lazyfree_lazy_server_del, bool),
-    param!("lazyfree-lazy-user-del", None, false, lazyfree_lazy_user_del, bool),
-    param!("lazyfree-lazy-user-flush", None, false, lazyfree_lazy_user_flush, bool),
-    param!("save", None, false, save, string),
-    param!("appendonly", None, false, appendonly, bool),
-    param!("appendfsync", None, false, appendfsync, string),
-    param!("appendfilename", None, true, appendfilename, string),
-    param!("dir", None, false, dir, string),
-    param!("dbfilename", None, false, dbfilename, string),
-    param!("loglevel", None, false, loglevel, string),
+    param!(
+        "slowlog-log-slower-than",
+        None,
+        false,
+        slowlog_log_slower_than,
+        i64,
+        Support::DefaultOnly(NO_SLOWLOG)
+    ),
+    param!("slowlog-max-len", None, false, slowlog_max_len, u64, Support::DefaultOnly(NO_SLOWLOG)),
+    param!(
+        "latency-tracking",
+        None,
+        false,
+        latency_tracking,
+        bool,
+        Support::DefaultOnly(NO_LATENCY)
+    ),
+    fixed!("latency-monitor-threshold", None, false, "0", norm_int, NO_LATENCY),
+    param!(
+        "lazyfree-lazy-eviction",
+        None,
+        false,
+        lazyfree_lazy_eviction,
+        bool,
+        Support::DefaultOnly(NO_LAZYFREE_SWITCH)
+    ),
+    param!(
+        "lazyfree-lazy-expire",
+        None,
+        false,
+        lazyfree_lazy_expire,
+        bool,
+        Support::DefaultOnly(NO_LAZYFREE_SWITCH)
+    ),
+    param!(
+        "lazyfree-lazy-server-del",
+        None,
+        false,
+        lazyfree_lazy_server_del,
+        bool,
+        Support::DefaultOnly(NO_LAZYFREE_SWITCH)
+    ),
+    param!(
+        "lazyfree-lazy-user-del",
+        None,
+        false,
+        lazyfree_lazy_user_del,
+        bool,
+        Support::DefaultOnly(NO_LAZYFREE_SWITCH)
+    ),
+    param!(
+        "lazyfree-lazy-user-flush",
+        None,
+        false,
+        lazyfree_lazy_user_flush,
+        bool,
+        Support::DefaultOnly(NO_LAZYFREE_SWITCH)
+    ),
+    fixed!(
+        "activerehashing",
+        None,
+        false,
+        "yes",
+        norm_bool,
+        "the keyspace grows segment by segment and never rehashes all at once"
+    ),
+    Param {
+        name: "save",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::DefaultOnly(NO_PERSISTENCE),
+        get: |c| c.save.clone(),
+        set: |c, v| {
+            c.save = parse_save(v)?;
+            Ok(())
+        },
+    },
+    param!("appendonly", None, false, appendonly, bool, Support::DefaultOnly(NO_PERSISTENCE)),
+    param!(
+        "appendfsync",
+        None,
+        false,
+        appendfsync,
+        enum &["always", "everysec", "no"],
+        Support::DefaultOnly(NO_PERSISTENCE)
+    ),
+    Param {
+        name: "appendfilename",
+        alias: None,
+        immutable: true,
+        protected: false,
+        support: Support::DefaultOnly(NO_PERSISTENCE),
+        get: |c| c.appendfilename.clone(),
+        set: |c, v| {
+            c.appendfilename = v.to_string();
+            Ok(())
+        },
+    },
+    fixed!("appenddirname", None, true, "appendonlydir", norm_string, NO_PERSISTENCE),
+    fixed!("no-appendfsync-on-rewrite", None, false, "no", norm_bool, NO_PERSISTENCE),
+    fixed!("rdbcompression", None, false, "yes", norm_bool, NO_PERSISTENCE),
+    fixed!("rdbchecksum", None, true, "yes", norm_bool, NO_PERSISTENCE),
+    fixed!("stop-writes-on-bgsave-error", None, false, "yes", norm_bool, NO_PERSISTENCE),
+    Param {
+        name: "dir",
+        alias: None,
+        immutable: false,
+        protected: true,
+        support: Support::Full,
+        get: |c| c.dir.clone(),
+        set: |c, v| {
+            c.dir = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "dbfilename",
+        alias: None,
+        immutable: false,
+        protected: true,
+        support: Support::Full,
+        get: |c| c.dbfilename.clone(),
+        set: |c, v| {
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = v.to_string();
+            Ok(())
+        },
+    },
+    param!("loglevel", None, false, loglevel, enum &["debug", "verbose", "notice", "warning"]),
     param!("logfile", None, true, logfile, string),
-    param!("daemonize", None, true, daemonize, bool),
-    param!("protected-mode", None, false, protected_mode, bool),
+    param!("pidfile", None, true, pidfile, string),
+    param!(
+        "daemonize",
+        None,
+        true,
+        daemonize,
+        bool,
+        Support::DefaultOnly(
+            "running in the background is not supported; run mayfly under a supervisor such as systemd (deploy/mayfly.service)"
+        )
+    ),
+    fixed!(
+        "supervised",
+        None,
+        true,
+        "no",
+        |v: &str| parse_enum(v, &["upstart", "systemd", "auto", "no"]),
+        "supervisor notifications (sd_notify) are not implemented; under systemd use Type=simple"
+    ),
+    fixed!("syslog-enabled", None, true, "no", norm_bool, "logging to syslog is not implemented"),
+    param!("always-show-logo", None, true, always_show_logo, bool),
+    param!("shutdown-timeout", None, false, shutdown_timeout_s, u64),
+    fixed!(
+        "unixsocket",
+        None,
+        true,
+        "",
+        norm_string,
+        "Unix-domain sockets are not supported yet; clients connect over TCP"
+    ),
     Param {
         name: "shards",
         alias: None,
         immutable: true,
+        protected: false,
+        support: Support::Full,
         get: |c| c.shards.to_string(),
         set: |c, v| {
             c.shards = parse_int(v)?;
@@ -454,12 +878,23 @@ pub static PARAMS: &[Param] = &[
         },
     },
     param!("use-smt", None, true, use_smt, bool),
-    param!("io-threads", None, true, io_threads, u64),
-    param!("enable-debug-command", None, true, enable_debug_command, string),
+    param!(
+        "io-threads",
+        None,
+        true,
+        io_threads,
+        u64,
+        Support::DefaultOnly("Mayfly's shard threads do their own network I/O")
+    ),
+    param!("enable-debug-command", None, true, enable_debug_command, enum PROTECTED_ACTION),
+    param!("enable-protected-configs", None, true, enable_protected_configs, enum PROTECTED_ACTION),
+    param!("enable-module-command", None, true, enable_module_command, enum PROTECTED_ACTION),
     Param {
         name: "notify-keyspace-events",
         alias: None,
         immutable: false,
+        protected: false,
+        support: Support::Full,
         get: |c| crate::notify::render_flags(c.notify_keyspace_events),
         set: |c, v| {
             c.notify_keyspace_events = crate::notify::parse_flags(v)
@@ -467,9 +902,39 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!("busy-reply-threshold", Some("lua-time-limit"), false, busy_reply_threshold, u64),
-    param!("client-output-buffer-limit", None, false, client_output_buffer_limit, string),
-    param!("replica-read-only", Some("slave-read-only"), false, replica_read_only, bool),
+    param!(
+        "busy-reply-threshold",
+        Some("lua-time-limit"),
+        false,
+        busy_reply_threshold,
+        u64,
+        Support::DefaultOnly(NO_SCRIPTING)
+    ),
+    param!(
+        "replica-read-only",
+        Some("slave-read-only"),
+        false,
+        replica_read_only,
+        bool,
+        Support::DefaultOnly(NO_REPLICATION)
+    ),
+    fixed!(
+        "replica-serve-stale-data",
+        Some("slave-serve-stale-data"),
+        false,
+        "yes",
+        norm_bool,
+        NO_REPLICATION
+    ),
+    fixed!("repl-diskless-sync-delay", None, false, "5", norm_int, NO_REPLICATION),
+    fixed!(
+        "propagation-error-behavior",
+        None,
+        false,
+        "ignore",
+        |v: &str| parse_enum(v, &["ignore", "panic", "panic-on-replicas"]),
+        NO_REPLICATION
+    ),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -486,7 +951,34 @@ impl Config {
         let p = find_param(name).ok_or_else(|| {
             format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
         })?;
+        p.apply(self, value)
+    }
+
+    /// Sets one parameter from a config file line or a command-line flag: the value is
+    /// parsed and stored, but whether it is supported is checked once everything is read
+    /// ([`Config::refused`]), so a later directive can put back a default (`mayfly
+    /// redis.conf --save ""` over a file with save points), as on redis-server's command line.
+    pub fn load(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let p = find_param(name).ok_or_else(|| format!("Unknown option '{name}'"))?;
         (p.set)(self, value)
+    }
+
+    /// The parameters set to a value Mayfly refuses (see [`Support::DefaultOnly`]), each with
+    /// the reason.
+    pub fn refused(&self) -> Vec<String> {
+        let default = Config::default();
+        PARAMS
+            .iter()
+            .filter_map(|p| match p.support {
+                Support::DefaultOnly(why) if (p.get)(self) != (p.get)(&default) => Some(format!(
+                    "{} '{}' is refused: {why}. Only the default ('{}') is accepted",
+                    p.name,
+                    (p.get)(self),
+                    (p.get)(&default)
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
@@ -523,5 +1015,65 @@ mod tests {
         let err = c.set("notify-keyspace-events", "KQ").unwrap_err();
         assert_eq!(err, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
         assert_eq!(c.get("notify-keyspace-events").unwrap(), "AK");
+    }
+
+    #[test]
+    fn default_only_parameters_refuse_other_values() {
+        let mut c = Config::default();
+        c.set("appendonly", "no").unwrap();
+        c.set("save", "").unwrap();
+        c.set("appendfsync", "EVERYSEC").unwrap();
+        c.set("activerehashing", "yes").unwrap();
+        let err = c.set("appendonly", "yes").unwrap_err();
+        assert!(err.contains("persistence is not available yet"), "{err}");
+        assert!(c.set("save", "900 1").unwrap_err().contains("persistence is not available yet"));
+        assert_eq!(c.set("save", "900").unwrap_err(), "Invalid save parameters");
+        assert_eq!(c.set("save", "0 1").unwrap_err(), "Invalid save parameters");
+        assert!(c.set("appendfsync", "always").is_err());
+        assert!(c.set("appendfsync", "sometimes").unwrap_err().starts_with("argument(s) must"));
+        assert!(c.set("daemonize", "yes").is_err());
+        assert!(c.set("latency-monitor-threshold", "1").is_err());
+        assert_eq!(c.get("appendonly").unwrap(), "no");
+        assert_eq!(c.get("save").unwrap(), "");
+    }
+
+    #[test]
+    fn protected_actions_and_enums() {
+        let mut c = Config::default();
+        assert_eq!(c.get("enable-debug-command").unwrap(), "no");
+        c.set("enable-debug-command", "LOCAL").unwrap();
+        assert_eq!(c.get("enable-debug-command").unwrap(), "local");
+        let err = c.set("enable-debug-command", "maybe").unwrap_err();
+        assert_eq!(err, "argument(s) must be one of the following: no, yes, local");
+        c.set("loglevel", "verbose").unwrap();
+        assert!(c.set("loglevel", "loud").is_err());
+        assert!(c.set("dbfilename", "a/b.rdb").is_err());
+        c.set("dbfilename", "x.rdb").unwrap();
+    }
+
+    #[test]
+    fn output_buffer_limits_merge_by_class() {
+        let mut c = Config::default();
+        c.set("client-output-buffer-limit", "normal 1mb 512kb 10").unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit").unwrap(),
+            "normal 1048576 524288 10 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        assert_eq!(
+            c.output_buffer_limit("normal"),
+            OutputBufferLimit { hard_bytes: 1 << 20, soft_bytes: 512 << 10, soft_seconds: 10 }
+        );
+        c.set("client-output-buffer-limit", "replica 1 2 3 pubsub 0 0 0").unwrap();
+        assert_eq!(c.output_buffer_limit("slave").soft_seconds, 3);
+        assert_eq!(c.output_buffer_limit("pubsub"), OutputBufferLimit::default());
+        assert_eq!(
+            c.set("client-output-buffer-limit", "normal 1 2").unwrap_err(),
+            "Wrong number of arguments in buffer limit configuration."
+        );
+        assert_eq!(
+            c.set("client-output-buffer-limit", "master 1 2 3").unwrap_err(),
+            "Invalid client class specified in buffer limit configuration."
+        );
+        assert!(c.set("client-output-buffer-limit", "normal x 2 3").is_err());
     }
 }

@@ -11,6 +11,7 @@
 //!     │      pub/sub registries, the tick and the shard loop
 //!   rt/      io_uring ring, task executor, SPSC mesh, park/notify, timers (no Redis)
 //!   mem/     per-shard jemalloc arenas and the memory book (no Redis)
+//!   log      the server log in redis-server's line format (no dependencies)
 //! ```
 //! The RESP codec is its own crate (`mayfly-resp`), shared with the AOF and replication.
 //! A request: the connection's task parses it on the shard that accepted it, the dispatcher
@@ -22,6 +23,7 @@
 
 pub mod conn;
 pub mod coord;
+pub mod log;
 pub mod mem;
 pub mod rt;
 pub mod server;

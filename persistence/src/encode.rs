@@ -312,7 +312,7 @@ impl Body<'_> {
                     TYPE_HASH
                 }
             }
-            ValueRef::Stream(_) => TYPE_STREAM_LISTPACKS_2,
+            ValueRef::Value(Value::Stream(_)) | ValueRef::Stream(_) => TYPE_STREAM_LISTPACKS_2,
         }
     }
 
@@ -324,6 +324,9 @@ impl Body<'_> {
             ValueRef::Value(Value::Set(s)) => self.set(s),
             ValueRef::Value(Value::ZSet(z)) => self.zset(z),
             ValueRef::Value(Value::Hash(h)) => self.hash(h),
+            ValueRef::Value(Value::Stream(s)) => {
+                self.stream(&crate::stream::StreamData::from_engine(s))
+            }
             ValueRef::Stream(s) => self.stream(s),
         }
     }

@@ -504,3 +504,101 @@ mod tests {
         assert_eq!(estimate_entries_read(&s, StreamId::new(1, 0)), 2);
     }
 }
+
+/// Conversions between the codec's [`StreamData`] and the engine's stream value.
+mod engine_bridge {
+    use super::{Consumer, ConsumerGroup, PendingEntry, StreamData, StreamEntry, StreamId};
+    use bytes::Bytes;
+    use mayfly_engine::types::stream::{self as es, IdRequest, NodeLimits, Stream};
+
+    fn to_codec(id: es::StreamId) -> StreamId {
+        StreamId { ms: id.ms, seq: id.seq }
+    }
+
+    fn to_engine(id: StreamId) -> es::StreamId {
+        es::StreamId { ms: id.ms, seq: id.seq }
+    }
+
+    impl StreamData {
+        /// The codec's form of an engine stream (live entries, metadata, groups).
+        pub fn from_engine(s: &Stream) -> StreamData {
+            let meta = s.meta();
+            let entries = s
+                .iter()
+                .map(|e| StreamEntry {
+                    id: to_codec(e.id),
+                    fields: e.fields().map(|(f, v)| (f.to_bytes(), v.to_bytes())).collect(),
+                })
+                .collect();
+            let groups = s
+                .groups()
+                .map(|(name, g)| ConsumerGroup {
+                    name: name.clone(),
+                    last_id: to_codec(g.last_id),
+                    entries_read: g.entries_read,
+                    pel: g
+                        .pel()
+                        .iter()
+                        .map(|(id, n)| PendingEntry {
+                            id: to_codec(*id),
+                            delivery_time_ms: n.delivery_time_ms,
+                            delivery_count: n.delivery_count,
+                            consumer: Some(Bytes::copy_from_slice(&n.consumer)),
+                        })
+                        .collect(),
+                    consumers: g
+                        .consumers()
+                        .map(|(c, info)| Consumer {
+                            name: Bytes::copy_from_slice(c),
+                            seen_time_ms: info.seen_time_ms,
+                            pending: info.pel.iter().map(|id| to_codec(*id)).collect(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            StreamData {
+                entries,
+                length: meta.length,
+                last_id: to_codec(meta.last_id),
+                first_id: to_codec(meta.first_id),
+                max_deleted_entry_id: to_codec(meta.max_deleted_entry_id),
+                entries_added: meta.entries_added,
+                groups,
+            }
+        }
+
+        /// Builds the engine's stream: entries appended with their ids under the node
+        /// `limits`, then the metadata and groups. Err names what is inconsistent (a loader
+        /// reports it as a corrupt value).
+        pub fn to_engine(&self, limits: NodeLimits) -> Result<Stream, &'static str> {
+            let mut s = Stream::new();
+            for e in &self.entries {
+                let mut pairs: Vec<&[u8]> = Vec::with_capacity(e.fields.len() * 2);
+                for (f, v) in &e.fields {
+                    pairs.push(f);
+                    pairs.push(v);
+                }
+                s.append(IdRequest::Exact(to_engine(e.id)), &pairs, limits, 0)
+                    .map_err(|_| "Stream entry ids are not increasing")?;
+            }
+            s.set_id(
+                to_engine(self.last_id),
+                Some(self.entries_added),
+                to_engine(self.max_deleted_entry_id),
+            );
+            for g in &self.groups {
+                let pel =
+                    g.pel.iter().map(|p| (to_engine(p.id), p.delivery_time_ms, p.delivery_count));
+                let consumers = g.consumers.iter().map(|c| {
+                    (
+                        c.name.to_vec(),
+                        c.seen_time_ms,
+                        c.pending.iter().map(|id| to_engine(*id)).collect(),
+                    )
+                });
+                s.load_group(&g.name, to_engine(g.last_id), g.entries_read, pel, consumers)?;
+            }
+            Ok(s)
+        }
+    }
+}

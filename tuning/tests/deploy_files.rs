@@ -28,8 +28,10 @@ fn engine_params() -> (Vec<String>, Vec<String>) {
     for (i, _) in table.match_indices("name: \"") {
         names.extend(first_literal(&table[i..]));
     }
-    for (i, _) in table.match_indices("param!(") {
-        names.extend(first_literal(&table[i..]));
+    for pat in ["param!(", "fixed!("] {
+        for (i, _) in table.match_indices(pat) {
+            names.extend(first_literal(&table[i..]));
+        }
     }
     for (i, _) in table.match_indices("Some(\"") {
         aliases.extend(first_literal(&table[i..]));

@@ -24,6 +24,10 @@ pub struct ClientInfo {
     pub multi_len: AtomicUsize,
     pub killed: AtomicBool,
     pub qbuf: AtomicUsize,
+    /// Queued output: bytes in the static buffer, reply-list nodes, reply-list bytes (as
+    /// Redis's CLIENT LIST `obl`, `oll`, `omem`; see `conn::output`).
+    pub obl: AtomicUsize,
+    pub oll: AtomicUsize,
     pub omem: AtomicUsize,
     /// In a blocking command (CLIENT UNBLOCK acts only then).
     pub blocked: AtomicBool,
@@ -98,6 +102,8 @@ impl ClientInfo {
             multi_len: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
+            obl: AtomicUsize::new(0),
+            oll: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
             unblock: AtomicU8::new(0),
@@ -133,9 +139,11 @@ impl ClientInfo {
         };
         let flags = if self.in_multi.load(Ordering::Relaxed) { "x" } else { "N" };
         let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let obl = self.obl.load(Ordering::Relaxed);
+        let oll = self.oll.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -148,6 +156,8 @@ impl ClientInfo {
             multi,
             qbuf,
             16384usize.saturating_sub(qbuf),
+            obl,
+            oll,
             omem,
             16384 + qbuf + omem,
             cmd,

@@ -12,6 +12,7 @@
 //! state.
 
 pub mod client;
+pub mod output;
 
 use std::future::Future;
 use std::os::fd::RawFd;
@@ -36,6 +37,9 @@ pub trait Service: Sync + 'static {
         conn: &'a mut Conn,
         argv: Vec<Bytes>,
     ) -> impl Future<Output = Reply> + 'a;
+    /// Decides whether a new connection is served: Err with the bytes to write before closing
+    /// it (protected mode).
+    fn admit(&self, conn: &mut Conn) -> Result<(), &'static [u8]>;
     /// Releases what the connection holds elsewhere (watches, subscriptions) when it closes.
     fn on_close<'a>(&'a self, conn: &'a mut Conn) -> impl Future<Output = ()> + 'a;
 }
@@ -46,6 +50,8 @@ const BATCH: usize = 1024;
 const FLUSH_BYTES: usize = 256 * 1024;
 /// Read size for single-shot recv (no provided buffers).
 const READ_SIZE: usize = 16 * 1024;
+/// A request at least this long gets the read buffer's remainder moved out of its allocation.
+const LARGE_REQUEST_BYTES: usize = 64 * 1024;
 
 /// Per-connection state, owned by the connection's task.
 pub struct Conn {
@@ -61,8 +67,16 @@ pub struct Conn {
     /// Close once the current reply is written (QUIT, protocol errors).
     pub close_after_reply: bool,
     pub watch: crate::coord::multi::WatchState,
+    /// Close at once, dropping replies not yet written (a cross-protocol request, a peer that
+    /// went away during a long command).
+    pub close_now: bool,
+    /// The peer is on the loopback interface (127.0.0.1, ::1) or a Unix socket: what Redis
+    /// calls a local client (protected mode, `enable-*-command local`).
+    pub local: bool,
     /// Bytes received and not yet parsed.
     pub rbuf: BytesMut,
+    /// Replies not yet taken by the kernel.
+    pub output: output::Output,
     /// Pub/Sub subscriptions of this connection.
     pub subs: crate::shard::pubsub::ClientSubs,
     /// The reply is an array of separate replies to write one after another (SUBSCRIBE).
@@ -137,6 +151,55 @@ fn sockaddr_string(fd: RawFd, peer: bool) -> String {
         }
         _ => "?:0".into(),
     }
+}
+
+/// Whether the peer of `fd` is local as Redis counts it: exactly 127.0.0.1 or ::1, or a Unix
+/// socket (an IPv4-mapped ::ffff:127.0.0.1 or 127.0.0.2 is not).
+fn peer_is_local(fd: RawFd) -> bool {
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = &mut storage as *mut libc::sockaddr_storage as *mut libc::sockaddr;
+    // SAFETY: the kernel writes at most `len` bytes into storage.
+    if unsafe { libc::getpeername(fd, p, &mut len) } != 0 {
+        return false;
+    }
+    match storage.ss_family as i32 {
+        libc::AF_UNIX => true,
+        libc::AF_INET => {
+            // SAFETY: family says this is a sockaddr_in.
+            let a = unsafe { &*(p as *const libc::sockaddr_in) };
+            std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))
+                == std::net::Ipv4Addr::LOCALHOST
+        }
+        libc::AF_INET6 => {
+            // SAFETY: family says this is a sockaddr_in6.
+            let a = unsafe { &*(p as *const libc::sockaddr_in6) };
+            std::net::Ipv6Addr::from(a.sin6_addr.s6_addr) == std::net::Ipv6Addr::LOCALHOST
+        }
+        _ => false,
+    }
+}
+
+/// TCP keepalive as Redis sets it: probes after `interval_s` idle, then every third of it,
+/// three probes before the connection is dropped.
+fn set_keepalive(fd: RawFd, interval_s: u64) {
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: setsockopt on a socket we own with a valid int option.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                &value as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    };
+    let idle = interval_s.clamp(1, i32::MAX as u64) as libc::c_int;
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (idle / 3).max(1));
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
 }
 
 fn close_fd(fd: RawFd) {
@@ -396,8 +459,15 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
     ));
     clients.insert(info.clone());
     rt.env.borrow_mut().stats.connections_received += 1;
-    let requirepass_set =
-        rt.shared.config.read().map(|c| !c.requirepass.is_empty()).unwrap_or(false);
+    let (requirepass_set, keepalive_s) = rt
+        .shared
+        .config
+        .read()
+        .map(|c| (!c.requirepass.is_empty(), c.tcp_keepalive_s))
+        .unwrap_or((false, 0));
+    if keepalive_s > 0 {
+        set_keepalive(fd, keepalive_s);
+    }
     let receiver = if rt::ring().borrow().features.multishot_recv {
         Receiver::multi()
     } else {
@@ -412,8 +482,11 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
         multi: None,
         multi_failed: false,
         close_after_reply: false,
+        close_now: false,
+        local: peer_is_local(fd),
         watch: Default::default(),
         rbuf: BytesMut::with_capacity(READ_SIZE),
+        output: output::Output::new(READ_SIZE),
         subs: Default::default(),
         split_reply: false,
         reply_off: false,
@@ -422,9 +495,16 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
         receiver,
     };
     drop(rt);
-    serve_loop(&mut conn, service).await;
-    // Drop the recv op (cancelling it) before the fd goes away.
+    match service.admit(&mut conn) {
+        Ok(()) => serve_loop(&mut conn, service).await,
+        Err(refusal) => {
+            conn.output.queue.extend_from_slice(refusal);
+            let _ = conn.output.flush(fd).await;
+        }
+    }
+    // Drop the recv and send ops (cancelling them) before the fd goes away.
     conn.receiver = Receiver::Single { inflight: None, spare: Vec::new(), rx_ns: 0 };
+    conn.output = output::Output::new(0);
     close_fd(fd);
     clients.remove(id);
     clients.connected.fetch_sub(1, Ordering::Relaxed);
@@ -443,8 +523,66 @@ fn limits(conn: &Conn) -> (Limits, usize) {
     )
 }
 
+/// Settings the serve loop reads from the configuration once per wait (CONFIG SET applies to
+/// connected clients from their next read on).
+struct LoopSettings {
+    output_limit: mayfly_engine::config::OutputBufferLimit,
+    idle_timeout_s: u64,
+}
+
+fn loop_settings(conn: &Conn) -> LoopSettings {
+    let rt = here();
+    let c = rt.shared.config.read();
+    let (limit, idle) = c
+        .map(|c| {
+            let class = if conn.subs.active() { "pubsub" } else { "normal" };
+            (c.output_buffer_limit(class), c.timeout_s)
+        })
+        .unwrap_or_default();
+    LoopSettings { output_limit: limit, idle_timeout_s: idle }
+}
+
+/// Publishes the connection's output figures for CLIENT LIST.
+fn publish_output_stats(conn: &Conn) {
+    let (obl, oll, omem) = conn.output.stats();
+    conn.info.obl.store(obl, Ordering::Relaxed);
+    conn.info.oll.store(oll, Ordering::Relaxed);
+    conn.info.omem.store(omem, Ordering::Relaxed);
+}
+
+/// What ended a serve loop's wait.
+enum Woke {
+    Received(Result<usize, ()>),
+    Sent(Result<(), i32>),
+    Mail,
+    Timer,
+}
+
+/// Runs `fut` while watching the client's socket, for a command that may wait long (DEBUG
+/// SLEEP): bytes that arrive meanwhile are kept for later, and a peer that goes away ends
+/// the wait at once: None, and the connection closes without a reply. So no command keeps a
+/// dead connection (and its maxclients slot) alive.
+pub async fn unless_closed<F: Future>(conn: &mut Conn, fut: F) -> Option<F::Output> {
+    let qbuf_limit = limits(conn).1;
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if conn.rbuf.len() > qbuf_limit {
+            // Too much pipelined meanwhile: stop reading; the serve loop closes the client
+            // after the reply, as it would have.
+            return Some(fut.await);
+        }
+        match rt::race(fut.as_mut(), conn.receiver.recv(conn.fd, &mut conn.rbuf)).await {
+            rt::Either::Left(out) => return Some(out),
+            rt::Either::Right(Ok(_)) => continue,
+            rt::Either::Right(Err(())) => {
+                conn.close_now = true;
+                return None;
+            }
+        }
+    }
+}
+
 async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
-    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SIZE);
     let mut parser = RequestParser::new();
     let (mut limits, mut qbuf_limit) = limits(conn);
     // When the parser knows how long the pending request is, skip parsing until it is all here.
@@ -453,24 +591,46 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
         let mut executed = 0;
         // Set when the batch stopped at a limit with requests possibly still in `rbuf`.
         let mut stopped_at_limit = false;
+        let settings = loop_settings(conn);
+        let cap = output::Output::cap(&settings.output_limit);
         loop {
             if need.is_some_and(|n| conn.rbuf.len() < n) {
+                break;
+            }
+            if conn.output.pending() >= cap {
+                // The client does not read its replies: stop executing its requests until it
+                // does (or the output limit closes it below).
+                stopped_at_limit = true;
                 break;
             }
             match parser.parse(&conn.rbuf, &limits) {
                 Ok(Parsed::Request { args, consumed }) => {
                     need = None;
                     let frame = conn.rbuf.split_to(consumed).freeze();
+                    if consumed >= LARGE_REQUEST_BYTES {
+                        // What is left of the read buffer still shares the frame's
+                        // allocation: moving it to a fresh one lets a large request's bytes be
+                        // freed as soon as its arguments are (a 512 MB SET kept its 512 MB
+                        // buffer alive on an idle connection until its next read).
+                        let mut fresh = BytesMut::with_capacity(READ_SIZE.max(conn.rbuf.len()));
+                        fresh.extend_from_slice(&conn.rbuf);
+                        conn.rbuf = fresh;
+                    }
                     let argv = resp::to_args(&frame, &args);
+                    drop(frame);
                     let reply = service.dispatch(conn, argv).await;
+                    if conn.close_now {
+                        return;
+                    }
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
                         here().env.borrow_mut().stats.record_error(text);
                     }
+                    let out = &mut conn.output.queue;
                     // Pub/Sub messages (keyspace events of this very command included) go
                     // out before the reply, as Redis writes them.
                     if let Some(mb) = &conn.subs.mailbox {
                         for msg in mb.drain() {
-                            resp::encode(&msg, conn.resp3, &mut wbuf);
+                            resp::encode(&msg, conn.resp3, out);
                         }
                     }
                     // CLIENT REPLY: OFF drops every reply, SKIP the next command's only; ON
@@ -481,21 +641,22 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                         conn.split_reply = false;
                         if let mayfly_engine::reply::Reply::Array(parts) = &reply {
                             for part in parts {
-                                resp::encode(part, conn.resp3, &mut wbuf);
+                                resp::encode(part, conn.resp3, out);
                             }
                         }
                     } else if !silenced {
-                        resp::encode(&reply, conn.resp3, &mut wbuf);
+                        resp::encode(&reply, conn.resp3, out);
                     }
+                    drop(reply);
                     executed += 1;
                     if conn.close_after_reply {
-                        let _ = rt::send_all(conn.fd, wbuf).await;
+                        let _ = conn.output.flush(conn.fd).await;
                         return;
                     }
                     if limits.authenticated != conn.authenticated {
                         (limits, qbuf_limit) = self::limits(conn);
                     }
-                    if executed >= BATCH || wbuf.len() >= FLUSH_BYTES {
+                    if executed >= BATCH || conn.output.queue.len() >= FLUSH_BYTES {
                         stopped_at_limit = true;
                         break;
                     }
@@ -505,6 +666,11 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 }
                 Ok(Parsed::Incomplete { need: n }) => {
                     need = n;
+                    if let Some(n) = n {
+                        // Room for the whole request at once: a large bulk is read into place
+                        // instead of through repeated doublings (each a copy at peak 1.5x).
+                        conn.rbuf.reserve(n.saturating_sub(conn.rbuf.len()).min(qbuf_limit));
+                    }
                     break;
                 }
                 Err(e) => {
@@ -512,8 +678,8 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                     if let mayfly_engine::reply::Reply::Error(text) = &reply {
                         here().env.borrow_mut().stats.record_error(text);
                     }
-                    resp::encode(&reply, conn.resp3, &mut wbuf);
-                    let _ = rt::send_all(conn.fd, wbuf).await;
+                    resp::encode(&reply, conn.resp3, &mut conn.output.queue);
+                    let _ = conn.output.flush(conn.fd).await;
                     return;
                 }
             }
@@ -523,23 +689,28 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 return;
             }
             for msg in mb.drain() {
-                resp::encode(&msg, conn.resp3, &mut wbuf);
+                resp::encode(&msg, conn.resp3, &mut conn.output.queue);
             }
         }
-        if !wbuf.is_empty() {
-            here().env.borrow_mut().stats.net_output_bytes += wbuf.len() as u64;
-            match rt::send_all(conn.fd, wbuf).await {
-                Ok(b) => wbuf = b,
-                Err(_) => return,
-            }
-            if wbuf.capacity() > 4 * FLUSH_BYTES {
-                wbuf = Vec::with_capacity(READ_SIZE);
-            }
+        let now_ms = rt::monotonic_us() / 1000;
+        if let Some(overrun) = conn.output.over_limit(&settings.output_limit, now_ms) {
+            crate::log::warning(&format!(
+                "Client {} closed for overcoming of output buffer limits ({}).",
+                conn.info.describe(mayfly_engine::clock::unix_time_ms()),
+                if overrun == output::Overrun::Hard { "hard" } else { "soft" }
+            ));
+            return;
         }
+        if !conn.output.queue.is_empty() {
+            here().env.borrow_mut().stats.net_output_bytes += conn.output.queue.len() as u64;
+            conn.output.start(conn.fd);
+        }
+        publish_output_stats(conn);
         if conn.info.killed.load(Ordering::Relaxed) {
             return;
         }
-        if stopped_at_limit {
+        let reading = conn.output.pending() < cap;
+        if stopped_at_limit && reading {
             // More requests may be buffered (their bytes already read, so no recv would
             // announce them): give the other tasks a turn, then go on with them.
             exec::yield_now().await;
@@ -550,24 +721,79 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
             return;
         }
         conn.info.qbuf.store(conn.rbuf.len(), Ordering::Relaxed);
-        let received = match conn.subs.mailbox.clone() {
-            // A subscriber waits for its socket and its mailbox at once.
-            Some(mb) => {
-                match rt::race(conn.receiver.recv(conn.fd, &mut conn.rbuf), mb.ready()).await {
-                    rt::Either::Left(r) => r,
-                    rt::Either::Right(()) => continue,
+        // Wake for: the socket's bytes (unless the output is over its cap), the send in
+        // flight, the mailbox of a subscriber, and the idle timeout or soft output limit.
+        let mut deadline_ms = conn.output.soft_deadline_ms(&settings.output_limit);
+        if settings.idle_timeout_s > 0 && !conn.subs.active() {
+            let last = conn.info.last_interaction_ms.load(Ordering::Relaxed);
+            let idle_at = last + settings.idle_timeout_s * 1000;
+            let idle_in = idle_at.saturating_sub(mayfly_engine::clock::unix_time_ms());
+            let at = now_ms + idle_in;
+            deadline_ms = Some(deadline_ms.map_or(at, |d| d.min(at)));
+        }
+        let mailbox = conn.subs.mailbox.clone();
+        let fd = conn.fd;
+        let sending = conn.output.is_sending();
+        let woke = {
+            let (receiver, rbuf, out) = (&mut conn.receiver, &mut conn.rbuf, &mut conn.output);
+            let recv = async move {
+                if reading {
+                    Woke::Received(receiver.recv(fd, rbuf).await)
+                } else {
+                    std::future::pending().await
                 }
+            };
+            let sent = async move {
+                if sending {
+                    Woke::Sent(out.progress(fd).await)
+                } else {
+                    std::future::pending().await
+                }
+            };
+            let mail = async move {
+                match mailbox {
+                    Some(mb) => {
+                        mb.ready().await;
+                        Woke::Mail
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let timer = async move {
+                match deadline_ms {
+                    Some(at) => {
+                        rt::sleep_ms(at.saturating_sub(rt::monotonic_us() / 1000)).await;
+                        Woke::Timer
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            match rt::race(recv, rt::race(sent, rt::race(mail, timer))).await {
+                rt::Either::Left(w)
+                | rt::Either::Right(rt::Either::Left(w))
+                | rt::Either::Right(rt::Either::Right(rt::Either::Left(w)))
+                | rt::Either::Right(rt::Either::Right(rt::Either::Right(w))) => w,
             }
-            None => conn.receiver.recv(conn.fd, &mut conn.rbuf).await,
         };
-        match received {
-            Ok(n) => {
+        match woke {
+            Woke::Received(Ok(n)) => {
                 here().env.borrow_mut().stats.net_input_bytes += n as u64;
                 conn.info
                     .last_interaction_ms
                     .store(mayfly_engine::clock::unix_time_ms(), Ordering::Relaxed);
             }
-            Err(()) => return,
+            Woke::Received(Err(())) | Woke::Sent(Err(_)) => return,
+            Woke::Sent(Ok(())) | Woke::Mail => {}
+            Woke::Timer => {
+                if settings.idle_timeout_s > 0 && !conn.subs.active() {
+                    let idle_ms = mayfly_engine::clock::unix_time_ms()
+                        .saturating_sub(conn.info.last_interaction_ms.load(Ordering::Relaxed));
+                    if idle_ms >= settings.idle_timeout_s * 1000 {
+                        crate::log::verbose("Closing idle client");
+                        return;
+                    }
+                }
+            }
         }
         if conn.info.killed.load(Ordering::Relaxed) {
             return;

@@ -369,7 +369,9 @@ pub async fn gather(
         groups.iter().map(|(s, _)| (*s, Vec::new())).collect();
     for k in written {
         let s = g.shard_of(&k.1);
-        let entry = scratch.dbs[k.0].table.get(&k.1).cloned();
+        // Moved out, not cloned: a store of a million-member set would otherwise copy it
+        // once more on this shard (seconds of work in one step).
+        let entry = scratch.dbs[k.0].remove(&k.1).map(|(_, e)| e);
         match per_shard.iter_mut().find(|(ps, _)| *ps == s) {
             Some((_, w)) => w.push((k, entry)),
             None => {
@@ -394,5 +396,17 @@ pub async fn gather(
     for st in stores {
         st.get().await;
     }
+    // The fetched copies go to this shard's deferred frees (freed a bounded amount per tick)
+    // instead of being dropped here in one step.
+    let mut leftovers = Vec::new();
+    for d in scratch.dbs.iter_mut().filter(|d| !d.is_empty()) {
+        let keys: Vec<Key> = d.table.iter().map(|(k, _)| Key::from(k)).collect();
+        leftovers.extend(keys.iter().filter_map(|k| d.remove(k)).map(|(_, e)| e));
+    }
+    let mut env = rt.env.borrow_mut();
+    for e in leftovers {
+        env.shard.defer_free(e);
+    }
+    drop(env);
     Ok(replies)
 }

@@ -2,6 +2,9 @@
 //! `mayfly [/path/to/mayfly.conf] [--port 6380] [--bind 127.0.0.1] [--save ""] …`.
 //! A config file line is `name value…`; `#` starts a comment; values may be quoted with
 //! double quotes (with `\n`, `\t`, `\"`, `\\` and `\xHH` escapes) or single quotes.
+//! Every directive goes through the engine's parameter table: an unknown one, or one whose
+//! feature does not exist yet (`appendonly yes`, `save 900 1`, …), stops the start-up with the
+//! reason, so nothing is accepted that would silently do nothing.
 
 use mayfly_engine::config::Config;
 
@@ -69,13 +72,13 @@ pub fn apply(config: &mut Config, name: &str, values: &[String]) -> Result<(), S
     let name = name.to_ascii_lowercase();
     // Multi-word values (`save 900 1 300 10`) are kept as one space-joined string.
     let value = values.join(" ");
-    match name.as_str() {
-        // Accepted for redis.conf compatibility; Mayfly has no such switch.
-        "supervised" | "pidfile" | "always-show-logo" | "set-proc-title" | "syslog-enabled" => {
-            Ok(())
-        }
-        _ => config.set(&name, &value),
+    // Several `save` lines add up, as in Redis (and several `client-output-buffer-limit`
+    // lines each set their class: the table's setter merges them).
+    if name == "save" && !value.is_empty() && !config.save.is_empty() {
+        let joined = format!("{} {value}", config.save);
+        return config.load(&name, &joined);
     }
+    config.load(&name, &value)
 }
 
 /// Parses a config file's text.
@@ -133,6 +136,12 @@ pub fn parse_args(args: &[String]) -> Result<(Config, String), String> {
         }
         apply(&mut config, name, &values).map_err(|e| format!("--{name}: {e}"))?;
     }
+    // Settings whose feature does not exist yet are judged on the final values, so a flag
+    // can put back the default a config file line changed.
+    let refused = config.refused();
+    if !refused.is_empty() {
+        return Err(format!("cannot start: {}", refused.join("\n")));
+    }
     Ok((config, file))
 }
 
@@ -165,15 +174,44 @@ mod tests {
         let mut c = Config::default();
         parse_file(
             &mut c,
-            "# comment\nport 7000\nrequirepass \"p a\\\"ss\"\nbind '127.0.0.1'\nsave 900 1\n",
+            "# comment\nport 7000\nrequirepass \"p a\\\"ss\"\nbind '127.0.0.1'\nsave \"\"\n",
             "t.conf",
         )
         .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.requirepass, "p a\"ss");
         assert_eq!(c.bind, "127.0.0.1");
-        assert_eq!(c.save, "900 1");
+        assert_eq!(c.save, "");
+        // Refused values are judged once everything is read (see parse_args).
+        parse_file(&mut c, "save 900 1\nsave 300 10\nappendonly yes\n", "t.conf").unwrap();
+        assert_eq!(c.save, "900 1 300 10");
+        let refused = c.refused();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused.iter().all(|r| r.contains("persistence is not available yet")));
         assert!(parse_file(&mut c, "nosuchthing 1\n", "t.conf").is_err());
         assert!(split_words("\"unbalanced").is_err());
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn refused_values_stop_the_start_and_a_later_flag_can_undo_them() {
+        let dir = std::env::temp_dir().join(format!("mayfly-args-{}.conf", std::process::id()));
+        std::fs::write(&dir, "save 900 1\nappendonly no\n").unwrap();
+        let file = dir.to_str().unwrap();
+        let err = parse_args(&args(&[file])).unwrap_err();
+        assert!(err.contains("save '900 1' is refused"), "{err}");
+        let (c, _) = parse_args(&args(&[file, "--save", ""])).unwrap();
+        assert_eq!(c.save, "");
+        assert!(parse_args(&args(&["--appendonly", "yes"])).is_err());
+        assert!(parse_args(&args(&["--nosuchthing", "1"])).is_err());
+        let _ = std::fs::remove_file(&dir);
     }
 }

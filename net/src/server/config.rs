@@ -1,5 +1,8 @@
 //! CONFIG GET / SET / RESETSTAT / REWRITE. A change is applied to the shared copy and to every
-//! shard's own copy of the configuration.
+//! shard's own copy of the configuration. Parameters whose feature does not exist yet are
+//! refused with the reason (the engine's `Support::DefaultOnly`); `dir` and `dbfilename` need
+//! `enable-protected-configs`; `dir` changes the working directory and `loglevel` the log, as
+//! in Redis.
 
 use bytes::Bytes;
 use mayfly_engine::reply::Reply;
@@ -35,7 +38,7 @@ pub async fn update_config(
     }
 }
 
-pub async fn config(argv: &[Bytes]) -> Reply {
+pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
     use mayfly_engine::config::{Config, PARAMS};
     let sub = lower(&argv[1]);
     let g = super::get().clone();
@@ -80,11 +83,34 @@ pub async fn config(argv: &[Bytes]) -> Reply {
                 if p.immutable {
                     return Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
                 }
-                if let Err(e) = (p.set)(&mut candidate, &value) {
+                if p.protected
+                    && !super::access::protected_action_allowed(
+                        &candidate.enable_protected_configs,
+                        conn,
+                    )
+                {
+                    return Reply::error(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"));
+                }
+                if let Err(e) = p.apply(&mut candidate, &value) {
                     return Reply::error(format!(
                         "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
                     ));
                 }
+            }
+            if seen.contains(&"dir") {
+                // Redis's chdir; the parameter then reads back as the absolute directory.
+                if let Err(e) = std::env::set_current_dir(&candidate.dir) {
+                    let why = e.raw_os_error().map(errno_text).unwrap_or_else(|| e.to_string());
+                    return Reply::error(format!(
+                        "ERR CONFIG SET failed (possibly related to argument 'dir') - {why}"
+                    ));
+                }
+                if let Ok(cwd) = std::env::current_dir() {
+                    candidate.dir = cwd.display().to_string();
+                }
+            }
+            if seen.contains(&"loglevel") {
+                crate::log::set_level(crate::log::Level::parse(&candidate.loglevel));
             }
             update_config(move |c| *c = candidate.clone()).await;
             if seen.contains(&"maxmemory") {
@@ -155,4 +181,15 @@ pub async fn config(argv: &[Bytes]) -> Reply {
         ),
         _ => subcommand_error(&argv[1], "CONFIG"),
     }
+}
+
+/// The C library's text for an errno (what Redis puts in its CONFIG SET dir error).
+fn errno_text(errno: i32) -> String {
+    // SAFETY: strerror returns a pointer to a static or thread-local NUL-terminated string.
+    let ptr = unsafe { libc::strerror(errno) };
+    if ptr.is_null() {
+        return format!("errno {errno}");
+    }
+    // SAFETY: non-null and NUL-terminated, per strerror's contract.
+    unsafe { std::ffi::CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
 }

@@ -43,7 +43,7 @@ pub fn hello(conn: &mut Conn, argv: &[Bytes]) -> Reply {
         }
     }
     if !conn.authenticated {
-        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
         if let Err(e) = set_client_name(conn, &name) {
@@ -68,7 +68,7 @@ fn check_password(user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     if user != b"default" {
         return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
     }
-    if required.is_empty() || required.as_bytes() == pass {
+    if required.is_empty() || super::access::constant_time_eq(required.as_bytes(), pass) {
         Ok(())
     } else {
         Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))

@@ -1,13 +1,17 @@
-//! The entry point of every parsed request: table lookup and arity, AUTH, the RESP2
-//! subscribed context, MULTI queueing, then either a server-level family of this layer or the
-//! coordination layer (keys → shards, blocking commands).
+//! The entry point of every parsed request: the cross-protocol guard, table lookup and arity,
+//! the protected commands (DEBUG), AUTH, the RESP2 subscribed context, MULTI queueing, then
+//! either a server-level family of this layer or the coordination layer (keys → shards,
+//! blocking commands). New connections pass [`RedisService::admit`] (protected mode) first.
 
 use bytes::Bytes;
 use mayfly_engine::command::{flags, CommandSpec, Handler};
 use mayfly_engine::reply::Reply;
 
 use crate::conn::{Conn, ConnInterrupts, Service};
+use std::sync::atomic::Ordering;
+
 use crate::coord::block::{self, BlockRequest};
+use crate::coord::multi::{self, Held, Plan};
 use crate::shard::here;
 use crate::shard::pubsub::Kind;
 
@@ -21,14 +25,78 @@ impl Service for RedisService {
         dispatch(conn, argv).await
     }
 
+    fn admit(&self, conn: &mut Conn) -> Result<(), &'static [u8]> {
+        super::access::admit(conn)
+    }
+
     async fn on_close(&self, conn: &mut Conn) {
         crate::coord::multi::unwatch(&mut conn.watch).await;
         pubsub::unsubscribe_all(conn);
     }
 }
 
+/// The text Redis logs (at most once a minute) when it closes a connection for a
+/// cross-protocol request.
+pub const SECURITY_ATTACK_LOG: &str = "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.";
+
+/// `POST` or `Host:` as a command is an HTTP request that a web page made a browser send to
+/// this port (cross-protocol scripting): log it (rate-limited like Redis) and close the
+/// connection without answering anything, not even the replies already queued.
+fn cross_protocol(conn: &mut Conn, name: &[u8]) -> bool {
+    if !(name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")) {
+        return false;
+    }
+    static LAST_LOG_S: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now_s = mayfly_engine::clock::unix_time_ms() / 1000;
+    let last = LAST_LOG_S.load(std::sync::atomic::Ordering::Relaxed);
+    if now_s.abs_diff(last) > 60
+        && LAST_LOG_S
+            .compare_exchange(
+                last,
+                now_s,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        crate::log::warning(SECURITY_ATTACK_LOG);
+    }
+    conn.close_now = true;
+    true
+}
+
+/// DEBUG and MODULE are refused unless their enable-*-command setting allows this client.
+fn protected_command_refused(conn: &Conn, spec: &CommandSpec) -> Option<Reply> {
+    let (label, option) = match spec.name {
+        "debug" => ("DEBUG", "enable-debug-command"),
+        "module" => ("MODULE", "enable-module-command"),
+        _ => return None,
+    };
+    let setting = here()
+        .shared
+        .config
+        .read()
+        .map(|c| {
+            if spec.name == "debug" {
+                c.enable_debug_command.clone()
+            } else {
+                c.enable_module_command.clone()
+            }
+        })
+        .unwrap_or_default();
+    if super::access::protected_action_allowed(&setting, conn) {
+        return None;
+    }
+    Some(Reply::error(format!(
+        "ERR {label} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+    )))
+}
+
 /// Entry point for every parsed request.
 pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
+    if argv.first().is_some_and(|name| cross_protocol(conn, name)) {
+        return Reply::NilArray;
+    }
     let spec = match mayfly_engine::check_command(&argv) {
         Ok(spec) => spec,
         Err(reply) => {
@@ -44,6 +112,12 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         }
     };
     conn.info.set_last_cmd(spec);
+    if let Some(refusal) = protected_command_refused(conn, spec) {
+        if conn.multi.is_some() {
+            conn.multi_failed = true;
+        }
+        return refusal;
+    }
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
@@ -120,15 +194,12 @@ pub async fn server_command(
         }
         "client" => client::client(conn, &argv).await,
         "info" => info::info(&argv).await,
-        "config" => config::config(&argv).await,
-        "debug" => debug::debug(&argv).await,
-        "shutdown" => {
-            eprintln!("mayfly: SHUTDOWN requested by client {}, exiting", conn.info.id);
-            std::process::exit(0);
-        }
+        "config" => config::config(conn, &argv).await,
+        "debug" => debug::debug(conn, &argv).await,
+        "shutdown" => super::shutdown::shutdown_command(&argv).await,
         "multi" => transactions::multi(conn),
         "discard" => transactions::discard(conn).await,
-        "exec" => transactions::exec(conn).await,
+        "exec" => exec(conn).await,
         "watch" => transactions::watch(conn, &argv).await,
         "unwatch" => {
             crate::coord::multi::unwatch(&mut conn.watch).await;
@@ -144,5 +215,75 @@ pub async fn server_command(
         "spublish" => pubsub::publish(Kind::Shard, argv[1].clone(), argv[2].clone()).await,
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
+    }
+}
+
+fn set_db(conn: &mut Conn, db: usize) {
+    conn.db = db;
+    conn.info.db.store(db, Ordering::Relaxed);
+}
+
+/// EXEC: runs the queue atomically, whatever it holds (see `coord::multi`).
+pub async fn exec(conn: &mut Conn) -> Reply {
+    let Some(cmds) = conn.multi.take() else {
+        return Reply::error("ERR EXEC without MULTI");
+    };
+    let failed = conn.multi_failed;
+    transactions::end_multi(conn);
+    let dirty = conn.watch.is_dirty();
+    multi::unwatch(&mut conn.watch).await;
+    if failed {
+        return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if dirty {
+        return Reply::NilArray;
+    }
+    if cmds.is_empty() {
+        return Reply::Array(vec![]);
+    }
+    // Every queued command was looked up when it was queued.
+    let Some(specs) = cmds
+        .iter()
+        .map(|c| mayfly_engine::lookup(&c[0]))
+        .collect::<Option<Vec<&'static CommandSpec>>>()
+    else {
+        return Reply::error("ERR internal: a queued command is unknown");
+    };
+    match multi::plan(&specs, &cmds) {
+        Plan::Batch { shard } => match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
+            Ok((replies, db)) => {
+                set_db(conn, db);
+                Reply::Array(replies)
+            }
+            Err(refused) => refused,
+        },
+        Plan::Gather => match multi::run_gather(conn.db, conn.resp3, cmds).await {
+            Ok((replies, db)) => {
+                set_db(conn, db);
+                Reply::Array(replies)
+            }
+            Err(refused) => refused,
+        },
+        Plan::Hold => {
+            let held = Held::begin().await;
+            if specs.iter().any(|s| s.has(flags::DENYOOM)) {
+                if let Err(oom) = held.check_room().await {
+                    held.release().await;
+                    return oom;
+                }
+            }
+            let mut replies = Vec::with_capacity(cmds.len());
+            for (spec, argv) in specs.into_iter().zip(cmds) {
+                let reply = match spec.handler {
+                    Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
+                    // Server-level commands (SELECT, INFO, CONFIG SET, CLIENT …) run at their
+                    // place while every shard is held.
+                    Handler::Net => Box::pin(server_command(conn, spec, argv)).await,
+                };
+                replies.push(reply);
+            }
+            held.release().await;
+            Reply::Array(replies)
+        }
     }
 }

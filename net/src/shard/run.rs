@@ -56,33 +56,42 @@ pub struct ShardSpec {
 pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hooks) {
     // Before anything is allocated: this shard's memory comes from its own arena and range.
     if global.memory.split() && !crate::mem::alloc::bind_current_thread(spec.id) {
-        eprintln!("shard {}: could not bind its memory arena; its figures will be off", spec.id);
+        crate::log::warning(&format!(
+            "shard {}: could not bind its memory arena; its figures will be off",
+            spec.id
+        ));
     }
     if let Some(cpu) = spec.cpu {
         if let Err(e) = mayfly_tuning::affinity::pin_current_thread(cpu) {
-            eprintln!("shard {}: could not pin to CPU {cpu}: {e}", spec.id);
+            crate::log::warning(&format!("shard {}: could not pin to CPU {cpu}: {e}", spec.id));
         }
         if let Err(e) =
             mayfly_tuning::affinity::prefer_node_for_current_thread(spec.node, spec.node_count)
         {
-            eprintln!("shard {}: could not prefer NUMA node {}: {e}", spec.id, spec.node);
+            crate::log::warning(&format!(
+                "shard {}: could not prefer NUMA node {}: {e}",
+                spec.id, spec.node
+            ));
         }
     }
     let ring = match Ring::new(4096, RECV_BUFFERS, RECV_BUFFER_BYTES) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
+            crate::log::warning(&format!(
                 "mayfly: io_uring is unavailable ({e}); it may be disabled by kernel.io_uring_disabled or a seccomp profile. Mayfly needs io_uring."
-            );
+            ));
             std::process::exit(1);
         }
     };
     if spec.id == 0 {
-        println!("{}", ring.features.describe());
+        crate::log::notice(&ring.features.describe());
     }
     if spec.node_count > 1 {
         if let Err(e) = ring.bind_buffers_to_node(spec.node) {
-            eprintln!("shard {}: could not bind recv buffers to node {}: {e}", spec.id, spec.node);
+            crate::log::warning(&format!(
+                "shard {}: could not bind recv buffers to node {}: {e}",
+                spec.id, spec.node
+            ));
         }
     }
     let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
@@ -102,10 +111,8 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
     let wake_fd = rt.mesh.borrow().parker().eventfd;
     let mut wake_buf: Box<u64> = Box::new(0);
     arm_wake(&ring, wake_fd, &mut wake_buf);
-    let tick_ms = 1000 / global.hz().max(1);
-    let tick_ts = Box::new(
-        types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32),
-    );
+    let mut hz = global.hz().max(1);
+    let mut tick_ts = tick_timespec(hz);
     arm_tick(&ring, &tick_ts);
 
     let parkers = rt.mesh.borrow().parkers();
@@ -138,6 +145,13 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
                 r.tick_fired = false;
                 drop(r);
                 tick(&rt);
+                // CONFIG SET hz applies from the next tick (the previous timeout has fired, so
+                // the kernel no longer reads the old timespec).
+                let now_hz = rt.env.borrow().shard.config.hz.max(1);
+                if now_hz != hz {
+                    hz = now_hz;
+                    tick_ts = tick_timespec(hz);
+                }
                 arm_tick(&ring, &tick_ts);
             }
         }
@@ -183,13 +197,23 @@ fn arm_wake(ring: &RefCell<Ring>, fd: RawFd, buf: &mut u64) {
     ring.borrow_mut().push_raw(sqe);
 }
 
+fn tick_timespec(hz: u64) -> Box<types::Timespec> {
+    let tick_ms = 1000 / hz.max(1);
+    Box::new(types::Timespec::new().sec(tick_ms / 1000).nsec(((tick_ms % 1000) * 1_000_000) as u32))
+}
+
 fn arm_tick(ring: &RefCell<Ring>, ts: &types::Timespec) {
     let sqe = opcode::Timeout::new(ts as *const types::Timespec).build().user_data(UD_TICK);
     ring.borrow_mut().push_raw(sqe);
 }
 
-/// Deferred frees of large evicted values per tick.
+/// Deferred frees of large values (evicted, deleted, replaced, left over from a cross-shard
+/// gather) per tick, at most.
 const LAZY_FREE_BUDGET: usize = 16;
+/// Time a tick may spend on deferred frees before leaving the rest for the next tick (at
+/// least one value is freed per tick). One huge value can still take longer on its own; the
+/// budget stops a backlog of them from stalling the shard for their sum.
+const LAZY_FREE_BUDGET_US: u64 = 2_000;
 
 /// Periodic work, bounded: active expiry, deferred frees, publishing this shard's memory.
 pub fn tick(rt: &ShardRt) {
@@ -202,14 +226,57 @@ pub fn tick(rt: &ShardRt) {
     rt.flush_deliveries();
 }
 
+/// Frees deferred values one at a time until `max_values` are freed, none are left, or
+/// `budget_us` has passed (checked after each). Returns how many were freed.
+pub fn drain_lazy_free_bounded(
+    shard: &mut mayfly_engine::shard::Shard,
+    max_values: usize,
+    budget_us: u64,
+) -> usize {
+    let start = std::time::Instant::now();
+    let mut freed = 0;
+    while freed < max_values && !shard.lazy_free.is_empty() {
+        shard.drain_lazy_free(1);
+        freed += 1;
+        if start.elapsed().as_micros() as u64 >= budget_us {
+            break;
+        }
+    }
+    freed
+}
+
 fn tick_work(rt: &ShardRt) {
     let mut env = rt.env.borrow_mut();
-    env.shard.drain_lazy_free(LAZY_FREE_BUDGET);
+    drain_lazy_free_bounded(&mut env.shard, LAZY_FREE_BUDGET, LAZY_FREE_BUDGET_US);
     crate::mem::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
     if env.shard.config.active_expire_enabled {
         env.shard.active_expire(EXPIRE_BUDGET);
         env.flag_watchers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mayfly_engine::db::Entry;
+    use mayfly_engine::value::Value;
+
+    #[test]
+    fn deferred_frees_per_tick_are_bounded() {
+        let mut shard = Shard::new(0, mayfly_engine::config::Config::default(), Clock::Manual(0));
+        for _ in 0..40 {
+            shard.defer_free(Entry::new(Value::str(&vec![b'x'; 100_000])));
+        }
+        assert_eq!(shard.lazy_free.len(), 40);
+        // A generous time budget: the count bound applies.
+        assert_eq!(drain_lazy_free_bounded(&mut shard, 16, u64::MAX), 16);
+        assert_eq!(shard.lazy_free.len(), 24);
+        // No time at all: still one per tick, so the backlog always drains.
+        assert_eq!(drain_lazy_free_bounded(&mut shard, 16, 0), 1);
+        assert_eq!(shard.lazy_free.len(), 23);
+        while drain_lazy_free_bounded(&mut shard, 16, u64::MAX) > 0 {}
+        assert!(shard.lazy_free.is_empty());
     }
 }

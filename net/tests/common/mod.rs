@@ -106,6 +106,20 @@ impl Server {
         Server { proc, port }
     }
 
+    /// Starts mayfly with `file` as its config file, then `--port N --bind 127.0.0.1` and
+    /// `args` (which win over the file, as on redis-server's command line).
+    pub fn start_with_config(file: &str, args: &[&str]) -> Server {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let file = file.to_string();
+        let proc = spawn_until_ping("mayfly", &|port| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_mayfly"));
+            c.arg(&file).args(["--port", &port.to_string(), "--bind", "127.0.0.1"]).args(&args);
+            c
+        });
+        let port = proc.port;
+        Server { proc, port }
+    }
+
     pub fn with_shards(n: usize) -> Server {
         Server::start(&["--shards", &n.to_string()])
     }
@@ -138,6 +152,30 @@ impl Server {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.proc.log).unwrap_or_default()
     }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill() on the pid of a child we started and have not reaped.
+        unsafe { libc::kill(self.proc.child.id() as i32, sig) };
+    }
+
+    /// Waits up to `t` for the process to exit; its status, or None if it is still running.
+    pub fn wait_exit(&mut self, t: Duration) -> Option<std::process::ExitStatus> {
+        wait_child(&mut self.proc.child, t)
+    }
+}
+
+fn wait_child(child: &mut Child, t: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + t;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Drop for Server {
@@ -145,6 +183,35 @@ impl Drop for Server {
         self.proc.kill();
         let _ = std::fs::remove_file(&self.proc.log);
     }
+}
+
+/// Runs mayfly with `args` and waits (at most 10 s, then kills it) for it to exit: its exit
+/// code and what it printed.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let log = std::env::temp_dir().join(format!("mayfly-refused-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mayfly"))
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(file.try_clone().expect("clone"))
+        .stderr(file)
+        .spawn()
+        .expect("run mayfly");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    (code, text)
 }
 
 /// A real `redis-server`, the oracle for byte-exact comparisons.
@@ -186,6 +253,19 @@ impl RedisServer {
     pub fn raw(&self) -> RawClient {
         RawClient::connect(self.port)
     }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill() on the pid of a child we started and have not reaped.
+        unsafe { libc::kill(self.proc.child.id() as i32, sig) };
+    }
+
+    pub fn wait_exit(&mut self, t: Duration) -> Option<std::process::ExitStatus> {
+        wait_child(&mut self.proc.child, t)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.proc.log).unwrap_or_default()
+    }
 }
 
 impl Drop for RedisServer {
@@ -225,6 +305,35 @@ impl RawClient {
 
     pub fn connect(port: u16) -> RawClient {
         RawClient::try_connect(port).unwrap_or_else(|e| panic!("connect to port {port}: {e}"))
+    }
+
+    /// Connects from source address `from` to `to:port` (e.g. 127.0.0.2 → 127.0.0.2, which
+    /// Redis does not count as a local client).
+    pub fn connect_from(from: std::net::Ipv4Addr, to: std::net::Ipv4Addr, port: u16) -> RawClient {
+        use std::os::fd::FromRawFd;
+        let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from(ip).to_be() },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: a new socket, bound and connected with valid sockaddr_in values, then owned
+        // by the TcpStream.
+        let stream = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+            let src = sockaddr(from, 0);
+            let rc = libc::bind(fd, &src as *const _ as *const libc::sockaddr, len);
+            assert_eq!(rc, 0, "bind {from}: {}", io::Error::last_os_error());
+            let dst = sockaddr(to, port);
+            let rc = libc::connect(fd, &dst as *const _ as *const libc::sockaddr, len);
+            assert_eq!(rc, 0, "connect {to}:{port}: {}", io::Error::last_os_error());
+            TcpStream::from_raw_fd(fd)
+        };
+        stream.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient { stream, buf: Vec::new() }
     }
 
     pub fn set_timeout(&mut self, t: Duration) {

@@ -87,6 +87,7 @@ pub fn stream_json(s: &StreamData) -> Json {
 pub fn value_json(v: &RdbValue) -> Json {
     match v {
         RdbValue::Stream(s) => stream_json(s),
+        RdbValue::Value(Value::Stream(s)) => stream_json(&StreamData::from_engine(s)),
         RdbValue::Value(Value::Str(s)) => json!(b64(&s.to_vec())),
         RdbValue::Value(Value::List(l)) => {
             Json::Array(l.iter().map(|e| json!(b64(&e.to_vec()))).collect())
