@@ -289,6 +289,16 @@ const INT_RANGE_ERR: &str =
 
 /// A database index argument; the errors are Redis's (`not an integer`, then `out of range`).
 fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8], on_error: IntError) -> Result<usize, Reply> {
+    db_index(arg, ctx.shard.dbs.len(), on_error)
+}
+
+/// A database index argument as Redis 7.0 reads it (`getIntFromObjectOrReply` then the range
+/// check): SELECT, MOVE and COPY's DB, and the net layer's SELECT inside batches.
+pub fn parse_db_index_arg(arg: &[u8], databases: usize) -> Result<usize, Reply> {
+    db_index(arg, databases, IntError::Default)
+}
+
+fn db_index(arg: &[u8], databases: usize, on_error: IntError) -> Result<usize, Reply> {
     let n = match (parse_i64_strict(arg), on_error) {
         (Some(n), _) if i32::try_from(n).is_ok() => n,
         (_, IntError::Custom(text)) => return Err(Reply::error(text)),
@@ -296,7 +306,7 @@ fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8], on_error: IntError) -> Result<usize
         (None, IntError::Default) => return Err(OpError::NotInteger.into()),
     };
     match usize::try_from(n) {
-        Ok(i) if i < ctx.shard.dbs.len() => Ok(i),
+        Ok(i) if i < databases => Ok(i),
         _ => Err(Reply::error(DB_RANGE_ERR)),
     }
 }

@@ -831,16 +831,9 @@ pub fn select_in_batch(argv: &[Bytes], databases: usize) -> Option<Result<usize,
     Some(parse_db_index(&argv[1], databases))
 }
 
-/// A database index argument (SELECT), with Redis's errors.
+/// A database index argument (SELECT), with Redis's errors (the engine's one parser).
 pub fn parse_db_index(arg: &[u8], databases: usize) -> Result<usize, Reply> {
-    let n = std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
-    if n < 0 || n as usize >= databases {
-        return Err(Reply::error("ERR DB index is out of range"));
-    }
-    Ok(n as usize)
+    mayfly_engine::families::keys::parse_db_index_arg(arg, databases)
 }
 
 /// A fresh `Job::Block` on a multi-shard server, handed back to the runtime to hold until a
@@ -878,6 +871,19 @@ pub struct ParkedMarker {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn select_parses_db_indexes_like_redis() {
+        assert_eq!(parse_db_index(b"15", 16), Ok(15));
+        let err = |t: &str| Err(Reply::error(t.to_string()));
+        assert_eq!(parse_db_index(b"16", 16), err("ERR DB index is out of range"));
+        assert_eq!(parse_db_index(b"-1", 16), err("ERR DB index is out of range"));
+        assert_eq!(parse_db_index(b"abc", 16), err("ERR value is not an integer or out of range"));
+        assert_eq!(
+            parse_db_index(b"2147483648", 16),
+            err("ERR value is out of range, value must between -2147483648 and 2147483647")
+        );
+    }
     use super::*;
     use mayfly_engine::clock::Clock;
     use mayfly_engine::config::Config;
