@@ -241,8 +241,7 @@ pub async fn accept_loop(listen_fd: RawFd, clients: Arc<Clients>) {
             };
             if res >= 0 {
                 let fd = res;
-                let maxclients =
-                    rt.shared.config.read().map(|c| c.maxclients).unwrap_or(10000) as usize;
+                let maxclients = rt.shared.read_config(|c| c.maxclients) as usize;
                 if clients.connected.load(Ordering::Relaxed) >= maxclients {
                     let msg = b"-ERR max number of clients reached\r\n";
                     // SAFETY: a best-effort write of a static buffer to a fresh socket.
@@ -459,12 +458,8 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
     ));
     clients.insert(info.clone());
     rt.env.borrow_mut().stats.connections_received += 1;
-    let (requirepass_set, keepalive_s) = rt
-        .shared
-        .config
-        .read()
-        .map(|c| (!c.requirepass.is_empty(), c.tcp_keepalive_s))
-        .unwrap_or((false, 0));
+    let (requirepass_set, keepalive_s) =
+        rt.shared.read_config(|c| (!c.requirepass.is_empty(), c.tcp_keepalive_s));
     if keepalive_s > 0 {
         set_keepalive(fd, keepalive_s);
     }
@@ -513,10 +508,8 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
 
 fn limits(conn: &Conn) -> (Limits, usize) {
     let rt = here();
-    let c = rt.shared.config.read();
-    let (bulk, qbuf) = c
-        .map(|c| (c.proto_max_bulk_len, c.client_query_buffer_limit as usize))
-        .unwrap_or((512 << 20, 1 << 30));
+    let (bulk, qbuf) =
+        rt.shared.read_config(|c| (c.proto_max_bulk_len, c.client_query_buffer_limit as usize));
     (
         Limits { proto_max_bulk_len: bulk, authenticated: conn.authenticated, ..Limits::default() },
         qbuf,
@@ -532,22 +525,17 @@ struct LoopSettings {
 
 fn loop_settings(conn: &Conn) -> LoopSettings {
     let rt = here();
-    let c = rt.shared.config.read();
-    let (limit, idle) = c
-        .map(|c| {
-            let class = if conn.subs.active() { "pubsub" } else { "normal" };
-            (c.output_buffer_limit(class), c.timeout_s)
-        })
-        .unwrap_or_default();
+    let class = if conn.subs.active() { "pubsub" } else { "normal" };
+    let (limit, idle) = rt.shared.read_config(|c| (c.output_buffer_limit(class), c.timeout_s));
     LoopSettings { output_limit: limit, idle_timeout_s: idle }
 }
 
 /// Publishes the connection's output figures for CLIENT LIST.
-fn publish_output_stats(conn: &Conn) {
-    let (obl, oll, omem) = conn.output.stats();
-    conn.info.obl.store(obl, Ordering::Relaxed);
-    conn.info.oll.store(oll, Ordering::Relaxed);
-    conn.info.omem.store(omem, Ordering::Relaxed);
+fn publish_output_stats(out: &output::Output, info: &ClientInfo) {
+    let (obl, oll, omem) = out.stats();
+    info.obl.store(obl, Ordering::Relaxed);
+    info.oll.store(oll, Ordering::Relaxed);
+    info.omem.store(omem, Ordering::Relaxed);
 }
 
 /// What ended a serve loop's wait.
@@ -587,11 +575,20 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
     let (mut limits, mut qbuf_limit) = limits(conn);
     // When the parser knows how long the pending request is, skip parsing until it is all here.
     let mut need: Option<usize> = None;
+    // Settings derived from the configuration, recomputed only when it (or the connection's
+    // class) changes: parsing them on every read cost more than the commands themselves.
+    let shared = here().shared.clone();
+    let mut settings_key = (u64::MAX, false);
+    let mut settings = loop_settings(conn);
     loop {
         let mut executed = 0;
         // Set when the batch stopped at a limit with requests possibly still in `rbuf`.
         let mut stopped_at_limit = false;
-        let settings = loop_settings(conn);
+        let key = (shared.config_generation(), conn.subs.active());
+        if key != settings_key {
+            settings = loop_settings(conn);
+            settings_key = key;
+        }
         let cap = output::Output::cap(&settings.output_limit);
         loop {
             if need.is_some_and(|n| conn.rbuf.len() < n) {
@@ -692,7 +689,16 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 resp::encode(&msg, conn.resp3, &mut conn.output.queue);
             }
         }
-        let now_ms = rt::monotonic_us() / 1000;
+        // The clock is read only when something needs it (a reply list beyond the static
+        // buffer, or an idle timeout): most turns of a request/reply client need neither.
+        let now_ms = if conn.output.pending() > output::STATIC_BUFFER_BYTES
+            || conn.output.soft_deadline_ms(&settings.output_limit).is_some()
+            || settings.idle_timeout_s > 0
+        {
+            rt::monotonic_us() / 1000
+        } else {
+            0
+        };
         if let Some(overrun) = conn.output.over_limit(&settings.output_limit, now_ms) {
             crate::log::warning(&format!(
                 "Client {} closed for overcoming of output buffer limits ({}).",
@@ -705,7 +711,7 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
             here().env.borrow_mut().stats.net_output_bytes += conn.output.queue.len() as u64;
             conn.output.start(conn.fd);
         }
-        publish_output_stats(conn);
+        publish_output_stats(&conn.output, &conn.info);
         if conn.info.killed.load(Ordering::Relaxed) {
             return;
         }

@@ -138,6 +138,34 @@ impl Output {
         let Some(id) = self.inflight.as_ref().map(|f| f.id) else { return Ok(()) };
         let (res, _) =
             std::future::poll_fn(|cx| rt::ring().borrow_mut().poll_op(id, cx.waker())).await;
+        self.complete(fd, id, res)
+    }
+
+    /// [`Output::progress`] as a poll, for a wait that watches the socket at the same time:
+    /// Ready(Ok) once nothing is in flight any more (a partial send's rest is resubmitted and
+    /// waited for), Ready(Err) when the socket failed, Pending with `cx` registered otherwise.
+    pub fn poll_progress(
+        &mut self,
+        fd: RawFd,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), i32>> {
+        use std::task::Poll;
+        // Bounded: each round either finishes, fails, waits, or resubmits a strictly shorter
+        // rest of the chunk.
+        loop {
+            let Some(id) = self.inflight.as_ref().map(|f| f.id) else { return Poll::Ready(Ok(())) };
+            let res = match rt::ring().borrow_mut().poll_op(id, cx.waker()) {
+                Poll::Ready((res, _)) => res,
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Err(e) = self.complete(fd, id, res) {
+                return Poll::Ready(Err(e));
+            }
+        }
+    }
+
+    /// The completion `res` of the send op `id` in flight: resubmits a partial send's rest.
+    fn complete(&mut self, fd: RawFd, id: usize, res: i32) -> Result<(), i32> {
         let Some(Inflight { len, off, .. }) = self.inflight.take() else { return Ok(()) };
         let mut chunk = rt::ring().borrow_mut().take_owned_buf(id);
         if res <= 0 {

@@ -13,12 +13,7 @@ pub const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected
 /// and is closed, whatever address the server listens on.
 pub fn admit(conn: &mut Conn) -> Result<(), &'static [u8]> {
     let rt = here();
-    let protected = rt
-        .shared
-        .config
-        .read()
-        .map(|c| c.protected_mode && c.requirepass.is_empty())
-        .unwrap_or(true);
+    let protected = rt.shared.read_config(|c| c.protected_mode && c.requirepass.is_empty());
     if protected && !conn.local {
         rt.env.borrow_mut().stats.rejected_connections += 1;
         return Err(PROTECTED_MODE_DENIED);

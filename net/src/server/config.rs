@@ -17,9 +17,7 @@ pub async fn update_config(
     f: impl Fn(&mut mayfly_engine::config::Config) + Clone + Send + 'static,
 ) {
     let g = super::get().clone();
-    if let Ok(mut c) = g.shared.config.write() {
-        f(&mut c);
-    }
+    g.shared.update_config(|c| f(c));
     let n = here().nshards;
     let pending: Vec<_> = (0..n)
         .map(|s| {
@@ -44,7 +42,7 @@ pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
     let g = super::get().clone();
     match sub.as_slice() {
         b"get" if argv.len() >= 3 => {
-            let c = g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let c = g.shared.read_config(|c| c.clone());
             let mut out: Vec<(Reply, Reply)> = Vec::new();
             for p in PARAMS {
                 let names = std::iter::once(p.name).chain(p.alias);
@@ -65,8 +63,7 @@ pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
         }
         b"set" if !argv.len().is_multiple_of(2) => Reply::error("ERR syntax error"),
         b"set" => {
-            let mut candidate: Config =
-                g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let mut candidate: Config = g.shared.read_config(|c| c.clone());
             let mut seen: Vec<&str> = Vec::new();
             for pair in argv[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -151,7 +148,7 @@ pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
             if g.config_file.is_empty() {
                 return Reply::error("ERR The server is running without a config file");
             }
-            let c = g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+            let c = g.shared.read_config(|c| c.clone());
             let body: String = PARAMS
                 .iter()
                 .map(|p| format!("{} \"{}\"\n", p.name, (p.get)(&c).replace('"', "\\\"")))

@@ -64,7 +64,7 @@ pub fn hello(conn: &mut Conn, argv: &[Bytes]) -> Reply {
 }
 
 fn check_password(user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let required = here().shared.config.read().map(|c| c.requirepass.clone()).unwrap_or_default();
+    let required = here().shared.read_config(|c| c.requirepass.clone());
     if user != b"default" {
         return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
     }
@@ -79,7 +79,7 @@ pub fn auth(conn: &mut Conn, argv: &[Bytes]) -> Reply {
     if argv.len() > 3 {
         return Reply::error("ERR syntax error");
     }
-    let required = here().shared.config.read().map(|c| c.requirepass.clone()).unwrap_or_default();
+    let required = here().shared.read_config(|c| c.requirepass.clone());
     if argv.len() == 2 && required.is_empty() {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
@@ -120,8 +120,7 @@ pub async fn reset(conn: &mut Conn) {
     if let Ok(mut n) = conn.info.name.lock() {
         n.clear();
     }
-    conn.authenticated =
-        here().shared.config.read().map(|c| c.requirepass.is_empty()).unwrap_or(true);
+    conn.authenticated = here().shared.read_config(|c| c.requirepass.is_empty());
 }
 
 /// SELECT n.

@@ -72,18 +72,13 @@ fn protected_command_refused(conn: &Conn, spec: &CommandSpec) -> Option<Reply> {
         "module" => ("MODULE", "enable-module-command"),
         _ => return None,
     };
-    let setting = here()
-        .shared
-        .config
-        .read()
-        .map(|c| {
-            if spec.name == "debug" {
-                c.enable_debug_command.clone()
-            } else {
-                c.enable_module_command.clone()
-            }
-        })
-        .unwrap_or_default();
+    let setting = here().shared.read_config(|c| {
+        if spec.name == "debug" {
+            c.enable_debug_command.clone()
+        } else {
+            c.enable_module_command.clone()
+        }
+    });
     if super::access::protected_action_allowed(&setting, conn) {
         return None;
     }

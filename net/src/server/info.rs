@@ -109,7 +109,7 @@ pub async fn info(argv: &[Bytes]) -> Reply {
     }
     let now = mayfly_engine::clock::unix_time_ms();
     let uptime = now.saturating_sub(g.start_ms) / 1000;
-    let config = g.shared.config.read().map(|c| c.clone()).unwrap_or_default();
+    let config = g.shared.read_config(|c| c.clone());
     let mut out = String::new();
     let mut section = |name: &str, body: String| {
         if !out.is_empty() {

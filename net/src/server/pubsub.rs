@@ -34,12 +34,7 @@ pub fn subscribe(conn: &mut Conn, kind: Kind, names: &[Bytes]) -> Reply {
     let mailbox = match &conn.subs.mailbox {
         Some(m) => m.clone(),
         None => {
-            let spec = rt
-                .shared
-                .config
-                .read()
-                .map(|c| c.client_output_buffer_limit.clone())
-                .unwrap_or_default();
+            let spec = rt.shared.read_config(|c| c.client_output_buffer_limit.clone());
             let m = Mailbox::new(crate::shard::pubsub::pubsub_limits(&spec));
             conn.subs.mailbox = Some(m.clone());
             m

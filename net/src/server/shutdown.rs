@@ -105,7 +105,7 @@ fn signal_loop(set: libc::sigset_t) {
         unsafe {
             libc::write(server.shutdown_eventfd, &one as *const u64 as *const libc::c_void, 8)
         };
-        let timeout_s = server.shared.config.read().map(|c| c.shutdown_timeout_s).unwrap_or(10);
+        let timeout_s = server.shared.read_config(|c| c.shutdown_timeout_s);
         let second = wait_signal(&set, (timeout_s > 0).then_some(timeout_s));
         match second {
             Some(_) => {

@@ -94,7 +94,7 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
             ));
         }
     }
-    let config = global.config.read().map(|c| c.clone()).unwrap_or_default();
+    let config = global.read_config(|c| c.clone());
     let shard = Shard::new(spec.id, config, Clock::System);
     let nshards = mesh.shard_count();
     let ring = Rc::new(RefCell::new(ring));

@@ -11,7 +11,7 @@ use mayfly_engine::slot::SLOT_COUNT;
 use crate::mem::book::MemoryBook;
 
 pub struct Shared {
-    pub config: RwLock<Config>,
+    config: RwLock<Config>,
     /// Slot → shard.
     pub slots: Vec<u16>,
     pub nshards: usize,
@@ -24,6 +24,9 @@ pub struct Shared {
     pub memory: Arc<MemoryBook>,
     /// Clients in a blocking command, for INFO.
     pub blocked_clients: AtomicUsize,
+    /// Bumped by every change of `config`, so per-connection settings derived from it are
+    /// recomputed only when it changed (not parsed again on every read of a socket).
+    config_generation: AtomicU64,
 }
 
 impl Shared {
@@ -40,11 +43,12 @@ impl Shared {
             next_txid: AtomicU64::new(1),
             memory,
             blocked_clients: AtomicUsize::new(0),
+            config_generation: AtomicU64::new(0),
         }
     }
 
     pub fn hz(&self) -> u64 {
-        self.config.read().map(|c| c.hz).unwrap_or(10)
+        self.read_config(|c| c.hz)
     }
 
     /// The shard that owns `key` (by its Redis Cluster slot).
@@ -60,8 +64,27 @@ impl Shared {
         self.next_txid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Applies `f` to the shared configuration and bumps its generation: the one way to
+    /// change it.
+    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
+        let mut c = self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut c);
+        drop(c);
+        self.config_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// `f` of the current configuration, without copying it.
+    pub fn read_config<R>(&self, f: impl FnOnce(&Config) -> R) -> R {
+        f(&self.config.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Changes whenever the configuration changes.
+    pub fn config_generation(&self) -> u64 {
+        self.config_generation.load(Ordering::Acquire)
+    }
+
     /// A copy of the current configuration.
     pub fn config(&self) -> Config {
-        self.config.read().map(|c| c.clone()).unwrap_or_default()
+        self.read_config(|c| c.clone())
     }
 }
