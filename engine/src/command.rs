@@ -213,7 +213,7 @@ impl CommandSpec {
         if self.has(flags::ADMIN) {
             cats.push("@admin");
             cats.push("@dangerous");
-        } else if matches!(self.name, "sort" | "sort_ro") {
+        } else if matches!(self.name, "sort" | "sort_ro" | "restore" | "migrate") {
             cats.push("@dangerous");
         }
         if self.has(flags::PUBSUB) && self.group != "pubsub" {

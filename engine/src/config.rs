@@ -177,6 +177,8 @@ pub struct Config {
     /// Values of the redis.conf parameters Mayfly accepts only at their default (see
     /// [`Support::DefaultOnly`]), by name.
     pub compat: std::collections::BTreeMap<&'static str, String>,
+    /// RESTORE's deep payload check: `no`, `yes` or `clients` (see `families::dump`).
+    pub sanitize_dump_payload: String,
 }
 
 impl Default for Config {
@@ -243,6 +245,7 @@ impl Default for Config {
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
             replica_read_only: true,
             compat: std::collections::BTreeMap::new(),
+            sanitize_dump_payload: "no".into(),
         }
     }
 }
@@ -935,6 +938,7 @@ pub static PARAMS: &[Param] = &[
         |v: &str| parse_enum(v, &["ignore", "panic", "panic-on-replicas"]),
         NO_REPLICATION
     ),
+    param!("sanitize-dump-payload", None, false, sanitize_dump_payload, enum &["no", "yes", "clients"]),
 ];
 
 pub fn find_param(name: &str) -> Option<&'static Param> {

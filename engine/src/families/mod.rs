@@ -5,6 +5,7 @@
 
 pub mod bitmap;
 pub mod connection;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 pub mod hash;
@@ -37,6 +38,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     sort::COMMANDS,
     memory::COMMANDS,
+    dump::COMMANDS,
 ];
 
 /// Every family's table.

@@ -18,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod dispatch;
+pub mod dump;
 pub mod info;
 pub mod pubsub;
 pub mod shutdown;
@@ -269,6 +270,7 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     // Before any thread starts, so every thread inherits the mask and only the signal thread
     // ever sees SIGTERM/SIGINT.
     let signals = shutdown::block_signals()?;
+    dump::install();
     apply_process_settings(&mut config)?;
     let topo = mayfly_tuning::topology::Topology::read_host().ok();
     let plan = topo.as_ref().map(|t| {
