@@ -18,6 +18,7 @@ pub mod command;
 pub mod config;
 pub mod csort;
 pub mod db;
+pub mod digest;
 pub mod error;
 pub mod evict;
 pub mod families;

@@ -706,6 +706,19 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const SHARED_INTEGERS: i64 = 10_000;
 const LRU_CLOCK_MAX: u64 = (1 << 24) - 1;
 
+/// The reference count Redis reports for a value (OBJECT REFCOUNT, DEBUG OBJECT): shared
+/// small integers have `OBJ_SHARED_REFCOUNT`, everything else 1.
+pub fn object_refcount(value: &Value, config: &Config) -> i64 {
+    match value {
+        Value::Str(StrValue::Int(n))
+            if shares_integers(config) && (0..SHARED_INTEGERS).contains(n) =>
+        {
+            SHARED_REFCOUNT
+        }
+        _ => 1,
+    }
+}
+
 /// Redis stops sharing integers when LRU/LFU eviction needs a per-object access field.
 fn shares_integers(config: &Config) -> bool {
     let per_object_policy = matches!(

@@ -28,6 +28,9 @@ pub async fn debug(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             Reply::ok()
         }
         b"log" => Reply::ok(),
+        b"object" if argv.len() == 3 => super::debug_data::object(conn.db, argv[2].clone()).await,
+        b"digest" if argv.len() == 2 => super::debug_data::dataset_digest().await,
+        b"digest-value" => super::debug_data::digest_value(conn.db, &argv[2..]).await,
         b"help" => Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -17,6 +17,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod debug_data;
 pub mod dispatch;
 pub mod dump;
 pub mod info;
