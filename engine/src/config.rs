@@ -6,7 +6,10 @@
 //! [`Support::DefaultOnly`] and accepts only its default value, so a stock redis.conf still
 //! loads while a setting that would silently do nothing (`appendonly yes`, `save 900 1`) is
 //! refused at start-up and by CONFIG SET with the reason. Remove the mark in the same change
-//! that makes the feature work. `deploy/mayfly.conf` lists the same parameters.
+//! that makes the feature work. A few knobs of features that do not exist, which Redis's test
+//! configuration sets and whose being ignored misleads nobody about their data (the latency
+//! monitor threshold, replication tuning), are [`Support::Inert`] instead: accepted, kept and
+//! logged at start-up as having no effect. `deploy/mayfly.conf` lists the same parameters.
 
 /// Parses a Redis memory value: plain bytes or with a unit (`k`=1000, `kb`=1024, `m`, `mb`,
 /// `g`, `gb`), case-insensitive, as Redis's `memtoull`.
@@ -259,6 +262,13 @@ pub enum Support {
     /// anyway) is accepted, any other is refused with this reason, at start-up and by CONFIG
     /// SET, so nobody believes a setting works that does nothing.
     DefaultOnly(&'static str),
+    /// Any valid value is accepted and kept (CONFIG GET shows it) but changes nothing,
+    /// because what it tunes does not exist here (a replication or latency-monitor knob); the
+    /// server logs one line with this reason at start-up for each such setting that is not at
+    /// its default ([`Config::inert`]). Only for settings whose being ignored cannot mislead
+    /// anyone about their data: Redis's test configuration (`tests/assets/default.conf`)
+    /// sets them, and a redis.conf must load (issue 13).
+    Inert(&'static str),
 }
 
 const NO_PERSISTENCE: &str =
@@ -534,6 +544,25 @@ macro_rules! fixed {
     };
 }
 
+/// A redis.conf parameter Mayfly accepts and keeps without effect (see [`Support::Inert`]).
+macro_rules! inert {
+    ($name:literal, $default:literal, $norm:expr, $why:expr) => {
+        Param {
+            name: $name,
+            alias: None,
+            immutable: false,
+            protected: false,
+            support: Support::Inert($why),
+            get: |c| c.compat.get($name).cloned().unwrap_or_else(|| $default.to_string()),
+            set: |c, v| {
+                let n = ($norm)(v)?;
+                c.compat.insert($name, n);
+                Ok(())
+            },
+        }
+    };
+}
+
 pub static PARAMS: &[Param] = &[
     Param {
         name: "port",
@@ -722,7 +751,7 @@ pub static PARAMS: &[Param] = &[
         bool,
         Support::DefaultOnly(NO_LATENCY)
     ),
-    fixed!("latency-monitor-threshold", None, false, "0", norm_int, NO_LATENCY),
+    inert!("latency-monitor-threshold", "0", norm_int, NO_LATENCY),
     param!(
         "lazyfree-lazy-eviction",
         None,
@@ -929,11 +958,9 @@ pub static PARAMS: &[Param] = &[
         norm_bool,
         NO_REPLICATION
     ),
-    fixed!("repl-diskless-sync-delay", None, false, "5", norm_int, NO_REPLICATION),
-    fixed!(
+    inert!("repl-diskless-sync-delay", "5", norm_int, NO_REPLICATION),
+    inert!(
         "propagation-error-behavior",
-        None,
-        false,
         "ignore",
         |v: &str| parse_enum(v, &["ignore", "panic", "panic-on-replicas"]),
         NO_REPLICATION
@@ -979,6 +1006,23 @@ impl Config {
                     p.name,
                     (p.get)(self),
                     (p.get)(&default)
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The parameters set away from their default that have no effect here (see
+    /// [`Support::Inert`]): one line each, for the start-up log.
+    pub fn inert(&self) -> Vec<String> {
+        let default = Config::default();
+        PARAMS
+            .iter()
+            .filter_map(|p| match p.support {
+                Support::Inert(why) if (p.get)(self) != (p.get)(&default) => Some(format!(
+                    "{} '{}' is accepted but has no effect here: {why}",
+                    p.name,
+                    (p.get)(self)
                 )),
                 _ => None,
             })
@@ -1036,7 +1080,14 @@ mod tests {
         assert!(c.set("appendfsync", "always").is_err());
         assert!(c.set("appendfsync", "sometimes").unwrap_err().starts_with("argument(s) must"));
         assert!(c.set("daemonize", "yes").is_err());
-        assert!(c.set("latency-monitor-threshold", "1").is_err());
+        c.set("latency-monitor-threshold", "1").unwrap();
+        c.set("repl-diskless-sync-delay", "0").unwrap();
+        c.set("propagation-error-behavior", "panic").unwrap();
+        assert!(c.set("propagation-error-behavior", "sometimes").is_err());
+        assert!(c.set("latency-monitor-threshold", "x").is_err());
+        assert_eq!(c.get("latency-monitor-threshold").unwrap(), "1");
+        assert_eq!(c.inert().len(), 3, "{:?}", c.inert());
+        assert!(c.refused().is_empty(), "{:?}", c.refused());
         assert_eq!(c.get("appendonly").unwrap(), "no");
         assert_eq!(c.get("save").unwrap(), "");
     }

@@ -248,6 +248,9 @@ fn apply_process_settings(config: &mut Config) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     ));
+    for line in config.inert() {
+        crate::log::notice(&line);
+    }
     if config.always_show_logo {
         // Redis's logo carries `Port:` and `PID:`; tools (the Redis test suite among them)
         // wait for ` PID: <pid>` followed by "Server initialized".
