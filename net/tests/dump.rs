@@ -439,3 +439,114 @@ fn debug_digest_and_object_equal_redis() {
     m.cmd(&["LSET", "list:big", "300", "element-300"]);
     assert_eq!(show(&m.cmd(&["DEBUG", "DIGEST"])), show(&want));
 }
+
+/// MIGRATE from Mayfly and from redis-server to the same kind of target answers the same,
+/// byte for byte, and leaves the same state on both sides.
+#[test]
+fn migrate_replies_match_redis() {
+    let Some(redis) = RedisServer::start(&[]) else { return };
+    let mayfly = Server::with_shards(2);
+    let target = Server::start(&["--requirepass", "pw"]);
+    let mut t = target.raw();
+    assert_eq!(t.cmd(&["AUTH", "pw"]), b"+OK\r\n");
+    let tport = target.port.to_string();
+    let closed = "0".to_string();
+    let mut results = Vec::new();
+    for port in [redis.port, mayfly.port] {
+        let mut c = RawClient::connect(port);
+        t.cmd(&["FLUSHALL"]);
+        c.cmd(&["SET", "a", "1"]);
+        c.cmd(&["RPUSH", "b", "x", "y"]);
+        c.cmd(&["SET", "c", "v", "PX", "100000"]);
+        c.cmd(&["SET", "d", "4"]);
+        let script: Vec<Vec<&str>> = vec![
+            vec!["MIGRATE", "127.0.0.1", &tport, "nokey", "0", "1000", "AUTH", "pw"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000", "AUTH", "wrong"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000", "AUTH2", "default", "wrong"],
+            vec!["MIGRATE", "127.0.0.1", &closed, "a", "0", "1000"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000", "COPY", "AUTH", "pw"],
+            vec!["EXISTS", "a"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000", "AUTH", "pw"],
+            vec!["EXISTS", "a"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "a", "0", "1000", "REPLACE", "AUTH", "pw"],
+            vec!["EXISTS", "a"],
+            vec![
+                "MIGRATE",
+                "127.0.0.1",
+                &tport,
+                "",
+                "3",
+                "1000",
+                "AUTH",
+                "pw",
+                "KEYS",
+                "b",
+                "c",
+                "zz",
+            ],
+            vec!["EXISTS", "b", "c"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "0", "1000", "KEYS", "d"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "x", "1000"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "0", "x"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "0", "1000", "AUTH"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "0", "1000", "BOGUS"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "", "0", "1000", "AUTH", "pw"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "d", "0", "0", "COPY", "AUTH2", "default", "pw"],
+            vec!["EXISTS", "d"],
+        ];
+        let mut replies = Vec::new();
+        for step in &script {
+            replies.push((step.join(" "), show(&c.cmd(step))));
+        }
+        t.cmd(&["SELECT", "3"]);
+        let pttl = Resp::parse(&t.cmd(&["PTTL", "c"])).as_int();
+        assert!((90_000..=100_000).contains(&pttl), "TTL carried over: {pttl}");
+        replies.push(("target db 3".into(), show(&t.cmd(&["LRANGE", "b", "0", "-1"]))));
+        t.cmd(&["SELECT", "0"]);
+        replies.push(("target keys".into(), show(&t.cmd(&["DBSIZE"]))));
+        replies.push(("target a".into(), show(&t.cmd(&["GET", "a"]))));
+        results.push(replies);
+    }
+    for (want, got) in results[0].iter().zip(&results[1]) {
+        assert_eq!(got, want);
+    }
+}
+
+/// A whole data set moves Mayfly → Redis and back with MIGRATE … KEYS, DEBUG DIGEST equal at
+/// every step; the source loses the keys (with `del` events) unless COPY.
+#[test]
+fn migrate_moves_a_data_set_both_ways() {
+    let Some(redis) = RedisServer::start(&["--enable-debug-command", "yes"]) else { return };
+    let mayfly = Server::start(&["--shards", "2", "--enable-debug-command", "yes"]);
+    let (mut r, mut m) = (redis.raw(), mayfly.raw());
+    populate(&mut m);
+    m.cmd(&["PEXPIRE", "str:raw", "500000"]);
+    let original = m.cmd(&["DEBUG", "DIGEST"]);
+    let mut sub = RawClient::connect(mayfly.port);
+    m.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Eg"]);
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:del"]);
+    let rport = redis.port.to_string();
+    let mut args = vec!["MIGRATE", "127.0.0.1", &rport, "", "0", "5000", "KEYS"];
+    args.extend_from_slice(KEYS);
+    assert_eq!(m.cmd(&args), b"+OK\r\n");
+    assert_eq!(m.cmd(&["DBSIZE"]), b":0\r\n");
+    assert_eq!(show(&r.cmd(&["DEBUG", "DIGEST"])), show(&original), "in Redis");
+    let mut deleted = Vec::new();
+    for _ in KEYS {
+        let msg = Resp::parse(&sub.read_reply().expect("del event"));
+        deleted.push(String::from_utf8_lossy(msg.items()[2].as_bytes()).into_owned());
+    }
+    deleted.sort();
+    let mut want: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(deleted, want, "one del event per migrated key");
+    // And back, with COPY: both sides hold the data set.
+    let mport = mayfly.port.to_string();
+    let mut args = vec!["MIGRATE", "127.0.0.1", &mport, "", "0", "5000", "COPY", "KEYS"];
+    args.extend_from_slice(KEYS);
+    assert_eq!(r.cmd(&args), b"+OK\r\n");
+    assert_eq!(show(&m.cmd(&["DEBUG", "DIGEST"])), show(&original), "back in Mayfly");
+    assert_eq!(show(&r.cmd(&["DEBUG", "DIGEST"])), show(&original), "COPY kept Redis's");
+}

@@ -51,7 +51,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Create a key using the provided serialized value, previously obtained using DUMP.",
         Handler::Shard(restore),
     ),
+    cmd(
+        "migrate",
+        -6,
+        WRITE | NO_MULTI,
+        (3, 3, 1),
+        "generic",
+        "2.6.0",
+        "Atomically transfer a key from a Redis instance to another one.",
+        Handler::Net,
+    )
+    .movable_keys(migrate_keys),
 ];
+
+/// MIGRATE's keys: the key argument, or (when it is empty) every argument after KEYS.
+pub fn migrate_keys(argv: &[Bytes]) -> Vec<usize> {
+    if argv.len() > 3 && !argv[3].is_empty() {
+        return vec![3];
+    }
+    match argv.iter().skip(6).position(|a| a.eq_ignore_ascii_case(b"keys")) {
+        Some(p) => (7 + p..argv.len()).collect(),
+        None => vec![],
+    }
+}
 
 /// Why a payload was refused: the two replies Redis gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +284,14 @@ mod tests {
             Reply::Error(e) => e.to_string(),
             other => panic!("not an error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn migrate_key_positions() {
+        assert_eq!(migrate_keys(&args(&["migrate", "h", "1", "k", "0", "0"])), vec![3]);
+        let keys = args(&["migrate", "h", "1", "", "0", "0", "COPY", "KEYS", "a", "b"]);
+        assert_eq!(migrate_keys(&keys), vec![8, 9]);
+        assert!(migrate_keys(&args(&["migrate", "h", "1", "", "0", "0"])).is_empty());
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub fn encoding_limits(config: &Config) -> EncodingLimits {
     }
 }
 
-fn dump_value(value: &Value, config: &Config) -> Vec<u8> {
+/// The DUMP payload of `value` under `config`.
+pub fn dump_value(value: &Value, config: &Config) -> Vec<u8> {
     mayfly_persistence::dump(value, &encode_options(config))
 }
 
