@@ -550,3 +550,22 @@ fn migrate_moves_a_data_set_both_ways() {
     assert_eq!(show(&m.cmd(&["DEBUG", "DIGEST"])), show(&original), "back in Mayfly");
     assert_eq!(show(&r.cmd(&["DEBUG", "DIGEST"])), show(&original), "COPY kept Redis's");
 }
+
+/// A target that accepts and never answers: MIGRATE gives up after its timeout with Redis's
+/// error, the key stays, and its locks are released (the key is usable at once).
+#[test]
+fn migrate_to_a_silent_target_times_out_and_keeps_the_key() {
+    let mayfly = Server::with_shards(2);
+    let mut m = mayfly.raw();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port().to_string();
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["SET", "{k}2", "w"]);
+    let reply = m.cmd(&["MIGRATE", "127.0.0.1", &port, "", "0", "200", "KEYS", "k", "{k}2"]);
+    assert_eq!(show(&reply), show(b"-IOERR error or timeout reading to target instance\r\n"));
+    assert_eq!(m.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(m.cmd(&["SET", "{k}2", "x"]), b"+OK\r\n");
+    // The connection was made (and is closed by now or soon).
+    let (conn, _) = silent.accept().expect("MIGRATE connected");
+    drop(conn);
+}
