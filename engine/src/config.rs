@@ -8,7 +8,8 @@
 //! refused at start-up and by CONFIG SET with the reason. Remove the mark in the same change
 //! that makes the feature work. A few knobs of features that do not exist, which Redis's test
 //! configuration sets and whose being ignored misleads nobody about their data (the latency
-//! monitor threshold, replication tuning), are [`Support::Inert`] instead: accepted, kept and
+//! monitor threshold, replication tuning, `unixsocket`: a client of the socket fails to
+//! connect, visibly), are [`Support::Inert`] instead: accepted, kept and
 //! logged at start-up as having no effect. `deploy/mayfly.conf` lists the same parameters.
 
 /// Parses a Redis memory value: plain bytes or with a unit (`k`=1000, `kb`=1024, `m`, `mb`,
@@ -547,10 +548,13 @@ macro_rules! fixed {
 /// A redis.conf parameter Mayfly accepts and keeps without effect (see [`Support::Inert`]).
 macro_rules! inert {
     ($name:literal, $default:literal, $norm:expr, $why:expr) => {
+        inert!($name, false, $default, $norm, $why)
+    };
+    ($name:literal, $imm:expr, $default:literal, $norm:expr, $why:expr) => {
         Param {
             name: $name,
             alias: None,
-            immutable: false,
+            immutable: $imm,
             protected: false,
             support: Support::Inert($why),
             get: |c| c.compat.get($name).cloned().unwrap_or_else(|| $default.to_string()),
@@ -889,9 +893,8 @@ pub static PARAMS: &[Param] = &[
     fixed!("syslog-enabled", None, true, "no", norm_bool, "logging to syslog is not implemented"),
     param!("always-show-logo", None, true, always_show_logo, bool),
     param!("shutdown-timeout", None, false, shutdown_timeout_s, u64),
-    fixed!(
+    inert!(
         "unixsocket",
-        None,
         true,
         "",
         norm_string,
@@ -1086,7 +1089,8 @@ mod tests {
         assert!(c.set("propagation-error-behavior", "sometimes").is_err());
         assert!(c.set("latency-monitor-threshold", "x").is_err());
         assert_eq!(c.get("latency-monitor-threshold").unwrap(), "1");
-        assert_eq!(c.inert().len(), 3, "{:?}", c.inert());
+        c.set("unixsocket", "/tmp/x.sock").unwrap();
+        assert_eq!(c.inert().len(), 4, "{:?}", c.inert());
         assert!(c.refused().is_empty(), "{:?}", c.refused());
         assert_eq!(c.get("appendonly").unwrap(), "no");
         assert_eq!(c.get("save").unwrap(), "");
