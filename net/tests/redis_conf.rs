@@ -56,7 +56,9 @@ fn redis_test_suite_default_conf_loads_and_logs_what_tools_wait_for() {
     let dir = std::env::temp_dir().join(format!("mayfly-redis-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let conf = dir.join("default.conf");
-    std::fs::write(&conf, REDIS_TEST_DEFAULT_CONF).expect("write conf");
+    // The suite's generated configuration adds a Unix socket to the file's directives.
+    let text = format!("{REDIS_TEST_DEFAULT_CONF}unixsocket {}/socket\n", dir.display());
+    std::fs::write(&conf, text).expect("write conf");
     let pidfile = dir.join("redis.pid");
     let pidfile = pidfile.to_str().expect("utf-8");
     let dir_s = dir.to_str().expect("utf-8");
@@ -77,9 +79,12 @@ fn redis_test_suite_default_conf_loads_and_logs_what_tools_wait_for() {
     let log = server.log();
     assert!(log.contains(&format!(" PID: {pid}")), "startup line with the pid: {log}");
     assert!(log.contains("Ready to accept connections"), "{log}");
-    for name in
-        ["latency-monitor-threshold", "repl-diskless-sync-delay", "propagation-error-behavior"]
-    {
+    for name in [
+        "latency-monitor-threshold",
+        "repl-diskless-sync-delay",
+        "propagation-error-behavior",
+        "unixsocket",
+    ] {
         let lines: Vec<&str> =
             log.lines().filter(|l| l.contains(name) && l.contains("has no effect here")).collect();
         assert_eq!(lines.len(), 1, "one log line for {name}: {log}");
