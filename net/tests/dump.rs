@@ -569,3 +569,34 @@ fn migrate_to_a_silent_target_times_out_and_keeps_the_key() {
     let (conn, _) = silent.accept().expect("MIGRATE connected");
     drop(conn);
 }
+
+fn info_field(c: &mut RawClient, field: &str) -> String {
+    let info =
+        String::from_utf8_lossy(Resp::parse(&c.cmd(&["INFO", "stats"])).as_bytes()).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// MIGRATE keeps its connection for the next one (INFO migrate_cached_sockets), and when the
+/// target has closed it meanwhile, retries once on a fresh one.
+#[test]
+fn migrate_caches_connections_and_survives_a_closed_one() {
+    let source = Server::with_shards(1);
+    let target = Server::with_shards(1);
+    let (mut s, mut t) = (source.raw(), target.raw());
+    let port = target.port.to_string();
+    assert_eq!(info_field(&mut s, "migrate_cached_sockets"), "0");
+    s.cmd(&["SET", "a", "1"]);
+    assert_eq!(s.cmd(&["MIGRATE", "127.0.0.1", &port, "a", "0", "1000"]), b"+OK\r\n");
+    assert_eq!(info_field(&mut s, "migrate_cached_sockets"), "1");
+    // The target drops every other client, the cached connection among them.
+    let killed = Resp::parse(&t.cmd(&["CLIENT", "KILL", "SKIPME", "yes"])).as_int();
+    assert!(killed >= 1, "killed {killed}");
+    s.cmd(&["SET", "b", "2"]);
+    assert_eq!(show(&s.cmd(&["MIGRATE", "127.0.0.1", &port, "b", "4", "1000"])), show(b"+OK\r\n"));
+    assert_eq!(info_field(&mut s, "migrate_cached_sockets"), "1");
+    assert_eq!(t.cmd(&["GET", "a"]), b"$1\r\n1\r\n");
+    t.cmd(&["SELECT", "4"]);
+    assert_eq!(t.cmd(&["GET", "b"]), b"$1\r\n2\r\n");
+}

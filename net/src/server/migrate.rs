@@ -10,9 +10,12 @@
 //! ```
 //! The keys stay locked while the target answers, so nobody sees a key both here and there
 //! or changes it between the copy and the delete (Redis blocks the whole server instead).
-//! Differences from Redis: no socket cache (every MIGRATE connects and sends SELECT), the host
-//! must be an IP address or `localhost` (no blocking DNS lookup on a shard thread), and
-//! MIGRATE is refused inside MULTI (its locks would wait for the transaction holding them).
+//! Connections are cached per shard thread and `host:port` (at most 64, closed after 10 s
+//! unused; SELECT only when the database changes; one retry on a fresh connection when a
+//! cached one turns out closed), as Redis's `migrate_cached_sockets`.
+//! Differences from Redis: the host must be an IP address or `localhost` (no blocking DNS
+//! lookup on a shard thread), and MIGRATE is refused inside MULTI (its locks would wait for
+//! the transaction holding them).
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
@@ -215,9 +218,18 @@ async fn connect(addr: SocketAddr, timeout_ms: u64) -> Result<Target, ConnectErr
     }
 }
 
+/// Why a reply line was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadError {
+    /// The peer closed or reset the connection, or sent garbage.
+    Closed,
+    /// Nothing within the timeout (a receive may still be in the ring: never reuse the socket).
+    Timeout,
+}
+
 impl Target {
-    /// Reads one reply line (without CRLF); None on error, close or timeout.
-    async fn read_line(&mut self, timeout_ms: u64) -> Option<Vec<u8>> {
+    /// Reads one non-empty reply line (without CRLF).
+    async fn read_line(&mut self, timeout_ms: u64) -> Result<Vec<u8>, ReadError> {
         loop {
             if let Some(p) = memchr::memchr(b'\n', &self.buf) {
                 let mut line: Vec<u8> = self.buf.drain(..=p).collect();
@@ -225,10 +237,11 @@ impl Target {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                return Some(line);
+                // An empty line is a read failure for Redis's syncReadLine too.
+                return if line.is_empty() { Err(ReadError::Closed) } else { Ok(line) };
             }
             if self.buf.len() > 64 * 1024 {
-                return None;
+                return Err(ReadError::Closed);
             }
             let chunk = vec![0u8; 16 * 1024];
             let sqe =
@@ -237,8 +250,83 @@ impl Target {
                 Either::Left((n, chunk)) if n > 0 => {
                     self.buf.extend_from_slice(&chunk[..n as usize])
                 }
-                _ => return None,
+                Either::Left(_) => return Err(ReadError::Closed),
+                Either::Right(()) => return Err(ReadError::Timeout),
             }
+        }
+    }
+}
+
+/// Connections kept for the next MIGRATE to the same `host:port` (Redis's
+/// `migrate_cached_sockets`): per shard thread, at most [`CACHE_MAX`], closed after
+/// [`CACHE_TTL_MS`] unused. A connection is taken out while a MIGRATE uses it and put back
+/// only after a clean exchange (no timeout, nothing unread).
+struct Cached {
+    target: Target,
+    last_db: i64,
+    last_use_ms: u64,
+}
+
+const CACHE_MAX: usize = 64;
+const CACHE_TTL_MS: u64 = 10_000;
+
+thread_local! {
+    static CACHE: std::cell::RefCell<std::collections::HashMap<Vec<u8>, Cached>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static SWEEPER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Cached connections over every shard (INFO's `migrate_cached_sockets`).
+static CACHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// INFO stats' `migrate_cached_sockets`.
+pub fn cached_sockets() -> usize {
+    CACHED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn cache_take(name: &[u8]) -> Option<Cached> {
+    let c = CACHE.with(|c| c.borrow_mut().remove(name))?;
+    CACHED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    Some(c)
+}
+
+fn cache_put(name: Vec<u8>, target: Target, last_db: i64) {
+    let now = crate::rt::monotonic_us() / 1000;
+    let evicted = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let mut evicted = None;
+        if c.len() >= CACHE_MAX {
+            let oldest = c.iter().min_by_key(|(_, v)| v.last_use_ms).map(|(k, _)| k.clone());
+            evicted = oldest.and_then(|k| c.remove(&k));
+        }
+        if c.insert(name, Cached { target, last_db, last_use_ms: now }).is_none() {
+            CACHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        evicted
+    });
+    if evicted.is_some() {
+        CACHED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if !SWEEPER.with(|s| s.replace(true)) {
+        crate::rt::exec::spawn(sweep());
+    }
+}
+
+/// Closes cached connections unused for [`CACHE_TTL_MS`]; ends when the cache is empty.
+async fn sweep() {
+    loop {
+        sleep_ms(1000).await;
+        let now = crate::rt::monotonic_us() / 1000;
+        let (closed, left) = CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let before = c.len();
+            c.retain(|_, v| now.saturating_sub(v.last_use_ms) < CACHE_TTL_MS);
+            (before - c.len(), c.len())
+        });
+        CACHED.fetch_sub(closed, std::sync::atomic::Ordering::Relaxed);
+        if left == 0 {
+            SWEEPER.with(|s| s.set(false));
+            return;
         }
     }
 }
@@ -385,23 +473,26 @@ pub async fn migrate(conn: &mut Conn, argv: &[Bytes]) -> Reply {
     }
 }
 
-/// Sends the keys; Ok(acknowledged keys) or Err(the reply, keys acknowledged before it).
-async fn transfer(
+/// What one exchange with the target ended with.
+enum Exchange {
+    /// Every reply read: the keys acknowledged, and the target's error if one refused.
+    Done { acked: Vec<Bytes>, error: Option<Reply> },
+    /// A socket error before anything was acknowledged, not a timeout (a stale cached
+    /// connection): worth one retry on a new connection, as Redis retries once. Holds the
+    /// direction for the error reply ("writing" or "reading").
+    Stale(&'static str),
+    /// A socket error or timeout after which nothing is retried.
+    Failed { reply: Reply, acked: Vec<Bytes> },
+}
+
+/// The commands of one exchange: [AUTH], [SELECT] (unless the connection has the database
+/// selected), one RESTORE per key still alive; and the keys sent.
+fn build_commands(
     args: &MigrateArgs,
-    argv: &[Bytes],
     fetched: &[Fetched],
-) -> Result<Vec<Bytes>, (Reply, Vec<Bytes>)> {
-    let Some(addr) = resolve(&argv[1], &argv[2]) else {
-        return Err((Reply::error("IOERR error or timeout connecting to the client"), vec![]));
-    };
-    let mut target = match connect(addr, args.timeout_ms).await {
-        Ok(t) => t,
-        Err(ConnectError::Writing) => return Err((io_error("writing"), vec![])),
-        Err(ConnectError::Connecting) => {
-            return Err((Reply::error("IOERR error or timeout connecting to the client"), vec![]))
-        }
-    };
-    let config = here().shared.read_config(|c| c.clone());
+    select: bool,
+    config: &mayfly_engine::config::Config,
+) -> (Vec<u8>, Vec<Bytes>) {
     let now = mayfly_engine::clock::unix_time_ms();
     let mut out = Vec::new();
     if let Some(pw) = &args.password {
@@ -410,7 +501,9 @@ async fn transfer(
             None => resp_cmd(&mut out, &[b"AUTH", pw]),
         }
     }
-    resp_cmd(&mut out, &[b"SELECT", itoa::Buffer::new().format(args.db).as_bytes()]);
+    if select {
+        resp_cmd(&mut out, &[b"SELECT", itoa::Buffer::new().format(args.db).as_bytes()]);
+    }
     let mut sent: Vec<Bytes> = Vec::new();
     for (key, entry) in fetched {
         let mut ttl: i64 = 0;
@@ -421,7 +514,7 @@ async fn transfer(
             }
             ttl = ttl.max(1);
         }
-        let payload = super::dump::dump_value(&entry.value, &config);
+        let payload = super::dump::dump_value(&entry.value, config);
         let ttl_s = itoa::Buffer::new().format(ttl).to_string();
         if args.replace {
             resp_cmd(&mut out, &[b"RESTORE", key, ttl_s.as_bytes(), &payload, b"REPLACE"]);
@@ -430,33 +523,63 @@ async fn transfer(
         }
         sent.push(key.clone());
     }
+    (out, sent)
+}
+
+async fn exchange(
+    target: &mut Target,
+    args: &MigrateArgs,
+    out: Vec<u8>,
+    select: bool,
+    sent: Vec<Bytes>,
+) -> Exchange {
     let timeout = args.timeout_ms;
     match race(send_all(target.fd, out), sleep_ms(timeout)).await {
         Either::Left(Ok(_)) => {}
-        _ => return Err((io_error("writing"), vec![])),
+        Either::Left(Err(_)) => return Exchange::Stale("writing"),
+        Either::Right(()) => return Exchange::Failed { reply: io_error("writing"), acked: vec![] },
     }
+    let failed = |e: ReadError, acked: Vec<Bytes>| match e {
+        ReadError::Closed if acked.is_empty() => Exchange::Stale("reading"),
+        _ => Exchange::Failed { reply: io_error("reading"), acked },
+    };
     let mut buf0 = Vec::new();
     if args.password.is_some() {
-        match target.read_line(timeout).await.filter(|l| !l.is_empty()) {
-            Some(l) => buf0 = l,
-            None => return Err((io_error("reading"), vec![])),
+        match target.read_line(timeout).await {
+            Ok(l) => buf0 = l,
+            Err(e) => return failed(e, vec![]),
         }
     }
-    let Some(buf1) = target.read_line(timeout).await.filter(|l| !l.is_empty()) else {
-        return Err((io_error("reading"), vec![]));
-    };
+    let mut buf1 = Vec::new();
+    if select {
+        match target.read_line(timeout).await {
+            Ok(l) => buf1 = l,
+            Err(e) => return failed(e, vec![]),
+        }
+    }
     let mut acked = Vec::new();
     let mut error: Option<Reply> = None;
-    for key in sent {
-        let Some(buf2) = target.read_line(timeout).await.filter(|l| !l.is_empty()) else {
-            return Err((error.unwrap_or_else(|| io_error("reading")), acked));
+    for (j, key) in sent.into_iter().enumerate() {
+        let buf2 = match target.read_line(timeout).await {
+            Ok(l) => l,
+            Err(e) if error.is_some() => {
+                let _ = e;
+                return Exchange::Failed {
+                    reply: error.unwrap_or_else(|| io_error("reading")),
+                    acked,
+                };
+            }
+            // Only a failure on the first reply may be a stale connection (Redis's `j == 0`).
+            Err(e) if j == 0 => return failed(e, acked),
+            Err(_) => return Exchange::Failed { reply: io_error("reading"), acked },
         };
         let auth_failed = buf0.first() == Some(&b'-');
-        if auth_failed || buf1[0] == b'-' || buf2[0] == b'-' {
+        let select_failed = buf1.first() == Some(&b'-');
+        if auth_failed || select_failed || buf2[0] == b'-' {
             if error.is_none() {
                 let text = if auth_failed {
                     &buf0[1..]
-                } else if buf1[0] == b'-' {
+                } else if select_failed {
                     &buf1[1..]
                 } else {
                     &buf2[1..]
@@ -470,9 +593,60 @@ async fn transfer(
             acked.push(key);
         }
     }
-    match error {
-        Some(e) => Err((e, acked)),
-        None => Ok(acked),
+    Exchange::Done { acked, error }
+}
+
+/// Sends the keys; Ok(acknowledged keys) or Err(the reply, keys acknowledged before it).
+async fn transfer(
+    args: &MigrateArgs,
+    argv: &[Bytes],
+    fetched: &[Fetched],
+) -> Result<Vec<Bytes>, (Reply, Vec<Bytes>)> {
+    let connecting = || Reply::error("IOERR error or timeout connecting to the client");
+    let name = [&argv[1][..], b":", &argv[2][..]].concat();
+    let config = here().shared.read_config(|c| c.clone());
+    let mut may_retry = true;
+    loop {
+        let (mut target, last_db) = match cache_take(&name) {
+            Some(c) => (c.target, c.last_db),
+            None => {
+                let Some(addr) = resolve(&argv[1], &argv[2]) else {
+                    return Err((connecting(), vec![]));
+                };
+                match connect(addr, args.timeout_ms).await {
+                    Ok(t) => (t, -1),
+                    Err(ConnectError::Writing) if may_retry => {
+                        may_retry = false;
+                        continue;
+                    }
+                    Err(ConnectError::Writing) => return Err((io_error("writing"), vec![])),
+                    Err(ConnectError::Connecting) => return Err((connecting(), vec![])),
+                }
+            }
+        };
+        let select = last_db != args.db;
+        let (out, sent) = build_commands(args, fetched, select, &config);
+        match exchange(&mut target, args, out, select, sent).await {
+            Exchange::Done { acked, error: None } => {
+                if target.buf.is_empty() {
+                    cache_put(name, target, args.db);
+                }
+                return Ok(acked);
+            }
+            Exchange::Done { acked, error: Some(e) } => {
+                // As Redis: the connection stays, with no database known to be selected.
+                if target.buf.is_empty() {
+                    cache_put(name, target, -1);
+                }
+                return Err((e, acked));
+            }
+            Exchange::Stale(_) if may_retry => {
+                may_retry = false;
+                continue;
+            }
+            Exchange::Stale(what) => return Err((io_error(what), vec![])),
+            Exchange::Failed { reply, acked } => return Err((reply, acked)),
+        }
     }
 }
 
