@@ -27,6 +27,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     keys::COMMANDS,
+    dump::COMMANDS,
     list::COMMANDS,
     expire::COMMANDS,
     hash::COMMANDS,
@@ -38,7 +39,6 @@ static FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     sort::COMMANDS,
     memory::COMMANDS,
-    dump::COMMANDS,
 ];
 
 /// Every family's table.

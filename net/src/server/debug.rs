@@ -22,15 +22,15 @@ pub async fn debug(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             }
             Reply::ok()
         }
+        b"object" if argv.len() == 3 => super::debug_data::object(conn.db, argv[2].clone()).await,
+        b"digest" if argv.len() == 2 => super::debug_data::dataset_digest().await,
+        b"digest-value" => super::debug_data::digest_value(conn.db, &argv[2..]).await,
         b"set-active-expire" if argv.len() == 3 => {
             let on = argv[2].as_ref() != b"0";
             super::config::update_config(move |c| c.active_expire_enabled = on).await;
             Reply::ok()
         }
         b"log" => Reply::ok(),
-        b"object" if argv.len() == 3 => super::debug_data::object(conn.db, argv[2].clone()).await,
-        b"digest" if argv.len() == 2 => super::debug_data::dataset_digest().await,
-        b"digest-value" => super::debug_data::digest_value(conn.db, &argv[2..]).await,
         b"help" => Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

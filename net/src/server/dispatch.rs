@@ -192,6 +192,7 @@ pub async fn server_command(
         "config" => config::config(conn, &argv).await,
         "debug" => debug::debug(conn, &argv).await,
         "shutdown" => super::shutdown::shutdown_command(&argv).await,
+        "migrate" => super::migrate::migrate(conn, &argv).await,
         "multi" => transactions::multi(conn),
         "discard" => transactions::discard(conn).await,
         "exec" => exec(conn).await,
@@ -209,7 +210,6 @@ pub async fn server_command(
         "publish" => pubsub::publish(Kind::Channel, argv[1].clone(), argv[2].clone()).await,
         "spublish" => pubsub::publish(Kind::Shard, argv[1].clone(), argv[2].clone()).await,
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
-        "migrate" => super::migrate::migrate(conn, &argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     }
 }
