@@ -189,10 +189,10 @@ pub async fn server_command(
         }
         "client" => client::client(conn, &argv).await,
         "info" => info::info(&argv).await,
+        "migrate" => super::migrate::migrate(conn, &argv).await,
         "config" => config::config(conn, &argv).await,
         "debug" => debug::debug(conn, &argv).await,
         "shutdown" => super::shutdown::shutdown_command(&argv).await,
-        "migrate" => super::migrate::migrate(conn, &argv).await,
         "multi" => transactions::multi(conn),
         "discard" => transactions::discard(conn).await,
         "exec" => exec(conn).await,
