@@ -133,7 +133,28 @@ pub struct LoadPlan {
     pub per_shard: Vec<Vec<KeyRef>>,
     pub loaded: u64,
     pub expired: u64,
+    /// Empty collections skipped (Redis skips and counts them).
+    pub empty: u64,
     pub opts: DecodeOptions,
+}
+
+impl LoadPlan {
+    /// Redis's line once the keys are in (and the figures INFO reports).
+    fn done(&self) {
+        STATUS.keys_loaded.store(self.loaded, Ordering::Relaxed);
+        STATUS.keys_expired.store(self.expired, Ordering::Relaxed);
+        let (loaded, expired) = (self.loaded, self.expired);
+        if self.empty > 0 {
+            log::notice(&format!(
+                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {}.",
+                self.empty
+            ));
+        } else {
+            log::notice(&format!(
+                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
+            ));
+        }
+    }
 }
 
 /// Reads the whole file once: checks it (every value is decoded and dropped, the checksum
@@ -148,6 +169,7 @@ pub fn plan_load(
 ) -> Result<LoadPlan, RdbError> {
     let mut per_shard: Vec<Vec<KeyRef>> = (0..nshards.max(1)).map(|_| Vec::new()).collect();
     let (mut loaded, mut expired) = (0u64, 0u64);
+    let empty;
     {
         let mut d = Decoder::new(&data, opts)?;
         while let Some(item) = d.next_item()? {
@@ -174,18 +196,9 @@ pub fn plan_load(
                 }
             }
         }
-        if d.empty_keys_skipped() > 0 {
-            log::notice(&format!(
-                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {}.",
-                d.empty_keys_skipped()
-            ));
-        } else {
-            log::notice(&format!(
-                "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
-            ));
-        }
+        empty = d.empty_keys_skipped();
     }
-    Ok(LoadPlan { data, per_shard, loaded, expired, opts })
+    Ok(LoadPlan { data, per_shard, loaded, expired, empty, opts })
 }
 
 /// Redis's log lines for the AUX fields it reports while loading.
@@ -262,8 +275,6 @@ pub fn load_at_start(shared: &Shared) -> bool {
     STATUS.loading.store(true, Ordering::Release);
     match plan_load(Arc::new(data), opts, shared.nshards, |k| shared.shard_of(k), now_ms()) {
         Ok(plan) => {
-            STATUS.keys_loaded.store(plan.loaded, Ordering::Relaxed);
-            STATUS.keys_expired.store(plan.expired, Ordering::Relaxed);
             STATUS.loading_shards.store(shared.nshards, Ordering::Release);
             *PRELOAD.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(plan));
             LOAD_STARTED.get_or_init(|| start);
@@ -293,7 +304,9 @@ pub fn load_on_shard(rt: &ShardRt) {
     }
     drop(plan);
     if STATUS.loading_shards.fetch_sub(1, Ordering::AcqRel) == 1 {
-        *PRELOAD.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(plan) = PRELOAD.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            plan.done();
+        }
         let secs = LOAD_STARTED.get().map_or(0.0, |t| t.elapsed().as_secs_f64());
         log::notice(&format!("DB loaded from disk: {secs:.3} seconds"));
         STATUS.loading.store(false, Ordering::Release);
@@ -681,8 +694,23 @@ async fn reload_held(config: &Config, save: bool, flush: bool) -> Reply {
         }
     })
     .await;
+    plan.done();
     log::notice("DB reloaded by DEBUG RELOAD");
     Reply::ok()
+}
+
+/// At exit: a background save still being written is abandoned and its temp file removed
+/// (Redis kills its child and removes the child's temp file).
+pub fn abandon_bgsave() {
+    if STATUS.bgsave_in_progress.load(Ordering::Acquire) {
+        log::warning("There is a child saving an .rdb. Killing it!");
+        if let Some(g) = super::try_get() {
+            let dir = g.shared.read_config(|c| c.dir.clone());
+            let _ = std::fs::remove_file(
+                Path::new(&dir).join(format!("temp-{}.rdb", std::process::id())),
+            );
+        }
+    }
 }
 
 /// The final save of a shutdown.

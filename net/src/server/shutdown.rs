@@ -203,6 +203,7 @@ pub async fn shutdown(flags: Flags) -> Result<(), String> {
             return Err("Errors trying to SHUTDOWN. Check logs.".into());
         }
     }
+    super::persist::abandon_bgsave();
     remove_pidfile();
     for &fd in &super::get().listeners {
         // SAFETY: closing the listening sockets the server opened; the accept loops see
