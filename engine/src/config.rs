@@ -151,6 +151,12 @@ pub struct Config {
     pub appendfilename: String,
     pub dir: String,
     pub dbfilename: String,
+    /// RDB files: LZF-compress strings (`rdbcompression`).
+    pub rdbcompression: bool,
+    /// RDB files: write and check the CRC-64 (`rdbchecksum`).
+    pub rdbchecksum: bool,
+    /// Refuse writes (-MISCONF) while the last background save failed and save points exist.
+    pub stop_writes_on_bgsave_error: bool,
     pub loglevel: String,
     pub logfile: String,
     pub daemonize: bool,
@@ -229,6 +235,9 @@ impl Default for Config {
             appendfilename: "appendonly.aof".into(),
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
             loglevel: "notice".into(),
             logfile: String::new(),
             daemonize: false,
@@ -809,7 +818,7 @@ pub static PARAMS: &[Param] = &[
         alias: None,
         immutable: false,
         protected: false,
-        support: Support::DefaultOnly(NO_PERSISTENCE),
+        support: Support::Full,
         get: |c| c.save.clone(),
         set: |c, v| {
             c.save = parse_save(v)?;
@@ -839,9 +848,9 @@ pub static PARAMS: &[Param] = &[
     },
     fixed!("appenddirname", None, true, "appendonlydir", norm_string, NO_PERSISTENCE),
     fixed!("no-appendfsync-on-rewrite", None, false, "no", norm_bool, NO_PERSISTENCE),
-    fixed!("rdbcompression", None, false, "yes", norm_bool, NO_PERSISTENCE),
-    fixed!("rdbchecksum", None, true, "yes", norm_bool, NO_PERSISTENCE),
-    fixed!("stop-writes-on-bgsave-error", None, false, "yes", norm_bool, NO_PERSISTENCE),
+    param!("rdbcompression", None, false, rdbcompression, bool),
+    param!("rdbchecksum", None, true, rdbchecksum, bool),
+    param!("stop-writes-on-bgsave-error", None, false, stop_writes_on_bgsave_error, bool),
     Param {
         name: "dir",
         alias: None,
@@ -1077,7 +1086,9 @@ mod tests {
         c.set("activerehashing", "yes").unwrap();
         let err = c.set("appendonly", "yes").unwrap_err();
         assert!(err.contains("persistence is not available yet"), "{err}");
-        assert!(c.set("save", "900 1").unwrap_err().contains("persistence is not available yet"));
+        c.set("save", "900 1").unwrap();
+        assert_eq!(c.get("save").unwrap(), "900 1");
+        c.set("save", "").unwrap();
         assert_eq!(c.set("save", "900").unwrap_err(), "Invalid save parameters");
         assert_eq!(c.set("save", "0 1").unwrap_err(), "Invalid save parameters");
         assert!(c.set("appendfsync", "always").is_err());

@@ -577,3 +577,41 @@ pub(crate) fn object_bytes(value: ValueRef<'_>, opts: &EncodeOptions) -> Vec<u8>
     b.value(value);
     b.out
 }
+
+/// One key record (`rdbSaveKeyValuePair`: EXPIRETIME_MS, IDLE or FREQ, type, key, value)
+/// appended to `out`, for writers that encode keys apart from the file (each shard its own
+/// keys, on its own thread) and join them with [`Encoder::write_raw`].
+pub fn key_record<'v>(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: impl Into<ValueRef<'v>>,
+    meta: &KeyMeta,
+    opts: &EncodeOptions,
+) {
+    let value = value.into();
+    let mut b = Body { out: std::mem::take(out), opts };
+    write_key_header(&mut b, key, value, meta);
+    b.value(value);
+    *out = b.out;
+}
+
+impl<S: Sink> Encoder<S> {
+    /// Bytes already encoded elsewhere (key records from [`key_record`]), written as they
+    /// are and covered by the checksum.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() < FLUSH_BYTES {
+            self.buf.extend_from_slice(bytes);
+            if self.buf.len() >= FLUSH_BYTES {
+                self.flush()?;
+            }
+            return Ok(());
+        }
+        self.flush()?;
+        if self.opts.checksum {
+            self.crc.update(bytes);
+        }
+        self.sink.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+}

@@ -49,10 +49,11 @@ pub mod stream;
 pub use decode::{EncodingLimits, RdbValue};
 pub use dump::{dump, restore, verify_payload};
 pub use encode::{
-    AuxFields, EncodeOptions, Encoder, KeyMeta, KeyUsage, ReplicationAux, Sink, ValueRef, WriteSink,
+    key_record, AuxFields, EncodeOptions, Encoder, KeyMeta, KeyUsage, ReplicationAux, Sink,
+    ValueRef, WriteSink,
 };
 pub use error::{ErrorKind, RdbError, RestoreError};
-pub use load::{decode_file, DecodeOptions, Decoder, Item, KeyEntry, RdbFile};
+pub use load::{decode_file, decode_key_at, DecodeOptions, Decoder, Item, KeyEntry, RdbFile};
 pub use stream::{
     Consumer, ConsumerGroup, PendingEntry, StreamData, StreamEntry, StreamId, StreamNodeLimits,
 };

@@ -289,6 +289,26 @@ impl Iterator for Decoder<'_> {
     }
 }
 
+/// Decodes again the key whose type byte is at `offset` (a [`KeyEntry::offset`] of the same
+/// data): its name and value, None for an empty collection. For loading in parallel: one
+/// thread validates the file with the [`Decoder`] and routes offsets, and the thread that
+/// will own each value decodes it there (so its memory is that thread's).
+pub fn decode_key_at(
+    data: &[u8],
+    offset: u64,
+    opts: &DecodeOptions,
+) -> Result<(Vec<u8>, Option<RdbValue>), RdbError> {
+    let start = usize::try_from(offset)
+        .ok()
+        .filter(|&o| o < data.len())
+        .ok_or(RdbError::new(data.len(), ErrorKind::UnexpectedEof))?;
+    let mut r = Reader::new(&data[start..]);
+    let rdb_type = r.u8()?;
+    let key = r.string_vec()?;
+    let value = decode_value(&mut r, rdb_type, &opts.limits, opts.deep_sanitize)?;
+    Ok((key, value))
+}
+
 /// Everything in a file, collected (for tools and tests; the server streams items instead).
 #[derive(Clone, Debug, Default)]
 pub struct RdbFile {

@@ -480,6 +480,36 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Forgets about watched keys of a transaction.",
         Handler::Net,
     ),
+    cmd(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk.",
+        Handler::Net,
+    ),
+    cmd(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Asynchronously saves the database(s) to disk.",
+        Handler::Net,
+    ),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        Handler::Net,
+    ),
 ];
 
 fn flag_names(flags: u32) -> Vec<Reply> {

@@ -31,10 +31,12 @@ pub async fn debug(conn: &mut Conn, argv: &[Bytes]) -> Reply {
             Reply::ok()
         }
         b"log" => Reply::ok(),
+        b"reload" => super::persist::debug_reload(argv).await,
         b"help" => Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "LOG <message>",
+                "RELOAD [option ...]",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "SLEEP <seconds>",
             ]

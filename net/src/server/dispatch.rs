@@ -116,6 +116,12 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
+    if let Some(refused) = super::persist::refusal(spec) {
+        if conn.multi.is_some() {
+            conn.multi_failed = true;
+        }
+        return refused;
+    }
     if !conn.resp3 && conn.subs.active() && !spec.has(flags::ALLOW_SUBSCRIBED) {
         return Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -165,6 +171,11 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
 pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
     match spec.handler {
         Handler::Net => server_command(conn, spec, argv).await,
+        Handler::Shard(_) if spec.name == "flushall" => {
+            let reply = crate::coord::route::route(conn.db, conn.resp3, spec, argv).await;
+            super::persist::after_flushall().await;
+            reply
+        }
         Handler::Shard(_) => crate::coord::route::route(conn.db, conn.resp3, spec, argv).await,
     }
 }
@@ -193,6 +204,9 @@ pub async fn server_command(
         "config" => config::config(conn, &argv).await,
         "debug" => debug::debug(conn, &argv).await,
         "shutdown" => super::shutdown::shutdown_command(&argv).await,
+        "save" => super::persist::save_command().await,
+        "bgsave" => super::persist::bgsave_command(&argv, false).await,
+        "lastsave" => super::persist::lastsave(),
         "multi" => transactions::multi(conn),
         "discard" => transactions::discard(conn).await,
         "exec" => exec(conn).await,
@@ -274,6 +288,9 @@ pub async fn exec(conn: &mut Conn) -> Reply {
                     Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
                     // Server-level commands (SELECT, INFO, CONFIG SET, CLIENT …) run at their
                     // place while every shard is held.
+                    Handler::Net if spec.name == "bgsave" => {
+                        super::persist::bgsave_command(&argv, true).await
+                    }
                     Handler::Net => Box::pin(server_command(conn, spec, argv)).await,
                 };
                 replies.push(reply);

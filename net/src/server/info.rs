@@ -188,13 +188,7 @@ pub async fn info(argv: &[Bytes]) -> Reply {
         );
     }
     if wants("persistence", true) {
-        section(
-            "Persistence",
-            format!(
-                "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_write_status:ok\r\n",
-                g.start_ms / 1000
-            ),
-        );
+        section("Persistence", super::persist::info_section(dirty));
     }
     if wants("stats", true) {
         section(

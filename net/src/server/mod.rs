@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod dump;
 pub mod info;
 pub mod migrate;
+pub mod persist;
 pub mod pubsub;
 pub mod shutdown;
 pub mod transactions;
@@ -348,6 +349,9 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     if SERVER.set(server).is_err() {
         return Err(std::io::Error::other("the server is already running in this process"));
     }
+    if !persist::load_at_start(&shared) {
+        std::process::exit(1);
+    }
 
     let parkers =
         Arc::new((0..nshards).map(|_| mesh::Parker::new()).collect::<Result<Vec<_>, _>>()?);
@@ -364,11 +368,12 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
                     exec::spawn(crate::conn::accept_loop(fd, get().clients.clone()));
                 }
                 exec::spawn(shutdown::signal_task(shutdown_eventfd));
+                exec::spawn(persist::cron());
             }))
         } else {
             None
         };
-        let hooks = Hooks { new_conn: spawn_conn, start };
+        let hooks = Hooks { new_conn: spawn_conn, start, init: Some(persist::load_on_shard) };
         handles.push(
             std::thread::Builder::new()
                 .name(format!("shard-{i}"))
@@ -376,6 +381,7 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
         );
     }
     shutdown::spawn_signal_thread(signals)?;
+    persist::wait_loaded();
     crate::log::notice(&format!("mayfly ready: {nshards} shard(s), listening on port {port}"));
     crate::log::notice("Ready to accept connections");
     for h in handles {

@@ -146,9 +146,8 @@ pub async fn signal_task(eventfd: RawFd) {
 }
 
 /// Writes what must survive the restart before the process exits: the final RDB snapshot
-/// when save points are configured or SHUTDOWN SAVE asks for it, the AOF's last fsync when
-/// it is on. The persistence work fills this in; until then save points and AOF are
-/// refused by the configuration, so only an explicit SHUTDOWN SAVE reaches the error.
+/// when save points are configured or SHUTDOWN SAVE asks for it (`persist::final_save`),
+/// the AOF's last fsync when it is on (the AOF is refused by the configuration for now).
 pub async fn final_save(flags: Flags) -> Result<(), String> {
     let config = super::get().shared.config();
     let save_points = !config.save.is_empty();
@@ -157,8 +156,7 @@ pub async fn final_save(flags: Flags) -> Result<(), String> {
         return Err("persistence is not available yet: there is no AOF to fsync".into());
     }
     if (save_points && !flags.nosave) || flags.save {
-        log::notice("Saving the final RDB snapshot before exiting.");
-        return Err("persistence is not available yet: no RDB snapshot can be written".into());
+        return super::persist::final_save().await;
     }
     Ok(())
 }
@@ -205,6 +203,7 @@ pub async fn shutdown(flags: Flags) -> Result<(), String> {
             return Err("Errors trying to SHUTDOWN. Check logs.".into());
         }
     }
+    super::persist::abandon_bgsave();
     remove_pidfile();
     for &fd in &super::get().listeners {
         // SAFETY: closing the listening sockets the server opened; the accept loops see

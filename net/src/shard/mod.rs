@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod run;
 pub mod shared;
 pub mod sim;
+pub mod snapshot;
 pub mod stats;
 
 use std::cell::RefCell;

@@ -42,6 +42,9 @@ pub struct Hooks {
     pub new_conn: fn(RawFd),
     /// Runs once on the shard thread, after its runtime is installed.
     pub start: Option<Box<dyn FnOnce() + Send>>,
+    /// Runs first on every shard thread, before it counts as started (loading its part of
+    /// the start-up RDB file).
+    pub init: Option<fn(&ShardRt)>,
 }
 
 pub struct ShardSpec {
@@ -102,6 +105,9 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
     let env = Env::new(shard).with_memory(global.memory.clone()).with_shard_count(nshards);
     let rt = Rc::new(ShardRt::new(spec.id, nshards, env, mesh, global.clone(), hooks.new_conn));
     super::install(Some(rt.clone()));
+    if let Some(init) = hooks.init {
+        init(&rt);
+    }
     global.started.fetch_add(1, Ordering::SeqCst);
 
     if let Some(start) = hooks.start {
