@@ -1201,6 +1201,65 @@ pub fn serve_blocked(ctx: &mut Ctx<'_>, argv: &[Bytes], key: &[u8]) -> Option<Re
     Some(keyed_reply(ctx.resp3, vec![(Reply::Bulk(key_arg), entries)]))
 }
 
+/// The BLOCK timeout of an XREAD / XREADGROUP in milliseconds (0 = forever); None when there
+/// is no BLOCK option or the arguments do not parse (the command then answers at once, with
+/// its error if any).
+pub fn block_timeout_ms(argv: &[Bytes]) -> Option<u64> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = parse_read_args(argv, xreadgroup).ok()?;
+    u64::try_from(a.timeout_ms?).ok()
+}
+
+/// Where the keys of an XREAD / XREADGROUP are: `(first key index, number of streams)`; the
+/// ids follow the keys. None when the arguments do not parse.
+pub fn read_streams(argv: &[Bytes]) -> Option<(usize, usize)> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = parse_read_args(argv, xreadgroup).ok()?;
+    Some((a.streams_at, a.streams))
+}
+
+/// Whether retrying a parked XREAD / XREADGROUP (argv with `$` already resolved) would answer
+/// something other than the null array, judged only on the keys `is_local` accepts (those of
+/// this shard): a stream past the waiter's id (or its group's last id), or for XREADGROUP a
+/// key or group that is gone or of another type (the retry answers the error). Read-only:
+/// the caller then runs the command itself.
+pub fn read_ready(ctx: &mut Ctx<'_>, argv: &[Bytes], is_local: impl Fn(&[u8]) -> bool) -> bool {
+    let Some(name) = argv.first() else { return false };
+    let xreadgroup = name.eq_ignore_ascii_case(b"xreadgroup");
+    let Ok(a) = parse_read_args(argv, xreadgroup) else { return true };
+    for idx in 0..a.streams {
+        let key = &argv[a.streams_at + idx];
+        if !is_local(key) {
+            continue;
+        }
+        let s = match ctx.peek(key) {
+            Some(Entry { value: Value::Stream(s), .. }) => s,
+            Some(_) => return true,
+            None if xreadgroup => return true,
+            None => continue,
+        };
+        let after = match &a.group {
+            Some((group, _)) => match s.group(group) {
+                Some(g) => {
+                    if !c_eq(&argv[a.streams_at + a.streams + idx], b">") {
+                        return true;
+                    }
+                    g.last_id
+                }
+                None => return true,
+            },
+            None => match parse_strict(&argv[a.streams_at + a.streams + idx]) {
+                Ok(id) => id,
+                Err(_) => return true,
+            },
+        };
+        if s.last_id() > after {
+            return true;
+        }
+    }
+    false
+}
+
 // ---- XGROUP ------------------------------------------------------------------------------
 
 fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -20,6 +20,7 @@ pub mod run;
 pub mod shared;
 pub mod sim;
 pub mod stats;
+pub mod stream_wait;
 
 use std::cell::RefCell;
 use std::future::Future;
