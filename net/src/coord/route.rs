@@ -47,7 +47,10 @@ pub async fn route_in(
             .into_reply();
     }
     if g.nshards > 1 && super::sort_gather::reads_pattern_keys(spec, &argv) {
-        return super::sort_gather::sort(db, resp3, spec, argv, held).await;
+        let gather = async |argv, extra, check: &dyn Fn(&mut Shard) -> bool| {
+            gather_with(db, resp3, vec![argv], held, extra, Some(check)).await
+        };
+        return super::sort_gather::sort(db, resp3, held, spec, argv, gather).await;
     }
     let idx = spec.keys_of(&argv);
     if idx.is_empty() {

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use mayfly_engine::command::CommandSpec;
 use mayfly_engine::families::sort;
 use mayfly_engine::reply::Reply;
+use mayfly_engine::shard::Shard;
 use mayfly_engine::table::Key;
 
-use super::route::gather_with;
 use crate::shard::env::{DbKey, Job, Out};
 use crate::shard::{call, here};
 
@@ -43,12 +43,20 @@ async fn pattern_keys(shard: usize, db: usize, argv: &[Bytes], readonly: bool) -
 }
 
 /// Runs the SORT with every key its patterns read, wherever they live.
+/// `gather(argv, extra keys, check)` is the router's gather (it runs SORT on a scratch shard
+/// holding the declared and the extra keys when `check` accepts them; Ok(None) when not).
+/// `spec` is SORT's or SORT_RO's entry.
 pub async fn sort(
     db: usize,
     resp3: bool,
+    held: u64,
     spec: &'static CommandSpec,
     argv: Vec<Bytes>,
-    held: u64,
+    gather: impl AsyncFn(
+        Vec<Bytes>,
+        Vec<DbKey>,
+        &dyn Fn(&mut Shard) -> bool,
+    ) -> Result<Option<Vec<Reply>>, Reply>,
 ) -> Reply {
     let readonly = spec.name == "sort_ro";
     let shared = here().shared.clone();
@@ -66,14 +74,14 @@ pub async fn sort(
         let extra: Vec<DbKey> = keys.iter().map(|k| (db, Key::from(&k[..]))).collect();
         let check_argv = argv.clone();
         let last = attempt == RETRIES;
-        let check = move |scratch: &mut mayfly_engine::shard::Shard| {
+        let check = move |scratch: &mut Shard| {
             if last {
                 return true;
             }
             let mut ctx = scratch.ctx(db, false);
             sort::pattern_keys(&mut ctx, &check_argv, readonly).iter().all(|k| fetched.contains(k))
         };
-        match gather_with(db, resp3, vec![argv.clone()], held, extra, Some(&check)).await {
+        match gather(argv.clone(), extra, &check).await {
             Ok(Some(mut replies)) => return replies.pop().unwrap_or(Reply::Nil),
             Ok(None) => continue,
             Err(oom) => return oom,
