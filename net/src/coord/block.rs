@@ -109,13 +109,6 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
     };
     let rt = here();
     let shared = rt.shared.clone();
-    // XREAD's `$` means "after the last entry when the command arrived": resolve it now, as a
-    // fresh Block may wait for a barrier round while an XADD runs ahead of it.
-    let argv = if shared.nshards > 1 && crate::shard::stream_wait::is_stream_read(&argv) {
-        super::stream_block::resolve_last_ids(db, argv).await
-    } else {
-        argv
-    };
     let idx = spec.keys_of(&argv);
     let shards: Vec<usize> = idx.iter().map(|&i| shared.shard_of(&argv[i])).collect();
     let single = shards.windows(2).all(|w| w[0] == w[1]);

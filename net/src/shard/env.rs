@@ -763,9 +763,11 @@ impl Env {
                 Ok(out)
             }
             Job::Block { id, db, argv, resp3, stamp, fresh } => {
-                if fresh && self.nshards > 1 {
+                if fresh && self.nshards > 1 && !super::stream_wait::is_stream_read(&argv) {
                     // Another shard may still be sending a Block its client sent earlier; one
-                    // that finds data now would take the element from under it.
+                    // that finds data now would take the element from under it. (Stream
+                    // readers take nothing from each other, and XREAD's `$` must resolve
+                    // before later writes: they run at once.)
                     return Ok(Out::Any(Box::new(HeldBlock(ParkedMarker {
                         id,
                         db,
