@@ -329,3 +329,32 @@ fn sort_patterns_read_keys_on_every_shard() {
         assert_eq!(range, Value::Array(vec![bulk("v3"), bulk("v6")]));
     }
 }
+
+/// XREAD over streams of several shards answers them in the order the command named them,
+/// leaves out streams with nothing new, and gives WRONGTYPE for a non-stream key.
+#[test]
+fn xread_over_several_shards_keeps_the_key_order() {
+    for nshards in [1, 2] {
+        let server = Server::with_shards(nshards);
+        let mut c = server.client();
+        let a = key_on(0, nshards, "a");
+        let b = key_on(nshards - 1, nshards, "b");
+        let quiet = key_on(0, nshards, "quiet");
+        query(&mut c, &["XADD", &a, "1-1", "x", "1"]);
+        query(&mut c, &["XADD", &b, "2-1", "y", "2"]);
+        let reply = query(&mut c, &["XREAD", "STREAMS", &b, &quiet, &a, "0", "0", "0"]);
+        let mut expected = one_entry(&b, "2-1", "y", "2");
+        if let (Value::Array(e), Value::Array(more)) =
+            (&mut expected, one_entry(&a, "1-1", "x", "1"))
+        {
+            e.extend(more);
+        }
+        assert_eq!(reply, expected, "{nshards} shards");
+        let reply = query(&mut c, &["XREAD", "COUNT", "1", "STREAMS", &a, &b, "1-1", "0"]);
+        assert_eq!(reply, one_entry(&b, "2-1", "y", "2"));
+        assert_eq!(query(&mut c, &["XREAD", "STREAMS", &a, &b, "9", "9"]), Value::Nil);
+        query(&mut c, &["SET", &quiet, "string"]);
+        let err = cmd(&["XREAD", "STREAMS", &b, &quiet, "0", "0"]).query::<Value>(&mut c);
+        assert!(err.is_err_and(|e| e.to_string().contains("WRONGTYPE")));
+    }
+}

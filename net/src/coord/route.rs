@@ -68,6 +68,9 @@ pub async fn route_in(
             .await
             .into_reply();
     }
+    if spec.name == "xread" {
+        return super::stream_block::xread_split(db, resp3, argv, held).await;
+    }
     match spec.multi {
         MultiShard::Split(merge) => split(db, resp3, spec, argv, &idx, merge, held).await,
         _ => match gather(db, resp3, vec![argv], held).await {

@@ -5,13 +5,19 @@
 //!     ──► attempt (atomic multi-shard read) ──► nothing: poll each shard (read-only, cheap)
 //!          every few ms and attempt again only when one of them has something past the ids
 //! ```
-//! Streams on one shard block as a waiter there instead (`shard::stream_wait`).
+//! Streams on one shard block as a waiter there instead (`shard::stream_wait`). A plain XREAD
+//! over several shards is split per shard under shared locks ([`xread_split`]) rather than
+//! gathered: the streams are read where they are, never copied.
 
 use bytes::Bytes;
 use mayfly_engine::families::stream;
+use mayfly_engine::journal::ShardSet;
+use mayfly_engine::reply::Reply;
+use mayfly_engine::table::Key;
 
 use super::on_all_shards;
-use crate::shard::here;
+use crate::shard::env::{DbKey, Job};
+use crate::shard::{call, here, submit};
 
 /// XREAD's `$` ids replaced by each stream's last id now (0-0 for a missing key), asked of
 /// the shards that own them; a later attempt then waits for entries past that point as Redis
@@ -62,4 +68,97 @@ pub async fn any_ready(db: usize, argv: &[Bytes]) -> bool {
     .await
     .into_iter()
     .any(|ready| ready)
+}
+
+/// XREAD (no group) over streams on several shards, without copying them: shared locks on
+/// every key (ascending shards, so it is one atomic read), one XREAD per shard with its own
+/// keys and ids, and the served streams merged in the order the command named them.
+/// `held` ≠ 0: inside a transaction that already holds every shard (no locks taken).
+pub async fn xread_split(db: usize, resp3: bool, argv: Vec<Bytes>, held: u64) -> Reply {
+    let Some((at, n)) = stream::read_streams(&argv) else {
+        // Malformed: any shard answers the same error.
+        return call(here().id, Job::Exec { spec: None, db, argv, resp3, txid: held })
+            .await
+            .into_reply();
+    };
+    let shared = here().shared.clone();
+    // Per shard: the positions (in key order) of its keys.
+    let mut per_shard: Vec<(usize, Vec<usize>)> = Vec::new();
+    for i in 0..n {
+        let s = shared.shard_of(&argv[at + i]);
+        match per_shard.iter_mut().find(|(ps, _)| *ps == s) {
+            Some((_, v)) => v.push(i),
+            None => per_shard.push((s, vec![i])),
+        }
+    }
+    per_shard.sort_by_key(|(s, _)| *s);
+    let txid = if held != 0 { held } else { shared.next_txid() };
+    if held == 0 {
+        let shards = ShardSet::from_ids(per_shard.iter().map(|(s, _)| *s));
+        for (s, idx) in &per_shard {
+            let keys: Vec<DbKey> =
+                idx.iter().map(|&i| (db, Key::from(&argv[at + i][..]))).collect();
+            call(*s, Job::Lock { txid, keys, exclusive: false, shards: shards.clone() }).await;
+        }
+    }
+    let pending: Vec<_> = per_shard
+        .iter()
+        .map(|(s, idx)| {
+            let mut sub: Vec<Bytes> = argv[..at].to_vec();
+            sub.extend(idx.iter().map(|&i| argv[at + i].clone()));
+            sub.extend(idx.iter().map(|&i| argv[at + n + i].clone()));
+            submit(*s, Job::Exec { spec: None, db, argv: sub, resp3, txid })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(pending.len());
+    for p in pending {
+        replies.push(p.get().await.into_reply());
+    }
+    if held == 0 {
+        let unlocks: Vec<_> =
+            per_shard.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
+        for u in unlocks {
+            u.get().await;
+        }
+    }
+    merge_reads(&argv[at..at + n], replies, resp3)
+}
+
+/// The per-shard XREAD replies as one: the first error (in shard order), else every served
+/// stream in the order of `keys`, else the null array.
+fn merge_reads(keys: &[Bytes], replies: Vec<Reply>, resp3: bool) -> Reply {
+    if let Some(err) = replies.iter().find(|r| r.is_error()) {
+        return err.clone();
+    }
+    let mut served: Vec<(Reply, Reply)> = Vec::new();
+    for r in replies {
+        match r {
+            Reply::Map(pairs) => served.extend(pairs),
+            Reply::Array(items) => {
+                for item in items {
+                    if let Reply::Array(mut kv) = item {
+                        if kv.len() == 2 {
+                            let v = kv.pop().unwrap_or(Reply::Nil);
+                            let k = kv.pop().unwrap_or(Reply::Nil);
+                            served.push((k, v));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if served.is_empty() {
+        return Reply::NilArray;
+    }
+    let position = |k: &Reply| match k {
+        Reply::Bulk(b) => keys.iter().position(|x| x == b).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    served.sort_by_key(|(k, _)| position(k));
+    if resp3 {
+        Reply::Map(served)
+    } else {
+        Reply::Array(served.into_iter().map(|(k, v)| Reply::Array(vec![k, v])).collect())
+    }
 }
