@@ -358,3 +358,26 @@ fn xread_over_several_shards_keeps_the_key_order() {
         assert!(err.is_err_and(|e| e.to_string().contains("WRONGTYPE")));
     }
 }
+
+/// INFO commandstats counts container commands per subcommand, as Redis 7 does, and the
+/// keyspace section counts streams.
+#[test]
+fn stream_commands_in_info_commandstats_and_keyspace() {
+    for nshards in [1, 2] {
+        let server = Server::with_shards(nshards);
+        let mut c = server.client();
+        query(&mut c, &["CONFIG", "RESETSTAT"]);
+        let key = key_on(nshards - 1, nshards, "stats");
+        query(&mut c, &["XGROUP", "CREATE", &key, "g", "$", "MKSTREAM"]);
+        query(&mut c, &["xgroup", "CREATECONSUMER", &key, "g", "alice"]);
+        query(&mut c, &["XINFO", "STREAM", &key]);
+        query(&mut c, &["XADD", &key, "*", "f", "v"]);
+        let stats: String = cmd(&["INFO", "commandstats"]).query(&mut c).expect("INFO");
+        for name in ["xgroup|create", "xgroup|createconsumer", "xinfo|stream", "xadd"] {
+            let prefix = format!("cmdstat_{name}:calls=1,");
+            assert!(stats.lines().any(|l| l.starts_with(&prefix)), "{name}: {stats}");
+        }
+        let keyspace: String = cmd(&["INFO", "keyspace"]).query(&mut c).expect("INFO");
+        assert!(keyspace.contains("db0:keys=1,expires=0"), "{keyspace}");
+    }
+}

@@ -841,7 +841,7 @@ impl Env {
         let start = std::time::Instant::now();
         let reply = self.shard.execute_spec(spec, db, argv, resp3);
         let us = start.elapsed().as_micros() as u64;
-        self.stats.record(spec.name, us, reply.is_error());
+        self.stats.record(super::stats::stat_name(spec, argv), us, reply.is_error());
         reply
     }
 
