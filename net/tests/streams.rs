@@ -321,6 +321,12 @@ fn sort_patterns_read_keys_on_every_shard() {
                 other => panic!("{other:?}"),
             }
         );
+        // Inside MULTI too.
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("SORT").arg(&list).arg("BY").arg("w*").arg("GET").arg("h*->f");
+        let (sorted,): (Vec<String>,) = pipe.query(&mut c).expect("EXEC");
+        assert_eq!(sorted.len(), 6);
+        assert_eq!(sorted[1..], ["v6", "v5", "v4", "v2", "v1"]);
         let dst = key_on(nshards - 1, nshards, "dst");
         let stored = query(&mut c, &["SORT", &list, "BY", "w*", "GET", "h*->f", "STORE", &dst]);
         assert_eq!(stored, Value::Int(6));
