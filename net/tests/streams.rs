@@ -387,3 +387,37 @@ fn stream_commands_in_info_commandstats_and_keyspace() {
         assert!(keyspace.contains("db0:keys=1,expires=0"), "{keyspace}");
     }
 }
+
+/// XREADGROUP over streams of several shards: all parts run or none (a missing group on one
+/// shard delivers nothing on the other), replies in key order.
+#[test]
+fn xreadgroup_over_several_shards_is_all_or_nothing() {
+    for nshards in [1, 2] {
+        let server = Server::with_shards(nshards);
+        let mut c = server.client();
+        let a = key_on(0, nshards, "a");
+        let b = key_on(nshards - 1, nshards, "b");
+        query(&mut c, &["XADD", &a, "1-1", "x", "1"]);
+        query(&mut c, &["XADD", &b, "2-1", "y", "2"]);
+        query(&mut c, &["XGROUP", "CREATE", &a, "g", "0"]);
+        let err = cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", &a, &b, ">", ">"])
+            .query::<Value>(&mut c)
+            .expect_err("no group on b");
+        assert!(err.to_string().contains("No such key"), "{err}");
+        match query(&mut c, &["XPENDING", &a, "g"]) {
+            Value::Array(items) => assert_eq!(items[0], Value::Int(0), "{nshards} shards"),
+            other => panic!("XPENDING: {other:?}"),
+        }
+        query(&mut c, &["XGROUP", "CREATE", &b, "g", "0"]);
+        let reply = query(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", &b, &a, ">", ">"]);
+        let mut expected = one_entry(&b, "2-1", "y", "2");
+        if let (Value::Array(e), Value::Array(more)) =
+            (&mut expected, one_entry(&a, "1-1", "x", "1"))
+        {
+            e.extend(more);
+        }
+        assert_eq!(reply, expected);
+        let again = query(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", &b, &a, ">", ">"]);
+        assert_eq!(again, Value::Nil);
+    }
+}

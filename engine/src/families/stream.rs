@@ -1260,6 +1260,65 @@ pub fn read_ready(ctx: &mut Ctx<'_>, argv: &[Bytes], is_local: impl Fn(&[u8]) ->
     false
 }
 
+/// The error an XREAD / XREADGROUP would answer, judged only on the keys `is_local` accepts,
+/// with the index of the key it is about (0 for option errors, which every shard gives): for
+/// the net layer, which checks every shard before running the command split by shard, so that
+/// either no part runs or all do. Read-only (no stats, no LRU).
+pub fn read_check(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    is_local: impl Fn(&[u8]) -> bool,
+) -> Option<(usize, Reply)> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = match parse_read_args(argv, xreadgroup) {
+        Ok(a) => a,
+        Err(e) => return Some((0, e.into())),
+    };
+    for idx in 0..a.streams {
+        let key = &argv[a.streams_at + idx];
+        if !is_local(key) {
+            continue;
+        }
+        let fail = |e: OpError| Some((idx, Reply::from(e)));
+        let has_group = match ctx.peek(key) {
+            Some(Entry { value: Value::Stream(s), .. }) => {
+                a.group.as_ref().is_none_or(|(g, _)| s.group(g).is_some())
+            }
+            Some(_) => return fail(OpError::WrongType),
+            None => a.group.is_none(),
+        };
+        if let Some((group, _)) = &a.group {
+            if !has_group {
+                return fail(nogroup_read(key, group));
+            }
+        }
+        let arg = &argv[a.streams_at + a.streams + idx];
+        if c_eq(arg, b"$") {
+            if xreadgroup {
+                return fail(OpError::other(
+                    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read \
+                     the history of this consumer by specifying a proper ID, or use the > ID to \
+                     get new messages. The $ ID would just return an empty result set.",
+                ));
+            }
+            continue;
+        }
+        if c_eq(arg, b">") {
+            if !xreadgroup {
+                return fail(OpError::other(
+                    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP \
+                     <group> <consumer> option.",
+                ));
+            }
+            continue;
+        }
+        if let Err(e) = parse_strict(arg) {
+            return fail(e);
+        }
+    }
+    None
+}
+
 // ---- XGROUP ------------------------------------------------------------------------------
 
 fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -68,7 +68,7 @@ pub async fn route_in(
             .await
             .into_reply();
     }
-    if spec.name == "xread" {
+    if matches!(spec.name, "xread" | "xreadgroup") {
         return super::stream_block::xread_split(db, resp3, argv, held).await;
     }
     match spec.multi {

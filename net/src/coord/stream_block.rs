@@ -16,7 +16,7 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::table::Key;
 
 use super::on_all_shards;
-use crate::shard::env::{DbKey, Job};
+use crate::shard::env::{DbKey, Job, Out};
 use crate::shard::{call, here, submit};
 
 /// XREAD's `$` ids replaced by each stream's last id now (0-0 for a missing key), asked of
@@ -70,11 +70,14 @@ pub async fn any_ready(db: usize, argv: &[Bytes]) -> bool {
     .any(|ready| ready)
 }
 
-/// XREAD (no group) over streams on several shards, without copying them: shared locks on
-/// every key (ascending shards, so it is one atomic read), one XREAD per shard with its own
-/// keys and ids, and the served streams merged in the order the command named them.
+/// XREAD / XREADGROUP over streams on several shards, without copying them: locks on every
+/// key (ascending shards; shared for XREAD, exclusive for XREADGROUP, which writes the groups),
+/// a check on every shard for the error the command would give (the one about the first key
+/// wins, and then no part runs), one command per shard with its own keys and ids, and the
+/// served streams merged in the order the command named them.
 /// `held` ≠ 0: inside a transaction that already holds every shard (no locks taken).
 pub async fn xread_split(db: usize, resp3: bool, argv: Vec<Bytes>, held: u64) -> Reply {
+    let group = argv[0].eq_ignore_ascii_case(b"xreadgroup");
     let Some((at, n)) = stream::read_streams(&argv) else {
         // Malformed: any shard answers the same error.
         return call(here().id, Job::Exec { spec: None, db, argv, resp3, txid: held })
@@ -98,8 +101,21 @@ pub async fn xread_split(db: usize, resp3: bool, argv: Vec<Bytes>, held: u64) ->
         for (s, idx) in &per_shard {
             let keys: Vec<DbKey> =
                 idx.iter().map(|&i| (db, Key::from(&argv[at + i][..]))).collect();
-            call(*s, Job::Lock { txid, keys, exclusive: false, shards: shards.clone() }).await;
+            call(*s, Job::Lock { txid, keys, exclusive: group, shards: shards.clone() }).await;
         }
+    }
+    if let Some(err) = first_error(db, &argv, &per_shard).await {
+        if held == 0 {
+            let unlocks: Vec<_> =
+                per_shard.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
+            for u in unlocks {
+                u.get().await;
+            }
+        }
+        if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+            here().env.borrow_mut().stats.record(spec.name, 0, true);
+        }
+        return err;
     }
     let pending: Vec<_> = per_shard
         .iter()
@@ -161,4 +177,43 @@ fn merge_reads(keys: &[Bytes], replies: Vec<Reply>, resp3: bool) -> Reply {
     } else {
         Reply::Array(served.into_iter().map(|(k, v)| Reply::Array(vec![k, v])).collect())
     }
+}
+
+/// The error the command gives, if any: each shard judges its own keys, and the error about
+/// the key named first is the answer (as Redis checks the keys in order).
+async fn first_error(
+    db: usize,
+    argv: &[Bytes],
+    per_shard: &[(usize, Vec<usize>)],
+) -> Option<Reply> {
+    let pending: Vec<_> = per_shard
+        .iter()
+        .map(|(s, _)| {
+            let argv = argv.to_vec();
+            submit(
+                *s,
+                Job::Run(Box::new(move |env| {
+                    let rt = here();
+                    let me = env.shard.id;
+                    let mut ctx = env.shard.ctx(db, false);
+                    let found =
+                        stream::read_check(&mut ctx, &argv, |k| rt.shared.shard_of(k) == me);
+                    Out::Any(Box::new(found))
+                })),
+            )
+        })
+        .collect();
+    let mut first: Option<(usize, Reply)> = None;
+    for p in pending {
+        if let Out::Any(b) = p.get().await {
+            if let Ok(found) = b.downcast::<Option<(usize, Reply)>>() {
+                if let Some((i, e)) = *found {
+                    if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first = Some((i, e));
+                    }
+                }
+            }
+        }
+    }
+    first.map(|(_, e)| e)
 }
