@@ -421,3 +421,38 @@ fn xreadgroup_over_several_shards_is_all_or_nothing() {
         assert_eq!(again, Value::Nil);
     }
 }
+
+/// XREADGROUP BLOCK over streams of two shards: served by an XADD on either, and ended with
+/// Redis's blocked-reader errors when a key or the group goes. RESP3 replies are maps.
+#[test]
+fn xreadgroup_block_over_several_shards() {
+    let server = Server::with_shards(2);
+    let mut control = server.client();
+    let a = key_on(0, 2, "a");
+    let b = key_on(1, 2, "b");
+    let read = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", &a, &b, ">", ">"];
+    for (i, target) in [&b, &a].into_iter().enumerate() {
+        query(&mut control, &["FLUSHALL"]);
+        query(&mut control, &["XGROUP", "CREATE", &a, "g", "$", "MKSTREAM"]);
+        query(&mut control, &["XGROUP", "CREATE", &b, "g", "$", "MKSTREAM"]);
+        let mut blocked = server.client();
+        send(&mut blocked, &read);
+        wait_blocked(&mut control, 1);
+        query(&mut control, &["XADD", target, "5-1", "f", "v"]);
+        assert_eq!(recv(&mut blocked), Ok(one_entry(target, "5-1", "f", "v")), "round {i}");
+        wait_blocked(&mut control, 0);
+        send(&mut blocked, &read);
+        wait_blocked(&mut control, 1);
+        query(&mut control, &["XGROUP", "DESTROY", target, "g"]);
+        let err = recv(&mut blocked).expect_err("NOGROUP");
+        assert!(err.contains("the consumer group this client was blocked on no longer exists"));
+        wait_blocked(&mut control, 0);
+        query(&mut control, &["XGROUP", "CREATE", target, "g", "$"]);
+        send(&mut blocked, &read);
+        wait_blocked(&mut control, 1);
+        query(&mut control, &["DEL", target]);
+        let err = recv(&mut blocked).expect_err("UNBLOCKED");
+        assert!(err.contains("the stream key no longer exists"), "{err}");
+        wait_blocked(&mut control, 0);
+    }
+}

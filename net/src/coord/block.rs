@@ -120,13 +120,19 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
         let streams = crate::shard::stream_wait::is_stream_read(&argv);
         let argv = super::stream_block::resolve_last_ids(db, argv).await;
         let mut attempt = true;
+        let mut first = true;
         let result = loop {
             if attempt {
-                let r = super::route::route(db, resp3, spec, argv.clone()).await;
+                let mut r = super::route::route(db, resp3, spec, argv.clone()).await;
+                if streams && !first && r.is_error() {
+                    // Blocked, then the key or group went: Redis's errors for that.
+                    r = super::stream_block::blocked_error(db, &argv, r).await;
+                }
                 if !is_empty_blocking_reply(&r) || r.is_error() {
                     break (r, false);
                 }
             }
+            first = false;
             if remaining_ms(deadline) == Some(0) {
                 break (timeout_reply(spec), false);
             }

@@ -217,3 +217,47 @@ async fn first_error(
     }
     first.map(|(_, e)| e)
 }
+
+/// The error a reader that was blocked over several shards gets when its retry fails: as Redis
+/// answers a parked XREADGROUP, `-UNBLOCKED the stream key no longer exists` when one of its
+/// keys is gone or holds another type, `-NOGROUP the consumer group this client was blocked on
+/// no longer exists` when its group went; other errors as they are.
+pub async fn blocked_error(db: usize, argv: &[Bytes], err: Reply) -> Reply {
+    let text = match &err {
+        Reply::Error(t) => t.to_string(),
+        _ => return err,
+    };
+    if !argv[0].eq_ignore_ascii_case(b"xreadgroup") {
+        return err;
+    }
+    if text.starts_with("WRONGTYPE") {
+        return Reply::error("UNBLOCKED the stream key no longer exists");
+    }
+    if !text.starts_with("NOGROUP") {
+        return err;
+    }
+    let Some((at, n)) = stream::read_streams(argv) else { return err };
+    let keys: Vec<Bytes> = argv[at..at + n].to_vec();
+    let all_streams = on_all_shards(move |env| {
+        let rt = here();
+        let me = env.shard.id;
+        let mut ctx = env.shard.ctx(db, false);
+        keys.iter().filter(|k| rt.shared.shard_of(k) == me).all(|k| {
+            matches!(
+                ctx.peek(k),
+                Some(mayfly_engine::db::Entry {
+                    value: mayfly_engine::value::Value::Stream(_),
+                    ..
+                })
+            )
+        })
+    })
+    .await
+    .into_iter()
+    .all(|ok| ok);
+    if all_streams {
+        Reply::error("NOGROUP the consumer group this client was blocked on no longer exists")
+    } else {
+        Reply::error("UNBLOCKED the stream key no longer exists")
+    }
+}
