@@ -1201,6 +1201,124 @@ pub fn serve_blocked(ctx: &mut Ctx<'_>, argv: &[Bytes], key: &[u8]) -> Option<Re
     Some(keyed_reply(ctx.resp3, vec![(Reply::Bulk(key_arg), entries)]))
 }
 
+/// The BLOCK timeout of an XREAD / XREADGROUP in milliseconds (0 = forever); None when there
+/// is no BLOCK option or the arguments do not parse (the command then answers at once, with
+/// its error if any).
+pub fn block_timeout_ms(argv: &[Bytes]) -> Option<u64> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = parse_read_args(argv, xreadgroup).ok()?;
+    u64::try_from(a.timeout_ms?).ok()
+}
+
+/// Where the keys of an XREAD / XREADGROUP are: `(first key index, number of streams)`; the
+/// ids follow the keys. None when the arguments do not parse.
+pub fn read_streams(argv: &[Bytes]) -> Option<(usize, usize)> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = parse_read_args(argv, xreadgroup).ok()?;
+    Some((a.streams_at, a.streams))
+}
+
+/// Whether retrying a parked XREAD / XREADGROUP (argv with `$` already resolved) would answer
+/// something other than the null array, judged only on the keys `is_local` accepts (those of
+/// this shard): a stream past the waiter's id (or its group's last id), or for XREADGROUP a
+/// key or group that is gone or of another type (the retry answers the error). Read-only:
+/// the caller then runs the command itself.
+pub fn read_ready(ctx: &mut Ctx<'_>, argv: &[Bytes], is_local: impl Fn(&[u8]) -> bool) -> bool {
+    let Some(name) = argv.first() else { return false };
+    let xreadgroup = name.eq_ignore_ascii_case(b"xreadgroup");
+    let Ok(a) = parse_read_args(argv, xreadgroup) else { return true };
+    for idx in 0..a.streams {
+        let key = &argv[a.streams_at + idx];
+        if !is_local(key) {
+            continue;
+        }
+        let s = match ctx.peek(key) {
+            Some(Entry { value: Value::Stream(s), .. }) => s,
+            Some(_) => return true,
+            None if xreadgroup => return true,
+            None => continue,
+        };
+        let after = match &a.group {
+            Some((group, _)) => match s.group(group) {
+                Some(g) => {
+                    if !c_eq(&argv[a.streams_at + a.streams + idx], b">") {
+                        return true;
+                    }
+                    g.last_id
+                }
+                None => return true,
+            },
+            None => match parse_strict(&argv[a.streams_at + a.streams + idx]) {
+                Ok(id) => id,
+                Err(_) => return true,
+            },
+        };
+        if s.last_id() > after {
+            return true;
+        }
+    }
+    false
+}
+
+/// The error an XREAD / XREADGROUP would answer, judged only on the keys `is_local` accepts,
+/// with the index of the key it is about (0 for option errors, which every shard gives): for
+/// the net layer, which checks every shard before running the command split by shard, so that
+/// either no part runs or all do. Read-only (no stats, no LRU).
+pub fn read_check(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    is_local: impl Fn(&[u8]) -> bool,
+) -> Option<(usize, Reply)> {
+    let xreadgroup = argv.first()?.eq_ignore_ascii_case(b"xreadgroup");
+    let a = match parse_read_args(argv, xreadgroup) {
+        Ok(a) => a,
+        Err(e) => return Some((0, e.into())),
+    };
+    for idx in 0..a.streams {
+        let key = &argv[a.streams_at + idx];
+        if !is_local(key) {
+            continue;
+        }
+        let fail = |e: OpError| Some((idx, Reply::from(e)));
+        let has_group = match ctx.peek(key) {
+            Some(Entry { value: Value::Stream(s), .. }) => {
+                a.group.as_ref().is_none_or(|(g, _)| s.group(g).is_some())
+            }
+            Some(_) => return fail(OpError::WrongType),
+            None => a.group.is_none(),
+        };
+        if let Some((group, _)) = &a.group {
+            if !has_group {
+                return fail(nogroup_read(key, group));
+            }
+        }
+        let arg = &argv[a.streams_at + a.streams + idx];
+        if c_eq(arg, b"$") {
+            if xreadgroup {
+                return fail(OpError::other(
+                    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read \
+                     the history of this consumer by specifying a proper ID, or use the > ID to \
+                     get new messages. The $ ID would just return an empty result set.",
+                ));
+            }
+            continue;
+        }
+        if c_eq(arg, b">") {
+            if !xreadgroup {
+                return fail(OpError::other(
+                    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP \
+                     <group> <consumer> option.",
+                ));
+            }
+            continue;
+        }
+        if let Err(e) = parse_strict(arg) {
+            return fail(e);
+        }
+    }
+    None
+}
+
 // ---- XGROUP ------------------------------------------------------------------------------
 
 fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

@@ -67,6 +67,7 @@ pub struct BlockRequest {
 /// (the engine then answers Redis's error).
 pub fn timeout_ms(spec: &CommandSpec, argv: &[Bytes]) -> Option<u64> {
     let arg = match spec.name {
+        "xread" | "xreadgroup" => return mayfly_engine::families::stream::block_timeout_ms(argv),
         "blmpop" | "bzmpop" => argv.get(1)?,
         _ => argv.last()?,
     };
@@ -116,11 +117,22 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
     if !single || shards.is_empty() {
         // Keys on several shards: retry the atomic multi-shard attempt until data or timeout.
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let streams = crate::shard::stream_wait::is_stream_read(&argv);
+        let argv = super::stream_block::resolve_last_ids(db, argv).await;
+        let mut attempt = true;
+        let mut first = true;
         let result = loop {
-            let r = super::route::route(db, resp3, spec, argv.clone()).await;
-            if !is_empty_blocking_reply(&r) || r.is_error() {
-                break (r, false);
+            if attempt {
+                let mut r = super::route::route(db, resp3, spec, argv.clone()).await;
+                if streams && !first && r.is_error() {
+                    // Blocked, then the key or group went: Redis's errors for that.
+                    r = super::stream_block::blocked_error(db, &argv, r).await;
+                }
+                if !is_empty_blocking_reply(&r) || r.is_error() {
+                    break (r, false);
+                }
             }
+            first = false;
             if remaining_ms(deadline) == Some(0) {
                 break (timeout_reply(spec), false);
             }
@@ -136,6 +148,8 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
                 }
                 _ => {}
             }
+            // Streams: retry the (copying) multi-shard read only when a shard has news.
+            attempt = !streams || super::stream_block::any_ready(db, &argv).await;
         };
         counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         return result;
@@ -147,7 +161,7 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
         Pending::Wait(f) => f,
     };
     let token = fut.token;
-    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Counted by the owner shard while parked (see `Env::with_blocked_gauge`).
     intr.set_blocked(true);
     let mut unblocked_as = None;
     let mut closed = false;
@@ -179,7 +193,6 @@ pub async fn block<I: Interrupts>(req: BlockRequest, intr: &mut I) -> (Reply, bo
     };
     intr.set_blocked(false);
     rt.unblock_wakers.borrow_mut().remove(&id);
-    counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(reply) = outcome {
         return (reply, false);
     }

@@ -17,6 +17,8 @@ pub mod block;
 pub mod keyless;
 pub mod multi;
 pub mod route;
+pub mod sort_gather;
+pub mod stream_block;
 
 use crate::shard::env::{Env, Job, Out};
 use crate::shard::{here, submit};

@@ -113,6 +113,10 @@ pub fn plan(specs: &[&'static CommandSpec], cmds: &[Vec<Bytes>]) -> Plan {
         if matches!(spec.multi, MultiShard::Broadcast(_) | MultiShard::Net) {
             server_wide = true;
         }
+        // SORT BY / GET patterns read undeclared keys, anywhere: hold every shard.
+        if shared.nshards > 1 && super::sort_gather::reads_pattern_keys(spec, argv) {
+            server_wide = true;
+        }
         for i in spec.keys_of(argv) {
             let s = shared.shard_of(&argv[i]);
             if !shards.contains(&s) {

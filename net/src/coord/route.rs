@@ -46,6 +46,12 @@ pub async fn route_in(
             .await
             .into_reply();
     }
+    if g.nshards > 1 && super::sort_gather::reads_pattern_keys(spec, &argv) {
+        let gather = async |argv, extra, check: &dyn Fn(&mut Shard) -> bool| {
+            gather_with(db, resp3, vec![argv], held, extra, Some(check)).await
+        };
+        return super::sort_gather::sort(db, resp3, held, spec, argv, gather).await;
+    }
     let idx = spec.keys_of(&argv);
     if idx.is_empty() {
         return match spec.multi {
@@ -61,6 +67,9 @@ pub async fn route_in(
         return call(first, Job::Exec { spec: Some(spec), db, argv, resp3, txid: held })
             .await
             .into_reply();
+    }
+    if matches!(spec.name, "xread" | "xreadgroup") {
+        return super::stream_block::xread_split(db, resp3, argv, held).await;
     }
     match spec.multi {
         MultiShard::Split(merge) => split(db, resp3, spec, argv, &idx, merge, held).await,
@@ -267,6 +276,24 @@ pub async fn gather(
     cmds: Vec<Vec<Bytes>>,
     held: u64,
 ) -> Result<Vec<Reply>, Reply> {
+    Ok(gather_with(db, resp3, cmds, held, Vec::new(), None).await?.unwrap_or_default())
+}
+
+/// Checks the scratch shard holding the fetched keys before the commands run; false means
+/// they would need keys not fetched (nothing runs, the locks are released).
+pub type GatherCheck<'a> = &'a dyn Fn(&mut Shard) -> bool;
+
+/// [`gather`] that also fetches `extra` keys the commands read without declaring them (SORT's
+/// BY / GET patterns), and runs only when `check` accepts what was fetched (Ok(None) when it
+/// does not: the caller retries).
+pub async fn gather_with(
+    db: usize,
+    resp3: bool,
+    cmds: Vec<Vec<Bytes>>,
+    held: u64,
+    extra: Vec<DbKey>,
+    check: Option<GatherCheck<'_>>,
+) -> Result<Option<Vec<Reply>>, Reply> {
     let rt = here();
     let g = rt.shared.clone();
     let databases = rt.env.borrow().shard.dbs.len();
@@ -287,6 +314,11 @@ pub async fn gather(
                     keys.push(k);
                 }
             }
+        }
+    }
+    for k in extra {
+        if k.0 < databases && !keys.contains(&k) {
+            keys.push(k);
         }
     }
     let groups = group_by_shard(&keys);
@@ -338,6 +370,16 @@ pub async fn gather(
             }
         }
         return Err(oom);
+    }
+    if check.is_some_and(|check| !check(&mut scratch)) {
+        if held == 0 {
+            let unlocks: Vec<_> =
+                groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
+            for u in unlocks {
+                u.get().await;
+            }
+        }
+        return Ok(None);
     }
     scratch.write_log = Some(Vec::new());
     let mut replies = Vec::with_capacity(cmds.len());
@@ -408,5 +450,5 @@ pub async fn gather(
         env.shard.defer_free(e);
     }
     drop(env);
-    Ok(replies)
+    Ok(Some(replies))
 }

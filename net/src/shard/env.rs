@@ -272,16 +272,17 @@ pub struct Env {
     /// The shards each multi-shard transaction holding locks here touches (from its Lock),
     /// stamped on its journal records.
     tx_shards: HashMap<u64, ShardSet>,
+    /// Where parked waiters are counted (INFO `blocked_clients`): a client counts as blocked
+    /// from when its command found nothing and parked, as in Redis, not while on its way.
+    blocked_gauge: Option<Arc<super::shared::Shared>>,
 }
 
 /// Keys of one command, as (db, key), for lock checks.
 pub fn command_keys(db: usize, argv: &[Bytes]) -> Vec<DbKey> {
     match mayfly_engine::lookup(&argv[0]) {
-        Some(spec) => spec
-            .key_indexes(argv.len())
-            .into_iter()
-            .map(|i| (db, Key::from(&argv[i][..])))
-            .collect(),
+        Some(spec) => {
+            spec.keys_of(argv).into_iter().map(|i| (db, Key::from(&argv[i][..]))).collect()
+        }
         None => Vec::new(),
     }
 }
@@ -311,6 +312,7 @@ impl Env {
             serve_rounds: 0,
             memory: Arc::new(crate::mem::book::MemoryBook::new(1, false)),
             tx_shards: HashMap::new(),
+            blocked_gauge: None,
         }
     }
 
@@ -320,6 +322,12 @@ impl Env {
     }
 
     /// How many shards the process runs (1 by default).
+    /// Counts this shard's parked waiters in `shared.blocked_clients`.
+    pub fn with_blocked_gauge(mut self, shared: Arc<super::shared::Shared>) -> Env {
+        self.blocked_gauge = Some(shared);
+        self
+    }
+
     pub fn with_shard_count(mut self, nshards: usize) -> Env {
         self.nshards = nshards.max(1);
         self
@@ -385,12 +393,19 @@ impl Env {
             let at = q.iter().rposition(|x| stamp_of(x) <= waiter.stamp).map_or(0, |i| i + 1);
             q.insert(at, id);
         }
-        self.waiters.insert(id, waiter);
+        if self.waiters.insert(id, waiter).is_none() {
+            if let Some(g) = &self.blocked_gauge {
+                g.blocked_clients.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         self.update_write_log();
     }
 
     fn remove_waiter(&mut self, id: u64) -> Option<Waiter> {
         let w = self.waiters.remove(&id)?;
+        if let Some(g) = &self.blocked_gauge {
+            g.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        }
         for k in &w.keys {
             if let Some(q) = self.blocked.get_mut(k) {
                 q.retain(|x| *x != id);
@@ -429,33 +444,58 @@ impl Env {
     /// and keys come back only through new writes by served waiters, so this ends.
     fn serve_blocked(&mut self) {
         while let Some(key) = self.ready_keys.pop() {
-            while let Some(&id) = self.blocked.get(&key).and_then(|q| q.front()) {
-                let Some(w) = self.waiters.get(&id) else {
-                    if let Some(q) = self.blocked.get_mut(&key) {
-                        q.pop_front();
-                    }
-                    continue;
-                };
+            let Some(queue) = self.blocked.get(&key) else { continue };
+            let ids: Vec<u64> = queue.iter().copied().collect();
+            // List and zset waiters stop at the first one the key cannot serve (nothing is
+            // left for the later ones); stream readers are each served on their own.
+            let mut pops_done = false;
+            for id in ids {
+                let Some(w) = self.waiters.get(&id) else { continue };
                 let (db, argv, resp3) = (w.db, w.argv.clone(), w.resp3);
-                // As Redis: a key that now holds another type serves nobody (the client stays
-                // blocked); errors about other keys (BLMOVE's destination) are the answer.
-                let wants_zset = argv[0].len() > 2 && argv[0][..2].eq_ignore_ascii_case(b"bz");
-                let holds_wanted = match self.shard.dbs.get(key.0).and_then(|d| d.table.get(&key.1))
-                {
-                    Some(e) => matches!(
-                        (&e.value, wants_zset),
-                        (mayfly_engine::value::Value::ZSet(_), true)
-                            | (mayfly_engine::value::Value::List(_), false)
-                    ),
-                    None => false,
+                let reply = if super::stream_wait::is_stream_read(&argv) {
+                    match super::stream_wait::serve(&mut self.shard, db, resp3, &argv, &key.1) {
+                        Some(reply) => {
+                            if reply.is_error() {
+                                if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
+                                    self.stats
+                                        .commands
+                                        .entry(spec.name)
+                                        .or_default()
+                                        .failed_calls += 1;
+                                }
+                            }
+                            reply
+                        }
+                        None => continue,
+                    }
+                } else {
+                    if pops_done {
+                        continue;
+                    }
+                    // As Redis: a key that now holds another type serves nobody (the client
+                    // stays blocked); errors about other keys (BLMOVE's destination) are the
+                    // answer.
+                    let wants_zset = argv[0].len() > 2 && argv[0][..2].eq_ignore_ascii_case(b"bz");
+                    let holds_wanted =
+                        match self.shard.dbs.get(key.0).and_then(|d| d.table.get(&key.1)) {
+                            Some(e) => matches!(
+                                (&e.value, wants_zset),
+                                (mayfly_engine::value::Value::ZSet(_), true)
+                                    | (mayfly_engine::value::Value::List(_), false)
+                            ),
+                            None => false,
+                        };
+                    if !holds_wanted {
+                        pops_done = true;
+                        continue;
+                    }
+                    let reply = self.exec(db, &argv, resp3);
+                    if is_empty_blocking_reply(&reply) {
+                        pops_done = true;
+                        continue;
+                    }
+                    reply
                 };
-                if !holds_wanted {
-                    break;
-                }
-                let reply = self.exec(db, &argv, resp3);
-                if is_empty_blocking_reply(&reply) {
-                    break;
-                }
                 if let Some(w) = self.remove_waiter(id) {
                     self.deliveries.push((w.reply_to, Out::Reply(reply)));
                 }
@@ -723,9 +763,11 @@ impl Env {
                 Ok(out)
             }
             Job::Block { id, db, argv, resp3, stamp, fresh } => {
-                if fresh && self.nshards > 1 {
+                if fresh && self.nshards > 1 && !super::stream_wait::is_stream_read(&argv) {
                     // Another shard may still be sending a Block its client sent earlier; one
-                    // that finds data now would take the element from under it.
+                    // that finds data now would take the element from under it. (Stream
+                    // readers take nothing from each other, and XREAD's `$` must resolve
+                    // before later writes: they run at once.)
                     return Ok(Out::Any(Box::new(HeldBlock(ParkedMarker {
                         id,
                         db,
@@ -799,16 +841,18 @@ impl Env {
         let start = std::time::Instant::now();
         let reply = self.shard.execute_spec(spec, db, argv, resp3);
         let us = start.elapsed().as_micros() as u64;
-        self.stats.record(spec.name, us, reply.is_error());
+        self.stats.record(super::stats::stat_name(spec, argv), us, reply.is_error());
         reply
     }
 
     /// Parks a blocking command that found nothing, replying later to `reply_to`.
     pub fn park(&mut self, marker: ParkedMarker, reply_to: ReplyTo) {
-        let keys = command_keys(marker.db, &marker.argv);
+        let argv =
+            super::stream_wait::parked_argv(&mut self.shard, marker.db, marker.resp3, marker.argv);
+        let keys = command_keys(marker.db, &argv);
         let waiter = Waiter {
             db: marker.db,
-            argv: marker.argv,
+            argv,
             resp3: marker.resp3,
             reply_to,
             keys,

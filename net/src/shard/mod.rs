@@ -21,6 +21,7 @@ pub mod shared;
 pub mod sim;
 pub mod snapshot;
 pub mod stats;
+pub mod stream_wait;
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -102,7 +102,10 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
     let nshards = mesh.shard_count();
     let ring = Rc::new(RefCell::new(ring));
     crate::rt::install(ring.clone());
-    let env = Env::new(shard).with_memory(global.memory.clone()).with_shard_count(nshards);
+    let env = Env::new(shard)
+        .with_memory(global.memory.clone())
+        .with_shard_count(nshards)
+        .with_blocked_gauge(global.clone());
     let rt = Rc::new(ShardRt::new(spec.id, nshards, env, mesh, global.clone(), hooks.new_conn));
     super::install(Some(rt.clone()));
     if let Some(init) = hooks.init {

@@ -63,3 +63,30 @@ impl ShardStats {
         self.net_output_bytes += other.net_output_bytes;
     }
 }
+
+/// The name a command is counted under in INFO commandstats: `parent|sub` for a container
+/// command's known subcommand (`xgroup|create`, `object|encoding`), as Redis 7 counts them;
+/// else the command's own name.
+pub fn stat_name(
+    spec: &'static mayfly_engine::command::CommandSpec,
+    argv: &[bytes::Bytes],
+) -> &'static str {
+    if spec.subcommands.is_empty() || argv.len() < 2 {
+        return spec.name;
+    }
+    static NAMES: std::sync::OnceLock<HashMap<(&'static str, String), &'static str>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        // Built once from the command table (a few dozen names, kept for the process).
+        let mut m = HashMap::new();
+        for c in mayfly_engine::commands() {
+            for sub in c.subcommands {
+                let full: &'static str = Box::leak(format!("{}|{}", c.name, sub.name).into());
+                m.insert((c.name, sub.name.to_ascii_lowercase()), full);
+            }
+        }
+        m
+    });
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    names.get(&(spec.name, sub)).copied().unwrap_or(spec.name)
+}
