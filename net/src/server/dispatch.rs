@@ -209,6 +209,8 @@ pub async fn server_command(
         "publish" => pubsub::publish(Kind::Channel, argv[1].clone(), argv[2].clone()).await,
         "spublish" => pubsub::publish(Kind::Shard, argv[1].clone(), argv[2].clone()).await,
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
+        "script" => crate::script::script(conn, argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     }
 }

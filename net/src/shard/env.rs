@@ -65,6 +65,9 @@ pub enum Job {
     Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)>, release: bool },
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
+    /// A Lua script (EVAL & co.): reads and writes any key of this shard, so it waits while
+    /// any lock is held here, like a transaction of its own (see `crate::script`).
+    Script(Box<dyn FnOnce(&mut Env) -> Out + Send>),
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
     /// this shard) and answer when a write makes it succeed. `stamp` is when the command's
     /// bytes reached the host (see `Receiver::last_rx_ns`), so waiters that reach this shard out of
@@ -88,7 +91,11 @@ impl Job {
             | Job::Unlock { txid }
             | Job::Fetch { txid, .. }
             | Job::Store { txid, .. } => *txid,
-            Job::Batch { .. } | Job::Run(_) | Job::Block { .. } | Job::Unblock { .. } => 0,
+            Job::Batch { .. }
+            | Job::Run(_)
+            | Job::Script(_)
+            | Job::Block { .. }
+            | Job::Unblock { .. } => 0,
         }
     }
 
@@ -718,6 +725,14 @@ impl Env {
                 Ok(Out::Done)
             }
             Job::Run(f) => {
+                let out = f(self);
+                self.after_job();
+                Ok(out)
+            }
+            Job::Script(f) => {
+                if !self.locks.is_empty() {
+                    return Err(Job::Script(f));
+                }
                 let out = f(self);
                 self.after_job();
                 Ok(out)
