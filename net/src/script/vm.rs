@@ -116,11 +116,6 @@ pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
         let line = vals.next().unwrap_or(Value::Nil);
         Err(script_error(&inv.sha, &value, &source, &line))
     });
-    // Lua's garbage collector runs in small steps between scripts.
-    let _ = with_vm(|vm| {
-        let _ = vm.lua.gc_step_kbytes(16);
-        Ok(())
-    });
     result.unwrap_or_else(|e| e)
 }
 
