@@ -324,3 +324,20 @@ fn bad_scripts_do_not_hurt_the_server() {
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(c.cmd(&["EVAL", "return 'still fine'", "0"]), b"$10\r\nstill fine\r\n");
 }
+
+/// EVAL queued in MULTI runs inside EXEC (which holds every shard) instead of waiting for it.
+#[test]
+fn eval_inside_multi_exec() {
+    for shards in [1, 2] {
+        let server = Server::with_shards(shards);
+        let mut c = server.raw();
+        assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SET", "{m}a", "1"]), b"+QUEUED\r\n");
+        let script = "return redis.call('incr', KEYS[1])";
+        assert_eq!(c.cmd(&["EVAL", script, "1", "{m}a"]), b"+QUEUED\r\n");
+        assert_eq!(c.cmd(&["EVAL", "return ARGV[1]", "0", "x"]), b"+QUEUED\r\n");
+        let got = c.cmd(&["EXEC"]);
+        assert_eq!(got, b"*3\r\n+OK\r\n:2\r\n$1\r\nx\r\n", "{}", show(&got));
+        assert_eq!(c.cmd(&["GET", "{m}a"]), b"$1\r\n2\r\n");
+    }
+}

@@ -61,8 +61,18 @@ pub fn sha1hex(data: &[u8]) -> String {
     s
 }
 
+/// True for the names [`eval`] serves.
+pub fn is_eval(name: &str) -> bool {
+    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+}
+
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
 pub async fn eval(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
+    eval_in(conn, argv, 0).await
+}
+
+/// [`eval`] inside transaction `held` (≠ 0: an EXEC that holds every shard), or not (0).
+pub async fn eval_in(conn: &mut Conn, argv: Vec<Bytes>, held: u64) -> Reply {
     let name = argv[0].to_ascii_lowercase();
     let by_sha = name.starts_with(b"evalsha");
     let read_only = name.ends_with(b"_ro");
@@ -113,15 +123,15 @@ pub async fn eval(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     }
     let generation = GENERATION.load(Ordering::Acquire);
     let inv = vm::Invocation { sha, body, keys, args, db: conn.db, read_only };
-    let txid = shared.next_txid();
-    let job = Job::Script(Box::new(move |env: &mut Env| {
+    let txid = if held != 0 { held } else { shared.next_txid() };
+    let run = Box::new(move |env: &mut Env| {
         let shards = mayfly_engine::journal::ShardSet::from_ids([env.shard.id]);
         env.shard.begin_tx(txid, shards);
         let reply = vm::run(env, inv, generation);
         env.shard.end_tx();
         Out::Reply(reply)
-    }));
-    call(shard, job).await.into_reply()
+    });
+    call(shard, Job::Script { txid: held, run }).await.into_reply()
 }
 
 const HELP: &[&str] = &[

@@ -273,6 +273,10 @@ pub async fn exec(conn: &mut Conn) -> Reply {
             for (spec, argv) in specs.into_iter().zip(cmds) {
                 let reply = match spec.handler {
                     Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
+                    // A script inside EXEC runs under the transaction's hold.
+                    Handler::Net if crate::script::is_eval(spec.name) => {
+                        crate::script::eval_in(conn, argv, held.txid()).await
+                    }
                     // Server-level commands (SELECT, INFO, CONFIG SET, CLIENT …) run at their
                     // place while every shard is held.
                     Handler::Net => Box::pin(server_command(conn, spec, argv)).await,

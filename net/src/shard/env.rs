@@ -67,7 +67,8 @@ pub enum Job {
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
     /// A Lua script (EVAL & co.): reads and writes any key of this shard, so it waits while
     /// any lock is held here, like a transaction of its own (see `crate::script`).
-    Script(Box<dyn FnOnce(&mut Env) -> Out + Send>),
+    /// `txid` ≠ 0: run inside that transaction, which holds the whole shard (EVAL in EXEC).
+    Script { txid: u64, run: Box<dyn FnOnce(&mut Env) -> Out + Send> },
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
     /// this shard) and answer when a write makes it succeed. `stamp` is when the command's
     /// bytes reached the host (see `Receiver::last_rx_ns`), so waiters that reach this shard out of
@@ -90,12 +91,9 @@ impl Job {
             | Job::LockAll { txid, .. }
             | Job::Unlock { txid }
             | Job::Fetch { txid, .. }
-            | Job::Store { txid, .. } => *txid,
-            Job::Batch { .. }
-            | Job::Run(_)
-            | Job::Script(_)
-            | Job::Block { .. }
-            | Job::Unblock { .. } => 0,
+            | Job::Store { txid, .. }
+            | Job::Script { txid, .. } => *txid,
+            Job::Batch { .. } | Job::Run(_) | Job::Block { .. } | Job::Unblock { .. } => 0,
         }
     }
 
@@ -729,11 +727,12 @@ impl Env {
                 self.after_job();
                 Ok(out)
             }
-            Job::Script(f) => {
-                if !self.locks.is_empty() {
-                    return Err(Job::Script(f));
+            Job::Script { txid, run } => {
+                let mine = txid != 0 && self.locks.whole == Some(txid);
+                if !self.locks.is_empty() && !mine {
+                    return Err(Job::Script { txid, run });
                 }
-                let out = f(self);
+                let out = run(self);
                 self.after_job();
                 Ok(out)
             }
