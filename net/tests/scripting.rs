@@ -341,3 +341,63 @@ fn eval_inside_multi_exec() {
         assert_eq!(c.cmd(&["GET", "{m}a"]), b"$1\r\n2\r\n");
     }
 }
+
+/// A script running past `busy-reply-threshold`: other clients get -BUSY, SCRIPT KILL stops
+/// it when it has not written (its client gets Redis's error), and the server serves again.
+/// With two shards a connection on the other shard can always send SCRIPT KILL.
+#[test]
+fn busy_script_gets_killed_by_script_kill() {
+    let server = Server::with_shards(2);
+    let port = server.port;
+    let mut admin = server.raw();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]), b"+OK\r\n");
+    let mut conns: Vec<RawClient> = (0..6)
+        .map(|_| {
+            let mut c = RawClient::connect(port);
+            assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+            c.set_timeout(std::time::Duration::from_millis(100));
+            c
+        })
+        .collect();
+    let key = key_on("busy", 0, 2);
+    let runner = std::thread::spawn(move || {
+        let mut c = RawClient::connect(port);
+        c.cmd(&["EVAL", "local i = 0 while true do i = i + 1 end", "1", &key])
+    });
+    // Connections opened before the script starts land on both shards (a busy shard accepts
+    // nothing); send SCRIPT KILL on those that answer until one says OK.
+    let mut killed = false;
+    let mut stuck = vec![false; conns.len()];
+    for _ in 0..200 {
+        for (i, c) in conns.iter_mut().enumerate() {
+            if stuck[i] {
+                continue;
+            }
+            c.send(&common::encode_cmd(&["SCRIPT", "KILL"])).expect("send");
+            let Ok(r) = c.read_reply() else {
+                // This connection's shard runs the script: it answers when the script ends.
+                stuck[i] = true;
+                continue;
+            };
+            if r == b"+OK\r\n" {
+                killed = true;
+                break;
+            }
+            assert!(r.starts_with(b"-NOTBUSY"), "{}", show(&r));
+        }
+        if killed {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(killed, "SCRIPT KILL never answered OK");
+    let got = runner.join().expect("runner");
+    assert!(
+        got.starts_with(b"-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{}",
+        show(&got)
+    );
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), b"-NOTBUSY No scripts in execution right now.\r\n");
+}

@@ -50,6 +50,66 @@ pub fn cache_stats() -> (usize, usize) {
     cache().lock().map(|c| (c.len(), c.values().map(|b| b.len()).sum())).unwrap_or((0, 0))
 }
 
+/// A script running past `busy-reply-threshold` on some shard.
+pub struct Busy {
+    pub kill: std::sync::atomic::AtomicBool,
+    pub wrote: std::sync::atomic::AtomicBool,
+}
+
+/// The busy scripts: (shard, state), at most one per shard.
+type BusyTable = Mutex<Vec<(usize, Arc<Busy>)>>;
+
+/// The busy scripts; their count is read on every command.
+fn busy_table() -> &'static BusyTable {
+    static BUSY: OnceLock<BusyTable> = OnceLock::new();
+    BUSY.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+static BUSY_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+pub(crate) fn busy_begin(shard: usize, wrote: bool) -> Arc<Busy> {
+    let b = Arc::new(Busy {
+        kill: std::sync::atomic::AtomicBool::new(false),
+        wrote: std::sync::atomic::AtomicBool::new(wrote),
+    });
+    if let Ok(mut t) = busy_table().lock() {
+        t.push((shard, b.clone()));
+        BUSY_COUNT.fetch_add(1, Ordering::AcqRel);
+    }
+    crate::log::warning(&format!(
+        "Slow script detected: still in execution after the busy-reply-threshold on shard {shard}. Clients get -BUSY until it ends or SCRIPT KILL stops it."
+    ));
+    b
+}
+
+pub(crate) fn busy_end(b: &Arc<Busy>) {
+    if let Ok(mut t) = busy_table().lock() {
+        let before = t.len();
+        t.retain(|(_, x)| !Arc::ptr_eq(x, b));
+        if t.len() < before {
+            BUSY_COUNT.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The -BUSY refusal for a command sent while a script runs past its threshold, if any
+/// (SCRIPT KILL, SHUTDOWN and FUNCTION KILL still run, as in Redis).
+pub fn busy_refusal(name: &str, argv: &[Bytes]) -> Option<Reply> {
+    if BUSY_COUNT.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let allowed = match name {
+        "shutdown" | "auth" | "hello" | "quit" => true,
+        "script" | "function" => argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill")),
+        _ => false,
+    };
+    (!allowed).then(|| {
+        Reply::error(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        )
+    })
+}
+
 /// Lowercase hex SHA1, as `redis.sha1hex` and script names use.
 pub fn sha1hex(data: &[u8]) -> String {
     use sha1::{Digest, Sha1};
@@ -215,7 +275,21 @@ pub async fn script(_conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
             if argv.len() != 2 {
                 return arity_err();
             }
-            Reply::error("NOTBUSY No scripts in execution right now.")
+            let Ok(t) = busy_table().lock() else {
+                return Reply::error("NOTBUSY No scripts in execution right now.");
+            };
+            if t.is_empty() {
+                return Reply::error("NOTBUSY No scripts in execution right now.");
+            }
+            if t.iter().all(|(_, b)| b.wrote.load(Ordering::Acquire)) {
+                return Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+            }
+            for (_, b) in t.iter() {
+                if !b.wrote.load(Ordering::Acquire) {
+                    b.kill.store(true, Ordering::Release);
+                }
+            }
+            Reply::ok()
         }
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try SCRIPT HELP.",

@@ -30,6 +30,14 @@ struct RunCtx {
     shard: usize,
     nshards: usize,
     shared: std::sync::Arc<crate::shard::shared::Shared>,
+    /// When the script started (for `busy-reply-threshold`).
+    start: std::time::Instant,
+    /// A write command ran (SCRIPT KILL then refuses: UNKILLABLE).
+    wrote: bool,
+    /// Set once the script ran past the threshold: its entry in the busy table.
+    busy: Option<std::sync::Arc<super::Busy>>,
+    /// SCRIPT KILL stopped it.
+    killed: bool,
 }
 
 thread_local! {
@@ -86,6 +94,10 @@ pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
         shard: rt.id,
         nshards: rt.nshards,
         shared: rt.shared.clone(),
+        start: std::time::Instant::now(),
+        wrote: false,
+        busy: None,
+        killed: false,
     };
     let result = with_vm(|vm| {
         if vm.generation != generation {
@@ -104,16 +116,29 @@ pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
         vm.set_array("ARGV", &inv.args).map_err(lua_err)?;
         CTX.with(|c| *c.borrow_mut() = Some(ctx));
         let out = vm.run.call::<MultiValue>(f);
-        let resp = CTX.with(|c| c.borrow_mut().take()).map_or(2, |c| c.resp);
+        let done = CTX.with(|c| c.borrow_mut().take());
+        let (resp, killed) = done.as_ref().map_or((2, false), |c| (c.resp, c.killed));
+        if let Some(busy) = done.and_then(|c| c.busy) {
+            super::busy_end(&busy);
+        }
+
         let out = out.map_err(|e| Reply::error(format!("ERR Error running script {e}")))?;
         let mut vals = out.into_iter();
         let ok = matches!(vals.next(), Some(Value::Boolean(true)));
         let value = vals.next().unwrap_or(Value::Nil);
-        if ok {
+        if ok && !killed {
             return Ok(lua_to_reply(&value, resp, 0));
         }
         let source = vals.next().unwrap_or(Value::Nil);
         let line = vals.next().unwrap_or(Value::Nil);
+        if killed {
+            let msg = Value::String(
+                vm.lua
+                    .create_string("Script killed by user with SCRIPT KILL...")
+                    .map_err(lua_err)?,
+            );
+            return Err(script_error(&inv.sha, &msg, &source, &line));
+        }
         Err(script_error(&inv.sha, &value, &source, &line))
     });
     result.unwrap_or_else(|e| e)
@@ -301,6 +326,7 @@ impl Vm {
         // SAFETY: as above.
         let setresp = unsafe { lua.create_c_function(setresp_trampoline)? };
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=mayfly").into_function()?;
+        lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), |_, _| busy_check());
         let (env, run): (Table, Function) =
             prelude.call((dbg, call, rawcall, sha1hex, log, setresp, globals.clone()))?;
         Ok(Vm { lua, env, globals, run, funcs: HashMap::new(), generation: 0 })
@@ -327,6 +353,38 @@ impl Vm {
         }
         self.globals.raw_set(name, t)
     }
+}
+
+/// The instruction-count hook: past `busy-reply-threshold` the script is registered as busy
+/// (other clients get -BUSY, SCRIPT KILL can stop it); once killed it fails at every check,
+/// so a `pcall` in the script cannot swallow the kill.
+fn busy_check() -> mlua::Result<mlua::VmState> {
+    CTX.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(ctx) = c.as_mut() else { return Ok(mlua::VmState::Continue) };
+        if ctx.killed {
+            return Err(mlua::Error::RuntimeError(
+                "Script killed by user with SCRIPT KILL...".into(),
+            ));
+        }
+        match &ctx.busy {
+            None => {
+                let threshold = ctx.shared.read_config(|c| c.busy_reply_threshold);
+                if threshold > 0 && ctx.start.elapsed().as_millis() as u64 >= threshold {
+                    ctx.busy = Some(super::busy_begin(ctx.shard, ctx.wrote));
+                }
+            }
+            Some(busy) => {
+                if busy.kill.load(std::sync::atomic::Ordering::Acquire) {
+                    ctx.killed = true;
+                    return Err(mlua::Error::RuntimeError(
+                        "Script killed by user with SCRIPT KILL...".into(),
+                    ));
+                }
+            }
+        }
+        Ok(mlua::VmState::Continue)
+    })
 }
 
 /// The Rust half of `redis.call`/`redis.pcall`: returns the converted reply, or an error
@@ -402,6 +460,12 @@ fn raw_call(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
                         String::from_utf8_lossy(&argv[i])
                     ));
                 }
+            }
+        }
+        if spec.has(flags::WRITE) {
+            ctx.wrote = true;
+            if let Some(b) = &ctx.busy {
+                b.wrote.store(true, std::sync::atomic::Ordering::Release);
             }
         }
         // SAFETY: as above: the script's job owns the Env exclusively while Lua runs.

@@ -116,6 +116,9 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
+    if let Some(busy) = crate::script::busy_refusal(spec.name, &argv) {
+        return busy;
+    }
     if !conn.resp3 && conn.subs.active() && !spec.has(flags::ALLOW_SUBSCRIBED) {
         return Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
