@@ -401,3 +401,15 @@ fn busy_script_gets_killed_by_script_kill() {
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(c.cmd(&["SCRIPT", "KILL"]), b"-NOTBUSY No scripts in execution right now.\r\n");
 }
+
+/// A script that allocates without limit gets an error; the server keeps serving.
+#[test]
+fn unbounded_allocation_in_a_script_is_an_error() {
+    let server = Server::with_shards(1);
+    let mut c = server.raw();
+    let script = "local t = {} local s = string.rep('x', 1024 * 1024) for i = 1, 4096 do t[i] = s .. i end return #t";
+    let got = c.cmd(&["EVAL", script, "0"]);
+    assert!(got.starts_with(b"-ERR not enough memory"), "{}", show(&got));
+    assert_eq!(c.cmd(&["EVAL", "return 'ok'", "0"]), b"$2\r\nok\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}

@@ -142,6 +142,10 @@ local function run(f)
   if ok then
     return true, r
   end
+  if type(r) ~= "table" then
+    -- The handler does not run for memory errors: r is Lua's message.
+    return false, r
+  end
   return false, r[1], r[2], r[3]
 end
 

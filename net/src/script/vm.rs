@@ -19,6 +19,9 @@ use crate::shard::env::Env;
 /// stack limit at about the same depth).
 const MAX_DEPTH: usize = 1000;
 
+/// Memory one shard's interpreter may hold (scripts' tables and strings, compiled scripts).
+const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
 /// Everything a running script's `redis.call` needs, set for the duration of one run.
 struct RunCtx {
     env: *mut Env,
@@ -252,6 +255,9 @@ impl Vm {
                 LuaOptions::new(),
             )
         };
+        // A script that allocates without limit fails with Lua's "not enough memory" instead
+        // of taking the process's memory.
+        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
         let globals = lua.globals();
         let dbg: Table = globals.get("debug")?;
         globals.set("debug", Value::Nil)?;
