@@ -179,6 +179,12 @@ fn script_cache_is_shared_by_every_shard_and_flush_empties_it() {
     let sha = Resp::parse(&conns[3].cmd(&["SCRIPT", "LOAD", body])).as_bytes().to_vec();
     let sha = String::from_utf8(sha).expect("sha");
     assert_eq!(conns[0].cmd(&["EVALSHA", &sha, "0"]), b":42\r\n");
+    // INFO memory counts the cache (server-wide) and the interpreters.
+    let info = Resp::parse(&conns[1].cmd(&["INFO", "memory"])).as_bytes().to_vec();
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("number_of_cached_scripts:1\r\n"), "{info}");
+    assert!(info.contains("used_memory_scripts_eval:9\r\n"), "{info}");
+    assert!(!info.contains("used_memory_vm_eval:0\r\n"), "{info}");
 }
 
 #[test]

@@ -110,6 +110,34 @@ pub fn busy_refusal(name: &str, argv: &[Bytes]) -> Option<Reply> {
     })
 }
 
+/// INFO memory's scripting fields (Redis 7.0's names): the interpreters' memory summed over
+/// the shards, the cache's size. There are no functions yet, so their fields are 0.
+pub async fn info_memory_fields() -> String {
+    let vm: usize =
+        crate::coord::on_all_shards(|_env: &mut Env| vm::used_memory()).await.iter().sum();
+    let (n, bytes) = cache_stats();
+    format!(
+        "used_memory_lua:{vm}\r\nused_memory_vm_eval:{vm}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{bytes}\r\nnumber_of_cached_scripts:{n}\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{vm}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{bytes}\r\nused_memory_scripts_human:{}\r\n",
+        human(vm),
+        human(vm),
+        human(bytes)
+    )
+}
+
+/// Redis's `bytesToHuman` (B, K, M, G with two decimals).
+fn human(n: usize) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
 /// Lowercase hex SHA1, as `redis.sha1hex` and script names use.
 pub fn sha1hex(data: &[u8]) -> String {
     use sha1::{Digest, Sha1};

@@ -76,6 +76,11 @@ fn with_vm<T>(f: impl FnOnce(&mut Vm) -> Result<T, Reply>) -> Result<T, Reply> {
     })
 }
 
+/// Bytes held by this shard's interpreter (0 before its first script).
+pub fn used_memory() -> usize {
+    VM.with(|cell| cell.borrow().as_ref().map_or(0, |vm| vm.lua.used_memory()))
+}
+
 /// What one EVAL asks for.
 pub struct Invocation {
     pub sha: String,
