@@ -284,7 +284,6 @@ pub enum Support {
 const NO_PERSISTENCE: &str =
     "persistence is not available yet (nothing is written to disk, so this setting could not be honoured)";
 const NO_REPLICATION: &str = "replication is not available yet";
-const NO_SCRIPTING: &str = "scripting is not available yet";
 const NO_SLOWLOG: &str = "SLOWLOG is not available yet";
 const NO_LATENCY: &str = "latency tracking (INFO latencystats, LATENCY) is not available yet";
 const NO_LAZYFREE_SWITCH: &str = "Mayfly decides itself which frees are deferred (large values are freed in bounded steps by the shard tick)";
@@ -952,7 +951,7 @@ pub static PARAMS: &[Param] = &[
         false,
         busy_reply_threshold,
         u64,
-        Support::DefaultOnly(NO_SCRIPTING)
+        Support::Full
     ),
     param!(
         "replica-read-only",

@@ -26,5 +26,6 @@ pub mod coord;
 pub mod log;
 pub mod mem;
 pub mod rt;
+pub mod script;
 pub mod server;
 pub mod shard;

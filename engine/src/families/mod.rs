@@ -13,6 +13,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -39,6 +40,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     sort::COMMANDS,
     memory::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// Every family's table.

@@ -197,6 +197,11 @@ impl Held {
         Held { txid, released: false }
     }
 
+    /// The transaction's id (jobs carrying it run while it holds the shards).
+    pub fn txid(&self) -> u64 {
+        self.txid
+    }
+
     /// Before the first command of a transaction that may grow memory: makes room on every
     /// shard as a denyoom command would; Err is the OOM reply that refuses the whole EXEC.
     pub async fn check_room(&self) -> Result<(), Reply> {

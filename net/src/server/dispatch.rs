@@ -122,6 +122,9 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         }
         return refused;
     }
+    if let Some(busy) = crate::script::busy_refusal(spec.name, &argv) {
+        return busy;
+    }
     if !conn.resp3 && conn.subs.active() && !spec.has(flags::ALLOW_SUBSCRIBED) {
         return Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -224,6 +227,8 @@ pub async fn server_command(
         "publish" => pubsub::publish(Kind::Channel, argv[1].clone(), argv[2].clone()).await,
         "spublish" => pubsub::publish(Kind::Shard, argv[1].clone(), argv[2].clone()).await,
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
+        "script" => crate::script::script(conn, argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     }
 }
@@ -286,6 +291,10 @@ pub async fn exec(conn: &mut Conn) -> Reply {
             for (spec, argv) in specs.into_iter().zip(cmds) {
                 let reply = match spec.handler {
                     Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
+                    // A script inside EXEC runs under the transaction's hold.
+                    Handler::Net if crate::script::is_eval(spec.name) => {
+                        crate::script::eval_in(conn, argv, held.txid()).await
+                    }
                     // Server-level commands (SELECT, INFO, CONFIG SET, CLIENT …) run at their
                     // place while every shard is held.
                     Handler::Net if spec.name == "bgsave" => {

@@ -162,6 +162,7 @@ pub async fn info(argv: &[Bytes]) -> Reply {
         let rss = rss_bytes();
         let peak = crate::mem::book::peak_bytes(used);
         let ratio = |x: u64, y: u64| if y > 0 { x as f64 / y as f64 } else { 0.0 };
+        let scripts = crate::script::info_memory_fields().await;
         section(
             "Memory",
             format!(
@@ -183,7 +184,7 @@ pub async fn info(argv: &[Bytes]) -> Reply {
                 rss as i64 - a.resident as i64,
                 ratio(rss, used),
                 rss as i64 - used as i64,
-                shard_memory_fields(&g.shared.memory, config.maxmemory),
+                scripts + &shard_memory_fields(&g.shared.memory, config.maxmemory),
             ),
         );
     }

@@ -65,6 +65,10 @@ pub enum Job {
     Store { txid: u64, writes: Vec<(DbKey, Option<Entry>)>, release: bool },
     /// Anything else (INFO gathering, CONFIG SET propagation, SCAN steps…).
     Run(Box<dyn FnOnce(&mut Env) -> Out + Send>),
+    /// A Lua script (EVAL & co.): reads and writes any key of this shard, so it waits while
+    /// any lock is held here, like a transaction of its own (see `crate::script`).
+    /// `txid` ≠ 0: run inside that transaction, which holds the whole shard (EVAL in EXEC).
+    Script { txid: u64, run: Box<dyn FnOnce(&mut Env) -> Out + Send> },
     /// Run a blocking command; if it finds nothing, park it as a waiter on its keys (all on
     /// this shard) and answer when a write makes it succeed. `stamp` is when the command's
     /// bytes reached the host (see `Receiver::last_rx_ns`), so waiters that reach this shard out of
@@ -87,7 +91,8 @@ impl Job {
             | Job::LockAll { txid, .. }
             | Job::Unlock { txid }
             | Job::Fetch { txid, .. }
-            | Job::Store { txid, .. } => *txid,
+            | Job::Store { txid, .. }
+            | Job::Script { txid, .. } => *txid,
             Job::Batch { .. } | Job::Run(_) | Job::Block { .. } | Job::Unblock { .. } => 0,
         }
     }
@@ -759,6 +764,15 @@ impl Env {
             }
             Job::Run(f) => {
                 let out = f(self);
+                self.after_job();
+                Ok(out)
+            }
+            Job::Script { txid, run } => {
+                let mine = txid != 0 && self.locks.whole == Some(txid);
+                if !self.locks.is_empty() && !mine {
+                    return Err(Job::Script { txid, run });
+                }
+                let out = run(self);
                 self.after_job();
                 Ok(out)
             }
