@@ -20,9 +20,9 @@ pub fn install() {
     install_codec(Codec { dump: dump_value, restore: decode_payload });
 }
 
-/// `rdbcompression` as the configuration says it (whether or not it is settable yet).
+/// `rdbcompression`: DUMP payloads compress strings as RDB files do.
 pub fn rdb_compression(config: &Config) -> bool {
-    config.get("rdbcompression").is_none_or(|v| v == "yes")
+    config.rdbcompression
 }
 
 /// The encoder settings the configuration implies.
@@ -110,7 +110,7 @@ mod tests {
         let mut config = Config::default();
         let v = Value::Str(StrValue::from_bytes(&[b'a'; 200]));
         assert!(dump_value(&v, &config).len() < 100);
-        config.compat.insert("rdbcompression", "no".into());
+        config.rdbcompression = false;
         assert!(dump_value(&v, &config).len() > 200);
     }
 
