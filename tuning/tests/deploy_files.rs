@@ -28,7 +28,7 @@ fn engine_params() -> (Vec<String>, Vec<String>) {
     for (i, _) in table.match_indices("name: \"") {
         names.extend(first_literal(&table[i..]));
     }
-    for pat in ["param!(", "fixed!("] {
+    for pat in ["param!(", "fixed!(", "inert!("] {
         for (i, _) in table.match_indices(pat) {
             names.extend(first_literal(&table[i..]));
         }
