@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod placement;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
