@@ -20,6 +20,8 @@ pub mod route;
 pub mod sort_gather;
 pub mod stream_block;
 
+use mayfly_engine::reply::Reply;
+
 use crate::shard::env::{Env, Job, Out};
 use crate::shard::{here, submit};
 
@@ -46,4 +48,24 @@ where
         }
     }
     out
+}
+
+/// Submits every `(shard, job)` at once (the shards work in parallel) and returns their
+/// replies in the same order.
+pub async fn exec_parts(jobs: impl IntoIterator<Item = (usize, Job)>) -> Vec<Reply> {
+    let pending: Vec<_> = jobs.into_iter().map(|(s, job)| submit(s, job)).collect();
+    let mut replies = Vec::with_capacity(pending.len());
+    for p in pending {
+        replies.push(p.get().await.into_reply());
+    }
+    replies
+}
+
+/// Releases transaction `txid`'s key locks on each of `shards`, all at once, and waits until
+/// every shard has done so.
+pub async fn unlock_on(shards: impl IntoIterator<Item = usize>, txid: u64) {
+    let pending: Vec<_> = shards.into_iter().map(|s| submit(s, Job::Unlock { txid })).collect();
+    for p in pending {
+        p.get().await;
+    }
 }

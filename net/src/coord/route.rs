@@ -17,6 +17,7 @@ use mayfly_engine::reply::Reply;
 use mayfly_engine::shard::Shard;
 use mayfly_engine::table::Key;
 
+use super::{exec_parts, unlock_on};
 use crate::shard::env::{select_in_batch, DbKey, Job, Out};
 use crate::shard::{call, here, submit};
 
@@ -88,14 +89,9 @@ pub async fn broadcast(db: usize, resp3: bool, argv: Vec<Bytes>, merge: Merge) -
 /// [`broadcast`] inside a transaction that holds every shard (`held` ≠ 0), or not (0).
 async fn broadcast_in(db: usize, resp3: bool, argv: Vec<Bytes>, merge: Merge, held: u64) -> Reply {
     let n = here().nshards;
-    let pending: Vec<_> = (0..n)
-        .map(|s| submit(s, Job::Exec { spec: None, db, argv: argv.clone(), resp3, txid: held }))
-        .collect();
-    let mut replies = Vec::with_capacity(n);
-    for p in pending {
-        replies.push(p.get().await.into_reply());
-    }
-    merge_replies(merge, replies, None)
+    let jobs =
+        (0..n).map(|s| (s, Job::Exec { spec: None, db, argv: argv.clone(), resp3, txid: held }));
+    merge_replies(merge, exec_parts(jobs).await, None)
 }
 
 fn merge_replies(merge: Merge, replies: Vec<Reply>, order: Option<&[(usize, usize)]>) -> Reply {
@@ -200,22 +196,12 @@ async fn split(
     if held == 0 {
         lock_all(txid, &groups, spec.has(flags::WRITE)).await;
     }
-    let pending: Vec<_> = per_shard
+    let jobs = per_shard
         .iter()
-        .map(|(s, sub)| {
-            submit(*s, Job::Exec { spec: Some(spec), db, argv: sub.clone(), resp3, txid })
-        })
-        .collect();
-    let mut replies = Vec::with_capacity(pending.len());
-    for p in pending {
-        replies.push(p.get().await.into_reply());
-    }
+        .map(|(s, sub)| (*s, Job::Exec { spec: Some(spec), db, argv: sub.clone(), resp3, txid }));
+    let replies = exec_parts(jobs).await;
     if held == 0 {
-        let unlocks: Vec<_> =
-            groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-        for u in unlocks {
-            u.get().await;
-        }
+        unlock_on(groups.iter().map(|(s, _)| *s), txid).await;
     }
     publish_split_events(txid, &keys);
     merge_replies(merge, replies, Some(&order))
@@ -355,11 +341,7 @@ pub async fn gather_with(
         // Over maxmemory on an owner that could not evict: nothing runs, as a local denyoom
         // command is refused.
         if held == 0 {
-            let unlocks: Vec<_> =
-                groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-            for u in unlocks {
-                u.get().await;
-            }
+            unlock_on(groups.iter().map(|(s, _)| *s), txid).await;
         }
         let mut env = rt.env.borrow_mut();
         for argv in &cmds {
@@ -373,11 +355,7 @@ pub async fn gather_with(
     }
     if check.is_some_and(|check| !check(&mut scratch)) {
         if held == 0 {
-            let unlocks: Vec<_> =
-                groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-            for u in unlocks {
-                u.get().await;
-            }
+            unlock_on(groups.iter().map(|(s, _)| *s), txid).await;
         }
         return Ok(None);
     }

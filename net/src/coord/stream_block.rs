@@ -15,7 +15,7 @@ use mayfly_engine::journal::ShardSet;
 use mayfly_engine::reply::Reply;
 use mayfly_engine::table::Key;
 
-use super::on_all_shards;
+use super::{exec_parts, on_all_shards, unlock_on};
 use crate::shard::env::{DbKey, Job, Out};
 use crate::shard::{call, here, submit};
 
@@ -106,36 +106,22 @@ pub async fn xread_split(db: usize, resp3: bool, argv: Vec<Bytes>, held: u64) ->
     }
     if let Some(err) = first_error(db, &argv, &per_shard).await {
         if held == 0 {
-            let unlocks: Vec<_> =
-                per_shard.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-            for u in unlocks {
-                u.get().await;
-            }
+            unlock_on(per_shard.iter().map(|(s, _)| *s), txid).await;
         }
         if let Some(spec) = mayfly_engine::lookup(&argv[0]) {
             here().env.borrow_mut().stats.record(spec.name, 0, true);
         }
         return err;
     }
-    let pending: Vec<_> = per_shard
-        .iter()
-        .map(|(s, idx)| {
-            let mut sub: Vec<Bytes> = argv[..at].to_vec();
-            sub.extend(idx.iter().map(|&i| argv[at + i].clone()));
-            sub.extend(idx.iter().map(|&i| argv[at + n + i].clone()));
-            submit(*s, Job::Exec { spec: None, db, argv: sub, resp3, txid })
-        })
-        .collect();
-    let mut replies = Vec::with_capacity(pending.len());
-    for p in pending {
-        replies.push(p.get().await.into_reply());
-    }
+    let jobs = per_shard.iter().map(|(s, idx)| {
+        let mut sub: Vec<Bytes> = argv[..at].to_vec();
+        sub.extend(idx.iter().map(|&i| argv[at + i].clone()));
+        sub.extend(idx.iter().map(|&i| argv[at + n + i].clone()));
+        (*s, Job::Exec { spec: None, db, argv: sub, resp3, txid })
+    });
+    let replies = exec_parts(jobs).await;
     if held == 0 {
-        let unlocks: Vec<_> =
-            per_shard.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-        for u in unlocks {
-            u.get().await;
-        }
+        unlock_on(per_shard.iter().map(|(s, _)| *s), txid).await;
     }
     merge_reads(&argv[at..at + n], replies, resp3)
 }

@@ -379,10 +379,7 @@ async fn lock_and_fetch(
 }
 
 async fn unlock(groups: &[(usize, Vec<DbKey>)], txid: u64) {
-    let pending: Vec<_> = groups.iter().map(|(s, _)| submit(*s, Job::Unlock { txid })).collect();
-    for p in pending {
-        p.get().await;
-    }
+    crate::coord::unlock_on(groups.iter().map(|(s, _)| *s), txid).await;
 }
 
 /// Deletes the acknowledged keys as DEL would (events, journal), then releases the locks.
