@@ -194,8 +194,8 @@ fn transcript() -> Vec<(&'static [&'static str], Reply)> {
 
 #[test]
 fn transcript_from_redis_7_0() {
-    // redis-server without a config file defaults hash-max-listpack-entries to 512 (its
-    // shipped redis.conf, like Mayfly's default, says 128); the recording used 512.
+    // The recording used redis-server's compiled-in hash-max-listpack-entries, 512 (Mayfly's
+    // default too; the shipped redis.conf says 128).
     let mut t = TestShard::with_config(small_config(512, 64));
     replay_pairs(transcript(), |args| run(&mut t, args));
 }
