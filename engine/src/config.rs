@@ -173,6 +173,9 @@ pub struct Config {
     pub enable_module_command: String,
     /// Listen backlog of the listening sockets (capped by the kernel's somaxconn).
     pub tcp_backlog: u64,
+    /// First port of the cluster face: shard i also listens on this port + i and answers there
+    /// as a Redis Cluster master of its slots (0 = off).
+    pub cluster_face_port: u64,
     /// Written with the process id at start, removed at shutdown; "" = none.
     pub pidfile: String,
     /// Longest a shutdown (SIGTERM, SIGINT, SHUTDOWN) may take before the process exits anyway.
@@ -249,6 +252,7 @@ impl Default for Config {
             enable_protected_configs: "no".into(),
             enable_module_command: "no".into(),
             tcp_backlog: 511,
+            cluster_face_port: 0,
             pidfile: String::new(),
             shutdown_timeout_s: 10,
             always_show_logo: false,
@@ -590,6 +594,7 @@ pub static PARAMS: &[Param] = &[
     },
     param!("bind", None, true, bind, string),
     param!("tcp-backlog", None, true, tcp_backlog, u64),
+    param!("cluster-face-port", None, true, cluster_face_port, u64),
     param!("protected-mode", None, false, protected_mode, bool),
     param!("requirepass", None, false, requirepass, string),
     param!("maxclients", None, false, maxclients, u64),

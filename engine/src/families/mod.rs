@@ -4,6 +4,7 @@
 //! pops): see "Writing a command family" in the `shard` module doc.
 
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod expire;
@@ -26,6 +27,7 @@ use crate::command::CommandSpec;
 static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
+    cluster::COMMANDS,
     string::COMMANDS,
     keys::COMMANDS,
     dump::COMMANDS,

@@ -89,6 +89,9 @@ pub struct Conn {
     /// The reply of the command now running is dropped (the one after CLIENT REPLY SKIP).
     pub reply_skip: bool,
     pub receiver: Receiver,
+    /// The shard whose cluster-face port this connection came through (see
+    /// `server::cluster`), or None on the normal port.
+    pub face: Option<usize>,
 }
 
 fn set_nodelay(fd: RawFd) {
@@ -210,8 +213,8 @@ fn close_fd(fd: RawFd) {
     }
 }
 
-/// Accepts connections on shard 0 and spreads them round-robin over the shards.
-pub async fn accept_loop(listen_fd: RawFd, clients: Arc<Clients>) {
+/// Accepts connections on `listen_fd` and hands each to a shard: `fixed`, or round-robin.
+pub async fn accept_loop(listen_fd: RawFd, clients: Arc<Clients>, fixed: Option<usize>) {
     let rt = here();
     let multishot = rt::ring().borrow().features.multishot_accept;
     let mut next = 0usize;
@@ -250,7 +253,7 @@ pub async fn accept_loop(listen_fd: RawFd, clients: Arc<Clients>) {
                     rt.env.borrow_mut().stats.rejected_connections += 1;
                 } else {
                     clients.connected.fetch_add(1, Ordering::Relaxed);
-                    let target = next % rt.nshards;
+                    let target = fixed.unwrap_or(next % rt.nshards);
                     next = next.wrapping_add(1);
                     if target == rt.id {
                         (rt.new_conn)(fd);
@@ -488,6 +491,7 @@ pub async fn serve<S: Service>(fd: RawFd, clients: Arc<Clients>, service: &'stat
         reply_skip_next: false,
         reply_skip: false,
         receiver,
+        face: None,
     };
     drop(rt);
     match service.admit(&mut conn) {

@@ -57,7 +57,10 @@ pub fn hello(conn: &mut Conn, argv: &[Bytes]) -> Reply {
         (Reply::bulk_str("version"), Reply::bulk_str(super::REDIS_VERSION)),
         (Reply::bulk_str("proto"), Reply::Int(proto)),
         (Reply::bulk_str("id"), Reply::Int(conn.info.id as i64)),
-        (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
+        (
+            Reply::bulk_str("mode"),
+            Reply::bulk_str(if conn.face.is_some() { "cluster" } else { "standalone" }),
+        ),
         (Reply::bulk_str("role"), Reply::bulk_str("master")),
         (Reply::bulk_str("modules"), Reply::Array(vec![])),
     ])

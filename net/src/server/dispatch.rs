@@ -26,7 +26,9 @@ impl Service for RedisService {
     }
 
     fn admit(&self, conn: &mut Conn) -> Result<(), &'static [u8]> {
-        super::access::admit(conn)
+        super::access::admit(conn)?;
+        conn.face = super::cluster::face_of(conn);
+        Ok(())
     }
 
     async fn on_close(&self, conn: &mut Conn) {
@@ -136,6 +138,17 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         let payload = argv.get(1).cloned().unwrap_or_default();
         return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]);
     }
+    if let Some(face) = conn.face {
+        // Redis Cluster's checks, before queueing as in Redis (EXEC checks its whole queue).
+        let refused = super::cluster::redirect(conn, face, spec, &argv)
+            .or_else(|| super::cluster::refusal(spec, &argv).filter(|_| conn.multi.is_none()));
+        if let Some(refused) = refused {
+            if conn.multi.is_some() {
+                conn.multi_failed = true;
+            }
+            return refused;
+        }
+    }
     if conn.multi.is_some()
         && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
     {
@@ -175,11 +188,21 @@ pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Byte
     match spec.handler {
         Handler::Net => server_command(conn, spec, argv).await,
         Handler::Shard(_) if spec.name == "flushall" => {
-            let reply = crate::coord::route::route(conn.db, conn.resp3, spec, argv).await;
+            let reply = match conn.face {
+                Some(face) => {
+                    super::cluster::run_on_face(face, conn.db, conn.resp3, spec, argv).await
+                }
+                None => crate::coord::route::route(conn.db, conn.resp3, spec, argv).await,
+            };
             super::persist::after_flushall().await;
             reply
         }
-        Handler::Shard(_) => crate::coord::route::route(conn.db, conn.resp3, spec, argv).await,
+        Handler::Shard(_) => match conn.face {
+            Some(face) if super::cluster::is_node_local(spec, &argv) => {
+                super::cluster::run_on_face(face, conn.db, conn.resp3, spec, argv).await
+            }
+            _ => crate::coord::route::route(conn.db, conn.resp3, spec, argv).await,
+        },
     }
 }
 
@@ -202,7 +225,13 @@ pub async fn server_command(
             Reply::status("RESET")
         }
         "client" => client::client(conn, &argv).await,
-        "info" => info::info(&argv).await,
+        "info" => match conn.face {
+            // A cluster-face connection sees a cluster node.
+            Some(_) => super::cluster::as_cluster_info(info::info(&argv).await),
+            None => info::info(&argv).await,
+        },
+        "cluster" => super::cluster::cluster(conn, &argv),
+        "readonly" | "readwrite" | "asking" => super::cluster::connection_flag(conn),
         "migrate" => super::migrate::migrate(conn, &argv).await,
         "config" => config::config(conn, &argv).await,
         "debug" => debug::debug(conn, &argv).await,
@@ -243,6 +272,13 @@ pub async fn exec(conn: &mut Conn) -> Reply {
     let Some(cmds) = conn.multi.take() else {
         return Reply::error("ERR EXEC without MULTI");
     };
+    if let Some(face) = conn.face {
+        if let Some(refused) = super::cluster::redirect_exec(conn, face, &cmds) {
+            transactions::end_multi(conn);
+            multi::unwatch(&mut conn.watch).await;
+            return refused;
+        }
+    }
     let failed = conn.multi_failed;
     transactions::end_multi(conn);
     let dirty = conn.watch.is_dirty();

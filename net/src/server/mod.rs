@@ -14,6 +14,7 @@
 pub mod access;
 pub mod args;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod debug;
@@ -319,6 +320,19 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
             return Err(e);
         }
     };
+    let face_listeners = match cluster::listen_face(&config, nshards, |port| {
+        listen(&config.bind, port, config.tcp_backlog)
+    }) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::log::warning(&format!("Warning: {e}"));
+            for fd in &listeners {
+                // SAFETY: closing the listeners opened above before giving up.
+                unsafe { libc::close(*fd) };
+            }
+            return Err(e);
+        }
+    };
     crate::log::notice("Server initialized");
     let pidfile = config.pidfile.clone();
     // SAFETY: a plain eventfd; the signal thread writes it, shard 0 reads it.
@@ -342,7 +356,11 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
         io_path: Mutex::new(String::new()),
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         config_file,
-        listeners: listeners.clone(),
+        listeners: listeners
+            .iter()
+            .chain(face_listeners.iter().map(|(_, fd)| fd))
+            .copied()
+            .collect(),
         pidfile,
         shutdown_eventfd,
     });
@@ -363,9 +381,14 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
             shard_loop::ShardSpec { id: i, cpu: placement[i].0, node: placement[i].1, node_count };
         let start: Option<Box<dyn FnOnce() + Send>> = if i == 0 {
             let listeners = listeners.clone();
+            let face_listeners = face_listeners.clone();
             Some(Box::new(move || {
                 for fd in listeners {
-                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone()));
+                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone(), None));
+                }
+                // A cluster-face connection lives on the shard whose port it came through.
+                for (shard, fd) in face_listeners {
+                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone(), Some(shard)));
                 }
                 exec::spawn(shutdown::signal_task(shutdown_eventfd));
                 exec::spawn(persist::cron());
