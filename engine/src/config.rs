@@ -149,6 +149,10 @@ pub struct Config {
     pub appendonly: bool,
     pub appendfsync: String,
     pub appendfilename: String,
+    /// The multi-part AOF directory, in `dir` (`appenddirname`).
+    pub appenddirname: String,
+    /// Load an AOF whose last file ends in a torn command, cutting it (`aof-load-truncated`).
+    pub aof_load_truncated: bool,
     pub dir: String,
     pub dbfilename: String,
     /// RDB files: LZF-compress strings (`rdbcompression`).
@@ -233,6 +237,8 @@ impl Default for Config {
             appendonly: false,
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            aof_load_truncated: true,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
@@ -824,28 +830,46 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!("appendonly", None, false, appendonly, bool, Support::DefaultOnly(NO_PERSISTENCE)),
+    param!("appendonly", None, false, appendonly, bool),
     param!(
         "appendfsync",
         None,
         false,
         appendfsync,
         enum &["always", "everysec", "no"],
-        Support::DefaultOnly(NO_PERSISTENCE)
+        Support::Full
     ),
     Param {
         name: "appendfilename",
         alias: None,
         immutable: true,
         protected: false,
-        support: Support::DefaultOnly(NO_PERSISTENCE),
+        support: Support::Full,
         get: |c| c.appendfilename.clone(),
         set: |c, v| {
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
+            }
             c.appendfilename = v.to_string();
             Ok(())
         },
     },
-    fixed!("appenddirname", None, true, "appendonlydir", norm_string, NO_PERSISTENCE),
+    Param {
+        name: "appenddirname",
+        alias: None,
+        immutable: true,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.appenddirname.clone(),
+        set: |c, v| {
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    param!("aof-load-truncated", None, false, aof_load_truncated, bool),
     fixed!("no-appendfsync-on-rewrite", None, false, "no", norm_bool, NO_PERSISTENCE),
     param!("rdbcompression", None, false, rdbcompression, bool),
     param!("rdbchecksum", None, true, rdbchecksum, bool),
@@ -1083,14 +1107,18 @@ mod tests {
         c.set("save", "").unwrap();
         c.set("appendfsync", "EVERYSEC").unwrap();
         c.set("activerehashing", "yes").unwrap();
-        let err = c.set("appendonly", "yes").unwrap_err();
+        c.set("appendonly", "yes").unwrap();
+        c.set("appendonly", "no").unwrap();
+        let err = c.set("no-appendfsync-on-rewrite", "yes").unwrap_err();
         assert!(err.contains("persistence is not available yet"), "{err}");
         c.set("save", "900 1").unwrap();
         assert_eq!(c.get("save").unwrap(), "900 1");
         c.set("save", "").unwrap();
         assert_eq!(c.set("save", "900").unwrap_err(), "Invalid save parameters");
         assert_eq!(c.set("save", "0 1").unwrap_err(), "Invalid save parameters");
-        assert!(c.set("appendfsync", "always").is_err());
+        c.set("appendfsync", "always").unwrap();
+        c.set("appendfsync", "everysec").unwrap();
+        assert!(c.set("appenddirname", "a/b").is_err());
         assert!(c.set("appendfsync", "sometimes").unwrap_err().starts_with("argument(s) must"));
         assert!(c.set("daemonize", "yes").is_err());
         c.set("latency-monitor-threshold", "1").unwrap();

@@ -12,6 +12,8 @@
 //! nothing below uses it.
 
 pub mod access;
+pub mod aof;
+pub mod aof_load;
 pub mod args;
 pub mod client;
 pub mod config;
@@ -349,7 +351,12 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     if SERVER.set(server).is_err() {
         return Err(std::io::Error::other("the server is already running in this process"));
     }
-    if !persist::load_at_start(&shared) {
+    let loaded = if shared.read_config(|c| c.appendonly) {
+        aof::load_at_start(&shared)
+    } else {
+        persist::load_at_start(&shared)
+    };
+    if !loaded {
         std::process::exit(1);
     }
 
@@ -364,9 +371,14 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
         let start: Option<Box<dyn FnOnce() + Send>> = if i == 0 {
             let listeners = listeners.clone();
             Some(Box::new(move || {
-                for fd in listeners {
-                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone()));
-                }
+                exec::spawn(async move {
+                    // With appendonly yes: the AOF is replayed and its directory in place
+                    // before the first client is accepted.
+                    aof_load::start().await;
+                    for fd in listeners {
+                        exec::spawn(crate::conn::accept_loop(fd, get().clients.clone()));
+                    }
+                });
                 exec::spawn(shutdown::signal_task(shutdown_eventfd));
                 exec::spawn(persist::cron());
             }))
@@ -382,6 +394,7 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     }
     shutdown::spawn_signal_thread(signals)?;
     persist::wait_loaded();
+    aof::wait_ready();
     crate::log::notice(&format!("mayfly ready: {nshards} shard(s), listening on port {port}"));
     crate::log::notice("Ready to accept connections");
     for h in handles {
