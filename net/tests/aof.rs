@@ -160,13 +160,16 @@ fn a_fresh_start_writes_redis7_layout_with_one_incr_file_per_shard() {
     assert!(base.starts_with(b"REDIS0010"), "an RDB preamble base");
     assert!(base.windows(8).any(|w| w == b"aof-base"), "aof-base aux field");
     // appendfsync always: the reply came after the record was written; it is there now.
-    let incr: Vec<u8> = ["appendonly.aof.1.incr.aof", "appendonly.aof.2.incr.aof"]
+    let mut incr: Vec<u8> = ["appendonly.aof.1.incr.aof", "appendonly.aof.2.incr.aof"]
         .iter()
         .flat_map(|f| std::fs::read(dir.aof_dir().join(f)).expect("incr"))
         .collect();
-    let mut expected = encode_cmd(&["SELECT", "0"]);
+    let mut expected = b"#MF-SHARD 0 2\r\n#MF-SHARD 1 2\r\n".to_vec();
+    expected.extend(encode_cmd(&["SELECT", "0"]));
     expected.extend(encode_cmd(&["SET", "a", "1"]));
-    assert_eq!(text(&incr), text(&expected));
+    incr.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(incr, expected, "the shard marks, SELECT and the SET, nothing else");
     let info = text(&c.cmd_str("INFO persistence"));
     for field in
         ["aof_enabled:1", "aof_last_write_status:ok", "aof_base_size:", "aof_delayed_fsync:0"]
@@ -199,6 +202,37 @@ fn kill9_keeps_every_acknowledged_write_one_and_two_shards() {
         let srv = start(&dir, 3 - shards, &[]);
         assert_eq!(dataset(&mut srv.raw()), before, "shards {shards} -> {}", 3 - shards);
     }
+}
+
+#[test]
+fn a_flush_on_one_shard_never_removes_later_writes_of_another() {
+    let dir = TempDir::new("flush");
+    let before = {
+        let mut srv = start(&dir, 2, &[]);
+        let mut c = srv.raw();
+        for i in 0..20 {
+            ok(&mut c, &format!("SET old{i} 1"));
+        }
+        ok(&mut c, "FLUSHALL");
+        for i in 0..20 {
+            ok(&mut c, &format!("SET new{i} 1"));
+        }
+        ok(&mut c, "SELECT 2");
+        ok(&mut c, "SET two 2");
+        ok(&mut c, "FLUSHDB");
+        ok(&mut c, "SET two-after 2");
+        ok(&mut c, "SWAPDB 0 2");
+        let d = dataset(&mut c);
+        kill9(&mut srv);
+        d
+    };
+    let srv = start(&dir, 2, &[]);
+    let mut c = srv.raw();
+    assert_eq!(dataset(&mut c), before);
+    ok(&mut c, "SELECT 2");
+    assert_eq!(text(&c.cmd_str("DBSIZE")), ":20\r\n");
+    ok(&mut c, "SELECT 0");
+    assert_eq!(text(&c.cmd_str("KEYS *")), "*1\r\n$9\r\ntwo-after\r\n");
 }
 
 fn write_dir(dir: &TempDir, files: &[(&str, &[u8])], manifest: &str) {

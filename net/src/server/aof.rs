@@ -65,10 +65,19 @@ static STATUS: Status = Status {
 /// The manifest in force (what is on disk).
 static MANIFEST: Mutex<Option<Manifest>> = Mutex::new(None);
 
+/// The commands of one file.
+pub type FileCommands = Vec<Vec<Bytes>>;
+
+/// Files replayed one after another; the files of one group are one shard's each (Mayfly's
+/// incr files, `#MF-SHARD`): they run side by side, meeting at every FLUSHALL / FLUSHDB /
+/// SWAPDB (each shard journaled its own part of the broadcast), so that a shard's flush
+/// never removes what another shard wrote after it.
+pub type ReplayGroups = Vec<Vec<FileCommands>>;
+
 /// What the start-up found to replay.
 struct StartPlan {
     /// Commands to replay, in order (base RESP part, then incr files).
-    commands: Vec<Vec<Bytes>>,
+    commands: ReplayGroups,
     /// A pre-7.0 single file to remove once migrated.
     legacy: Option<PathBuf>,
     started: std::time::Instant,
@@ -157,7 +166,7 @@ fn load_dir(
     config: &Config,
     dir: &Path,
     manifest_path: &Path,
-    commands: &mut Vec<Vec<Bytes>>,
+    commands: &mut ReplayGroups,
 ) -> Result<(), Fatal> {
     let text = std::fs::read_to_string(manifest_path).map_err(|e| {
         log::warning(&format!(
@@ -172,6 +181,7 @@ fn load_dir(
     })?;
     let incrs: Vec<ManifestEntry> = manifest.incrs().cloned().collect();
     let mut files: Vec<(String, Vec<Command>)> = Vec::new();
+    let mut per_shard = !incrs.is_empty();
     if let Some(base) = manifest.base() {
         let path = dir.join(&base.name);
         let data = read_file(&path)?;
@@ -192,19 +202,25 @@ fn load_dir(
     }
     for (i, e) in incrs.iter().enumerate() {
         let data = read_file(&dir.join(&e.name))?;
+        per_shard &= data.starts_with(b"#MF-SHARD ");
         files.push((e.name.clone(), parse_file(&e.name, &data, i + 1 == incrs.len(), config, 0)?));
     }
+    let has_base = manifest.base().is_some();
     let parts: Vec<Vec<Command>> = files.into_iter().map(|(_, c)| c).collect();
-    *commands = assemble(parts);
+    let mut assembled = assemble(parts).into_iter();
+    if has_base {
+        commands.extend(assembled.next().map(|f| vec![f]));
+    }
+    if per_shard {
+        commands.push(assembled.collect());
+    } else {
+        commands.extend(assembled.map(|f| vec![f]));
+    }
     *lock(&MANIFEST) = Some(manifest);
     Ok(())
 }
 
-fn load_legacy(
-    shared: &Shared,
-    config: &Config,
-    commands: &mut Vec<Vec<Bytes>>,
-) -> Result<(), Fatal> {
+fn load_legacy(shared: &Shared, config: &Config, commands: &mut ReplayGroups) -> Result<(), Fatal> {
     let name = config.appendfilename.clone();
     let data = read_file(Path::new(&name))?;
     let (tail, offset) = if data.starts_with(b"REDIS") {
@@ -219,7 +235,7 @@ fn load_legacy(
         (data.clone(), 0)
     };
     let cmds = parse_file(&name, &tail, true, config, offset)?;
-    *commands = assemble(vec![cmds]);
+    *commands = vec![assemble(vec![cmds])];
     Ok(())
 }
 
@@ -280,7 +296,7 @@ fn parse_file(
 /// Joins the files' commands into one replay list, dropping the parts of transactions over
 /// several shards (`#MF-TX`) whose other parts are not all in the files (a crash between the
 /// shards' writes: the transaction was never acknowledged).
-fn assemble(files: Vec<Vec<Command>>) -> Vec<Vec<Bytes>> {
+fn assemble(files: Vec<Vec<Command>>) -> Vec<FileCommands> {
     let mut complete: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
     for cmds in &files {
         let mut open: Option<u64> = None;
@@ -292,8 +308,9 @@ fn assemble(files: Vec<Vec<Command>>) -> Vec<Vec<Bytes>> {
             }
         }
     }
-    let mut out = Vec::new();
+    let mut all = Vec::new();
     for cmds in files {
+        let mut out = Vec::new();
         let mut skipping = false;
         for c in cmds {
             if let Some((txid, parts)) = c.tx_tag {
@@ -307,8 +324,9 @@ fn assemble(files: Vec<Vec<Command>>) -> Vec<Vec<Bytes>> {
             }
             out.push(c.argv);
         }
+        all.push(out);
     }
-    out
+    all
 }
 
 fn is_word(argv: &[Bytes], w: &[u8]) -> bool {
@@ -316,7 +334,7 @@ fn is_word(argv: &[Bytes], w: &[u8]) -> bool {
 }
 
 /// The start-up commands to replay (once), or None when the AOF is off.
-pub fn take_start_commands() -> Option<Vec<Vec<Bytes>>> {
+pub fn take_start_commands() -> Option<ReplayGroups> {
     if !STATUS.enabled.load(Ordering::Relaxed) {
         return None;
     }
@@ -640,8 +658,9 @@ mod tests {
         let mut a = tx("a");
         a.extend(file(&[&["SET", "later", "1"]], None));
         let got = assemble(vec![a.clone(), tx("b")]);
-        assert_eq!(got.len(), 7);
-        let got = assemble(vec![a, file(&[&["SET", "x", "1"]], None)]);
+        assert_eq!(got.iter().map(|f| f.len()).collect::<Vec<_>>(), vec![4, 3]);
+        let got: Vec<Vec<Bytes>> =
+            assemble(vec![a, file(&[&["SET", "x", "1"]], None)]).into_iter().flatten().collect();
         assert_eq!(
             got,
             vec![

@@ -24,19 +24,17 @@ pub async fn start() {
     super::aof::finish_start().await;
 }
 
-/// Executes `commands` as a client without a socket would (Redis's fake client).
-async fn replay(commands: Vec<Vec<Bytes>>) {
-    let rt = here();
+/// A client without a socket (Redis's fake AOF client).
+fn fake_conn() -> crate::conn::Conn {
     let info = Arc::new(crate::conn::client::ClientInfo::new(
         0,
         -1,
-        rt.id,
+        here().id,
         String::new(),
         String::new(),
         mayfly_engine::clock::unix_time_ms(),
     ));
-    drop(rt);
-    let mut conn = crate::conn::Conn {
+    crate::conn::Conn {
         fd: -1,
         info,
         db: 0,
@@ -56,25 +54,68 @@ async fn replay(commands: Vec<Vec<Bytes>>) {
         reply_skip_next: false,
         reply_skip: false,
         receiver: crate::conn::Receiver::single(),
-    };
-    for (i, argv) in commands.into_iter().enumerate() {
-        if argv.is_empty() {
-            continue;
-        }
-        if mayfly_engine::lookup(&argv[0]).is_none() {
-            log::warning(&format!(
-                "Unknown command '{}' reading the append only file",
-                String::from_utf8_lossy(&argv[0])
-            ));
-            std::process::exit(1);
-        }
-        let _ = super::dispatch::dispatch(&mut conn, argv).await;
-        if i % 1024 == 1023 {
-            crate::rt::exec::yield_now().await;
-        }
     }
-    if conn.multi.is_some() {
-        // An open MULTI at the very end was cut by the parser already; nothing queued runs.
-        conn.multi = None;
+}
+
+/// Runs one command as the fake client (Redis exits on a command it does not know).
+async fn run(conn: &mut crate::conn::Conn, argv: Vec<Bytes>, count: &mut usize) {
+    if argv.is_empty() {
+        return;
+    }
+    if mayfly_engine::lookup(&argv[0]).is_none() {
+        log::warning(&format!(
+            "Unknown command '{}' reading the append only file",
+            String::from_utf8_lossy(&argv[0])
+        ));
+        std::process::exit(1);
+    }
+    let _ = super::dispatch::dispatch(conn, argv).await;
+    *count += 1;
+    if (*count).is_multiple_of(1024) {
+        crate::rt::exec::yield_now().await;
+    }
+}
+
+/// A command every shard journals its own part of (the meeting points of a group).
+fn is_barrier(argv: &[Bytes]) -> bool {
+    argv.first().is_some_and(|n| {
+        n.eq_ignore_ascii_case(b"flushall")
+            || n.eq_ignore_ascii_case(b"flushdb")
+            || n.eq_ignore_ascii_case(b"swapdb")
+    })
+}
+
+/// Replays the groups in order; the files of a group side by side up to each barrier, which
+/// runs once (see `aof::ReplayGroups`).
+async fn replay(groups: super::aof::ReplayGroups) {
+    let mut count = 0usize;
+    for group in groups {
+        let mut files: Vec<std::vec::IntoIter<Vec<Bytes>>> =
+            group.into_iter().map(|f| f.into_iter()).collect();
+        let mut conns: Vec<crate::conn::Conn> = files.iter().map(|_| fake_conn()).collect();
+        // The barrier each file stopped at.
+        let mut held: Vec<Option<Vec<Bytes>>> = files.iter().map(|_| None).collect();
+        let parallel = files.len() > 1;
+        loop {
+            for (i, file) in files.iter_mut().enumerate() {
+                if held[i].is_some() {
+                    continue;
+                }
+                for argv in file.by_ref() {
+                    if parallel && is_barrier(&argv) && conns[i].multi.is_none() {
+                        held[i] = Some(argv);
+                        break;
+                    }
+                    run(&mut conns[i], argv, &mut count).await;
+                }
+            }
+            let Some(first) = held.iter().position(|h| h.is_some()) else { break };
+            if let Some(argv) = held[first].take() {
+                run(&mut conns[first], argv, &mut count).await;
+            }
+            for h in held.iter_mut() {
+                *h = None;
+            }
+        }
     }
 }

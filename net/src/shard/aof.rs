@@ -220,6 +220,14 @@ impl Buf {
         }
     }
 
+    /// `#MF-SHARD <shard> <shards>` first in an incr file: Mayfly's loader replays the files
+    /// of one rewrite side by side (Redis skips `#` lines).
+    fn shard_mark(&mut self, shard: usize, nshards: usize) {
+        let line = format!("#MF-SHARD {shard} {nshards}\r\n");
+        self.data.extend_from_slice(line.as_bytes());
+        self.total += line.len() as u64;
+    }
+
     fn annotate_time(&mut self) {
         let now_s = mayfly_engine::clock::unix_time_ms() / 1000;
         if self.timestamps && now_s > self.last_ts_s {
@@ -340,18 +348,21 @@ pub fn attach(env: &mut Env, shard: usize, nshards: usize, path: PathBuf, timest
             b.db = None;
             b.timestamps = timestamps;
             let _ = local.tx.send(WriterMsg::Switch(path));
+            b.shard_mark(shard, nshards);
             return;
         }
         let total = g.appended[shard].load(Ordering::Relaxed);
         g.durable[shard].store(total, Ordering::Release);
-        let buf = Rc::new(RefCell::new(Buf {
+        let mut buf = Buf {
             data: Vec::with_capacity(16 * 1024),
             total,
             db: None,
             open_tx: 0,
             timestamps,
             last_ts_s: 0,
-        }));
+        };
+        buf.shard_mark(shard, nshards);
+        let buf = Rc::new(RefCell::new(buf));
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name(format!("aof-writer-{shard}"))
