@@ -153,6 +153,12 @@ pub struct Config {
     pub appenddirname: String,
     /// Load an AOF whose last file ends in a torn command, cutting it (`aof-load-truncated`).
     pub aof_load_truncated: bool,
+    /// `#TS:<unix s>` annotations in the incr files (`aof-timestamp-enabled`).
+    pub aof_timestamp_enabled: bool,
+    /// Automatic rewrite when the AOF grew by this % over its size after the last rewrite.
+    pub auto_aof_rewrite_percentage: u64,
+    /// … and is at least this big (`auto-aof-rewrite-min-size`).
+    pub auto_aof_rewrite_min_size: u64,
     pub dir: String,
     pub dbfilename: String,
     /// RDB files: LZF-compress strings (`rdbcompression`).
@@ -239,6 +245,9 @@ impl Default for Config {
             appendfilename: "appendonly.aof".into(),
             appenddirname: "appendonlydir".into(),
             aof_load_truncated: true,
+            aof_timestamp_enabled: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 << 20,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
@@ -870,6 +879,9 @@ pub static PARAMS: &[Param] = &[
         },
     },
     param!("aof-load-truncated", None, false, aof_load_truncated, bool),
+    param!("aof-timestamp-enabled", None, false, aof_timestamp_enabled, bool),
+    param!("auto-aof-rewrite-percentage", None, false, auto_aof_rewrite_percentage, u64),
+    param!("auto-aof-rewrite-min-size", None, false, auto_aof_rewrite_min_size, mem),
     fixed!("no-appendfsync-on-rewrite", None, false, "no", norm_bool, NO_PERSISTENCE),
     param!("rdbcompression", None, false, rdbcompression, bool),
     param!("rdbchecksum", None, true, rdbchecksum, bool),

@@ -491,3 +491,35 @@ fn directories_move_both_ways_with_redis_server() {
         );
     }
 }
+
+#[test]
+fn the_aof_rewrites_itself_when_it_grows_and_timestamps_are_skipped_on_load() {
+    let dir = TempDir::new("auto");
+    let mut srv =
+        start(&dir, 2, &["--auto-aof-rewrite-min-size", "4096", "--aof-timestamp-enabled", "yes"]);
+    let mut c = srv.raw();
+    ok(&mut c, "SET seed 1");
+    let incr: String = ["appendonly.aof.1.incr.aof", "appendonly.aof.2.incr.aof"]
+        .iter()
+        .map(|f| text(&std::fs::read(dir.aof_dir().join(f)).unwrap_or_default()))
+        .collect();
+    assert!(incr.contains("#TS:"), "{incr}");
+    let value = "x".repeat(1000);
+    for i in 0..20 {
+        ok(&mut c, &format!("SET big{i} {value}"));
+    }
+    let mut rewritten = false;
+    for _ in 0..300 {
+        if dir.manifest().contains("appendonly.aof.2.base.rdb") {
+            rewritten = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rewritten, "{}", dir.manifest());
+    assert!(srv.log().contains("Starting automatic rewriting of AOF on"), "{}", srv.log());
+    let before = dataset(&mut c);
+    kill9(&mut srv);
+    let srv = start(&dir, 2, &[]);
+    assert_eq!(dataset(&mut srv.raw()), before);
+}

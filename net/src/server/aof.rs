@@ -426,7 +426,7 @@ pub async fn rewrite(at_start: bool) -> Result<(), String> {
     let opts = super::persist::encode_options(&config);
     let hold = Held::begin().await;
     let paths = Arc::new(incr_paths.clone());
-    let timestamps = false;
+    let timestamps = config.aof_timestamp_enabled;
     let images = on_all_shards(move |env: &mut Env| {
         let id = env.shard.id;
         let image = snapshot::capture(env, &opts);
@@ -487,9 +487,14 @@ pub async fn rewrite(at_start: bool) -> Result<(), String> {
 /// then every shard journals to its new incr file) or off (journals detached, writers end
 /// after syncing), and the fsync policy.
 pub async fn config_changed() -> Result<(), String> {
-    let (on, policy) = super::get().shared.read_config(|c| (c.appendonly, c.appendfsync.clone()));
+    let (on, policy, ts) = super::get()
+        .shared
+        .read_config(|c| (c.appendonly, c.appendfsync.clone(), c.aof_timestamp_enabled));
     let g = shard_aof::global(here().nshards);
     shard_aof::set_policy(g, shard_aof::Fsync::parse(&policy));
+    if shard_aof::is_active() {
+        on_all_shards(move |_env: &mut Env| shard_aof::set_timestamps(ts)).await;
+    }
     if on && !shard_aof::is_active() {
         if STATUS.rewrite_in_progress.swap(true, Ordering::AcqRel) {
             return Err("Background append only file rewriting already in progress".into());
@@ -547,6 +552,56 @@ pub async fn final_fsync() -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // Commands, INFO, refusals
 
+/// Every second on shard 0: starts a rewrite when the AOF grew past
+/// `auto-aof-rewrite-percentage` over its size after the last rewrite (and is at least
+/// `auto-aof-rewrite-min-size`), as Redis's serverCron does.
+pub async fn cron() {
+    loop {
+        crate::rt::sleep_ms(1000).await;
+        if !shard_aof::is_active() || STATUS.rewrite_in_progress.load(Ordering::Relaxed) {
+            continue;
+        }
+        let (perc, min) = super::get()
+            .shared
+            .read_config(|c| (c.auto_aof_rewrite_percentage, c.auto_aof_rewrite_min_size));
+        let base = STATUS.base_size.load(Ordering::Relaxed).max(1);
+        let current =
+            base + shard_aof::try_global().map_or(0, |g| g.incr_bytes.load(Ordering::Relaxed));
+        if perc == 0 || current < min {
+            continue;
+        }
+        let growth = (current * 100 / base).saturating_sub(100);
+        if growth >= perc && !STATUS.rewrite_in_progress.swap(true, Ordering::AcqRel) {
+            log::notice(&format!("Starting automatic rewriting of AOF on {growth}% growth"));
+            run_rewrite().await;
+        }
+    }
+}
+
+/// A background rewrite (the caller set `rewrite_in_progress`): runs it, counts it, logs
+/// Redis's lines and clears the flag.
+async fn run_rewrite() {
+    log::notice("Background append only file rewriting started");
+    STATUS.rewrite_start_ms.store(now_ms(), Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    match rewrite(false).await {
+        Ok(()) => {
+            STATUS.rewrites.fetch_add(1, Ordering::Relaxed);
+            STATUS.last_rewrite_ok.store(true, Ordering::Relaxed);
+            STATUS.rewrite_failures.store(0, Ordering::Relaxed);
+            log::notice("Background AOF rewrite terminated with success");
+            log::notice("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            STATUS.last_rewrite_ok.store(false, Ordering::Relaxed);
+            STATUS.rewrite_failures.fetch_add(1, Ordering::Relaxed);
+            log::warning(&format!("Background AOF rewrite terminated with error: {e}"));
+        }
+    }
+    STATUS.last_rewrite_time_s.store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    STATUS.rewrite_in_progress.store(false, Ordering::Release);
+}
+
 /// BGREWRITEAOF.
 pub async fn bgrewriteaof() -> Reply {
     if STATUS.rewrite_in_progress.swap(true, Ordering::AcqRel) {
@@ -558,27 +613,7 @@ pub async fn bgrewriteaof() -> Reply {
             "ERR Background append only file rewriting is only available when AOF is enabled",
         );
     }
-    log::notice("Background append only file rewriting started");
-    STATUS.rewrite_start_ms.store(now_ms(), Ordering::Relaxed);
-    crate::rt::exec::spawn(async {
-        let started = std::time::Instant::now();
-        match rewrite(false).await {
-            Ok(()) => {
-                STATUS.rewrites.fetch_add(1, Ordering::Relaxed);
-                STATUS.last_rewrite_ok.store(true, Ordering::Relaxed);
-                STATUS.rewrite_failures.store(0, Ordering::Relaxed);
-                log::notice("Background AOF rewrite terminated with success");
-                log::notice("Background AOF rewrite finished successfully");
-            }
-            Err(e) => {
-                STATUS.last_rewrite_ok.store(false, Ordering::Relaxed);
-                STATUS.rewrite_failures.fetch_add(1, Ordering::Relaxed);
-                log::warning(&format!("Background AOF rewrite terminated with error: {e}"));
-            }
-        }
-        STATUS.last_rewrite_time_s.store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
-        STATUS.rewrite_in_progress.store(false, Ordering::Release);
-    });
+    crate::rt::exec::spawn(run_rewrite());
     Reply::Status("Background append only file rewriting started".into())
 }
 
@@ -589,12 +624,22 @@ pub fn refusal(is_write: bool) -> Option<Reply> {
     }
     let g = shard_aof::try_global()?;
     if g.write_failed.load(Ordering::Relaxed) {
-        return Some(Reply::error(
-            "MISCONF Errors writing to the AOF file: see the Redis logs for details",
-        ));
+        let why = lock(&g.write_error).clone();
+        return Some(Reply::error(format!("MISCONF Errors writing to the AOF file: {why}")));
+    }
+    let behind = g.backlog();
+    if behind > BACKLOG_LIMIT {
+        // The disk does not keep up: the journal's buffers stay bounded by refusing writes
+        // until the writers catch up (they are never dropped: that would lose writes).
+        return Some(Reply::error(format!(
+            "MISCONF Errors writing to the AOF file: the AOF writers are {behind} bytes behind"
+        )));
     }
     None
 }
+
+/// Journaled bytes not yet written beyond which writes are refused.
+const BACKLOG_LIMIT: u64 = 256 << 20;
 
 /// INFO persistence's aof_* lines (Redis 7.0.15's order), replacing the `aof_enabled:0` ones.
 pub fn info_fields() -> String {

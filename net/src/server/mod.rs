@@ -381,6 +381,7 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
                 });
                 exec::spawn(shutdown::signal_task(shutdown_eventfd));
                 exec::spawn(persist::cron());
+                exec::spawn(aof::cron());
             }))
         } else {
             None

@@ -397,6 +397,15 @@ pub fn detach(env: &mut Env) -> Option<std::thread::JoinHandle<()>> {
     })
 }
 
+/// `aof-timestamp-enabled` changed: this shard's next records follow it.
+pub fn set_timestamps(on: bool) {
+    LOCAL.with(|l| {
+        if let Some(local) = l.borrow().as_ref() {
+            local.buf.borrow_mut().timestamps = on;
+        }
+    });
+}
+
 /// Hands this shard's records over and asks its writer to sync them (shutdown); the flag
 /// is set once done. None when no journal is attached here.
 pub fn sync_request() -> Option<Arc<AtomicBool>> {
