@@ -149,6 +149,16 @@ pub struct Config {
     pub appendonly: bool,
     pub appendfsync: String,
     pub appendfilename: String,
+    /// The multi-part AOF directory, in `dir` (`appenddirname`).
+    pub appenddirname: String,
+    /// Load an AOF whose last file ends in a torn command, cutting it (`aof-load-truncated`).
+    pub aof_load_truncated: bool,
+    /// `#TS:<unix s>` annotations in the incr files (`aof-timestamp-enabled`).
+    pub aof_timestamp_enabled: bool,
+    /// Automatic rewrite when the AOF grew by this % over its size after the last rewrite.
+    pub auto_aof_rewrite_percentage: u64,
+    /// … and is at least this big (`auto-aof-rewrite-min-size`).
+    pub auto_aof_rewrite_min_size: u64,
     pub dir: String,
     pub dbfilename: String,
     /// RDB files: LZF-compress strings (`rdbcompression`).
@@ -236,6 +246,11 @@ impl Default for Config {
             appendonly: false,
             appendfsync: "everysec".into(),
             appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            aof_load_truncated: true,
+            aof_timestamp_enabled: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 << 20,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
@@ -829,28 +844,49 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!("appendonly", None, false, appendonly, bool, Support::DefaultOnly(NO_PERSISTENCE)),
+    param!("appendonly", None, false, appendonly, bool),
     param!(
         "appendfsync",
         None,
         false,
         appendfsync,
         enum &["always", "everysec", "no"],
-        Support::DefaultOnly(NO_PERSISTENCE)
+        Support::Full
     ),
     Param {
         name: "appendfilename",
         alias: None,
         immutable: true,
         protected: false,
-        support: Support::DefaultOnly(NO_PERSISTENCE),
+        support: Support::Full,
         get: |c| c.appendfilename.clone(),
         set: |c, v| {
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
+            }
             c.appendfilename = v.to_string();
             Ok(())
         },
     },
-    fixed!("appenddirname", None, true, "appendonlydir", norm_string, NO_PERSISTENCE),
+    Param {
+        name: "appenddirname",
+        alias: None,
+        immutable: true,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.appenddirname.clone(),
+        set: |c, v| {
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    param!("aof-load-truncated", None, false, aof_load_truncated, bool),
+    param!("aof-timestamp-enabled", None, false, aof_timestamp_enabled, bool),
+    param!("auto-aof-rewrite-percentage", None, false, auto_aof_rewrite_percentage, u64),
+    param!("auto-aof-rewrite-min-size", None, false, auto_aof_rewrite_min_size, mem),
     fixed!("no-appendfsync-on-rewrite", None, false, "no", norm_bool, NO_PERSISTENCE),
     param!("rdbcompression", None, false, rdbcompression, bool),
     param!("rdbchecksum", None, true, rdbchecksum, bool),
@@ -1088,14 +1124,18 @@ mod tests {
         c.set("save", "").unwrap();
         c.set("appendfsync", "EVERYSEC").unwrap();
         c.set("activerehashing", "yes").unwrap();
-        let err = c.set("appendonly", "yes").unwrap_err();
+        c.set("appendonly", "yes").unwrap();
+        c.set("appendonly", "no").unwrap();
+        let err = c.set("no-appendfsync-on-rewrite", "yes").unwrap_err();
         assert!(err.contains("persistence is not available yet"), "{err}");
         c.set("save", "900 1").unwrap();
         assert_eq!(c.get("save").unwrap(), "900 1");
         c.set("save", "").unwrap();
         assert_eq!(c.set("save", "900").unwrap_err(), "Invalid save parameters");
         assert_eq!(c.set("save", "0 1").unwrap_err(), "Invalid save parameters");
-        assert!(c.set("appendfsync", "always").is_err());
+        c.set("appendfsync", "always").unwrap();
+        c.set("appendfsync", "everysec").unwrap();
+        assert!(c.set("appenddirname", "a/b").is_err());
         assert!(c.set("appendfsync", "sometimes").unwrap_err().starts_with("argument(s) must"));
         assert!(c.set("daemonize", "yes").is_err());
         c.set("latency-monitor-threshold", "1").unwrap();

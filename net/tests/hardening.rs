@@ -339,8 +339,7 @@ fn idle_clients_are_closed_after_timeout() {
 #[test]
 fn refused_settings_stop_the_start_up() {
     for args in [
-        &["--appendonly", "yes"][..],
-        &["--appendfsync", "always"],
+        &["--no-appendfsync-on-rewrite", "yes"][..],
         &["--daemonize", "yes"],
         &["--io-threads", "4"],
     ] {
@@ -349,7 +348,7 @@ fn refused_settings_stop_the_start_up() {
         assert!(text.contains("is refused"), "{args:?}: {text}");
     }
     let server = Server::start(&["--save", "", "--appendonly", "no"]);
-    let got = server.raw().cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+    let got = server.raw().cmd(&["CONFIG", "SET", "no-appendfsync-on-rewrite", "yes"]);
     assert!(show(&got).contains("persistence is not available yet"), "{}", show(&got));
 }
 

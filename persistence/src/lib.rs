@@ -34,6 +34,7 @@
 //! to shards, file lifecycle (temp file, fsync, rename), module types (refused as Redis
 //! refuses data of a module it has not loaded).
 
+pub mod aof;
 pub mod crc64;
 pub mod decode;
 pub mod dump;

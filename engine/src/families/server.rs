@@ -510,6 +510,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the Unix timestamp of the last successful save to disk.",
         Handler::Net,
     ),
+    cmd(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
+        Handler::Net,
+    ),
 ];
 
 fn flag_names(flags: u32) -> Vec<Reply> {

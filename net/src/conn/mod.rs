@@ -651,6 +651,9 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                     drop(reply);
                     executed += 1;
                     if conn.close_after_reply {
+                        if crate::shard::aof::gate_active() {
+                            crate::shard::aof::wait_durable().await;
+                        }
                         let _ = conn.output.flush(conn.fd).await;
                         return;
                     }
@@ -710,6 +713,10 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 if overrun == output::Overrun::Hard { "hard" } else { "soft" }
             ));
             return;
+        }
+        if !conn.output.queue.is_empty() && crate::shard::aof::gate_active() {
+            // appendfsync always: replies leave once what was journaled before them is durable.
+            crate::shard::aof::wait_durable().await;
         }
         if !conn.output.queue.is_empty() {
             here().env.borrow_mut().stats.net_output_bytes += conn.output.queue.len() as u64;

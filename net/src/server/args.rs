@@ -183,10 +183,11 @@ mod tests {
         assert_eq!(c.bind, "127.0.0.1");
         assert_eq!(c.save, "");
         // Refused values are judged once everything is read (see parse_args).
-        parse_file(&mut c, "save 900 1\nsave 300 10\nappendonly yes\n", "t.conf").unwrap();
+        parse_file(&mut c, "save 900 1\nsave 300 10\nno-appendfsync-on-rewrite yes\n", "t.conf")
+            .unwrap();
         assert_eq!(c.save, "900 1 300 10");
         let refused = c.refused();
-        // Save points take effect; only the AOF is refused.
+        // Save points take effect; only no-appendfsync-on-rewrite yes is refused.
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(refused.iter().all(|r| r.contains("persistence is not available yet")));
         assert!(parse_file(&mut c, "nosuchthing 1\n", "t.conf").is_err());
@@ -205,14 +206,14 @@ mod refusal_tests {
     #[test]
     fn refused_values_stop_the_start_and_a_later_flag_can_undo_them() {
         let dir = std::env::temp_dir().join(format!("mayfly-args-{}.conf", std::process::id()));
-        std::fs::write(&dir, "save 900 1\nappendonly yes\n").unwrap();
+        std::fs::write(&dir, "save 900 1\nno-appendfsync-on-rewrite yes\n").unwrap();
         let file = dir.to_str().unwrap();
         let err = parse_args(&args(&[file])).unwrap_err();
-        assert!(err.contains("appendonly 'yes' is refused"), "{err}");
-        let (c, _) = parse_args(&args(&[file, "--appendonly", "no", "--save", ""])).unwrap();
+        assert!(err.contains("no-appendfsync-on-rewrite 'yes' is refused"), "{err}");
+        let (c, _) =
+            parse_args(&args(&[file, "--no-appendfsync-on-rewrite", "no", "--save", ""])).unwrap();
         assert_eq!(c.save, "");
-        assert!(!c.appendonly);
-        assert!(parse_args(&args(&["--appendonly", "yes"])).is_err());
+        assert!(parse_args(&args(&["--no-appendfsync-on-rewrite", "yes"])).is_err());
         assert!(parse_args(&args(&["--nosuchthing", "1"])).is_err());
         let _ = std::fs::remove_file(&dir);
     }

@@ -110,6 +110,14 @@ pub async fn config(conn: &mut crate::conn::Conn, argv: &[Bytes]) -> Reply {
                 crate::log::set_level(crate::log::Level::parse(&candidate.loglevel));
             }
             update_config(move |c| *c = candidate.clone()).await;
+            if seen.contains(&"appendonly")
+                || seen.contains(&"appendfsync")
+                || seen.contains(&"aof-timestamp-enabled")
+            {
+                if let Err(e) = super::aof::config_changed().await {
+                    return Reply::error(format!("ERR {e}"));
+                }
+            }
             if seen.contains(&"maxmemory") {
                 let n = here().nshards;
                 let pending: Vec<_> = (0..n)

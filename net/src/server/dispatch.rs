@@ -118,6 +118,12 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
         return Reply::error("NOAUTH Authentication required.");
     }
+    if let Some(refused) = super::aof::refusal(spec.has(flags::WRITE) || spec.name == "ping") {
+        if conn.multi.is_some() {
+            conn.multi_failed = true;
+        }
+        return refused;
+    }
     if let Some(refused) = super::persist::refusal(spec) {
         if conn.multi.is_some() {
             conn.multi_failed = true;
@@ -239,6 +245,7 @@ pub async fn server_command(
         "save" => super::persist::save_command().await,
         "bgsave" => super::persist::bgsave_command(&argv, false).await,
         "lastsave" => super::persist::lastsave(),
+        "bgrewriteaof" => super::aof::bgrewriteaof().await,
         "multi" => transactions::multi(conn),
         "discard" => transactions::discard(conn).await,
         "exec" => exec(conn).await,

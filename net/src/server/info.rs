@@ -189,7 +189,7 @@ pub async fn info(argv: &[Bytes]) -> Reply {
         );
     }
     if wants("persistence", true) {
-        section("Persistence", super::persist::info_section(dirty));
+        section("Persistence", super::persist::info_section(dirty, &super::aof::info_fields()));
     }
     if wants("stats", true) {
         section(

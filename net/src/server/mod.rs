@@ -12,6 +12,8 @@
 //! nothing below uses it.
 
 pub mod access;
+pub mod aof;
+pub mod aof_load;
 pub mod args;
 pub mod client;
 pub mod cluster;
@@ -367,7 +369,12 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     if SERVER.set(server).is_err() {
         return Err(std::io::Error::other("the server is already running in this process"));
     }
-    if !persist::load_at_start(&shared) {
+    let loaded = if shared.read_config(|c| c.appendonly) {
+        aof::load_at_start(&shared)
+    } else {
+        persist::load_at_start(&shared)
+    };
+    if !loaded {
         std::process::exit(1);
     }
 
@@ -383,15 +390,25 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
             let listeners = listeners.clone();
             let face_listeners = face_listeners.clone();
             Some(Box::new(move || {
-                for fd in listeners {
-                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone(), None));
-                }
-                // A cluster-face connection lives on the shard whose port it came through.
-                for (shard, fd) in face_listeners {
-                    exec::spawn(crate::conn::accept_loop(fd, get().clients.clone(), Some(shard)));
-                }
+                exec::spawn(async move {
+                    // With appendonly yes: the AOF is replayed and its directory in place
+                    // before the first client is accepted.
+                    aof_load::start().await;
+                    for fd in listeners {
+                        exec::spawn(crate::conn::accept_loop(fd, get().clients.clone(), None));
+                    }
+                    // A cluster-face connection lives on the shard whose port it came through.
+                    for (shard, fd) in face_listeners {
+                        exec::spawn(crate::conn::accept_loop(
+                            fd,
+                            get().clients.clone(),
+                            Some(shard),
+                        ));
+                    }
+                });
                 exec::spawn(shutdown::signal_task(shutdown_eventfd));
                 exec::spawn(persist::cron());
+                exec::spawn(aof::cron());
             }))
         } else {
             None
@@ -405,6 +422,7 @@ pub fn run(mut config: Config, config_file: String) -> std::io::Result<()> {
     }
     shutdown::spawn_signal_thread(signals)?;
     persist::wait_loaded();
+    aof::wait_ready();
     crate::log::notice(&format!("mayfly ready: {nshards} shard(s), listening on port {port}"));
     crate::log::notice("Ready to accept connections");
     for h in handles {

@@ -270,6 +270,13 @@ pub fn load_at_start(shared: &Shared) -> bool {
             return false;
         }
     };
+    preload(shared, data, opts)
+}
+
+/// Plans the start-up load of an RDB image already read (`dbfilename`, or an AOF's base
+/// part): each shard takes its keys in its init hook. False = refused (logged).
+#[must_use]
+pub fn preload(shared: &Shared, data: Vec<u8>, opts: DecodeOptions) -> bool {
     let start = std::time::Instant::now();
     STATUS.load_start_us.store(mayfly_engine::clock::unix_time_us(), Ordering::Relaxed);
     STATUS.loading.store(true, Ordering::Release);
@@ -311,6 +318,11 @@ pub fn load_on_shard(rt: &ShardRt) {
         log::notice(&format!("DB loaded from disk: {secs:.3} seconds"));
         STATUS.loading.store(false, Ordering::Release);
     }
+}
+
+/// True while the shards load their part of a start-up file.
+pub fn is_loading() -> bool {
+    STATUS.loading.load(Ordering::Acquire)
 }
 
 /// Waits (at start-up, on the main thread) until every shard loaded its part.
@@ -438,6 +450,42 @@ async fn write(images: Vec<ShardImage>, config: &Config) -> Result<u64, String> 
         file: config.dbfilename.clone(),
         done: done.clone(),
     };
+    loop {
+        match writer().try_send(job) {
+            Ok(()) => break,
+            Err(TrySendError::Full(j)) => {
+                job = j;
+                crate::rt::sleep_ms(1).await;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err("the RDB writer thread is gone".into())
+            }
+        }
+    }
+    let mut wait_ms = 1;
+    loop {
+        if let Some(r) = done.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return r;
+        }
+        crate::rt::sleep_ms(wait_ms).await;
+        wait_ms = (wait_ms * 2).min(20);
+    }
+}
+
+/// Writes `images` as an AOF base file (`aof-base` 1) at `dir/file` through the writer
+/// thread, like [`write`].
+pub(crate) async fn write_base(
+    images: Vec<ShardImage>,
+    config: &Config,
+    dir: PathBuf,
+    file: String,
+) -> Result<u64, String> {
+    let used = crate::mem::book::allocator_stats().allocated;
+    let done: DoneSlot = Arc::new(Mutex::new(None));
+    let mut aux = AuxFields::snapshot(now_s(), used);
+    aux.aof_base = true;
+    let mut job =
+        WriteJob { images, aux, opts: encode_options(config), dir, file, done: done.clone() };
     loop {
         match writer().try_send(job) {
             Ok(()) => break,
@@ -720,7 +768,8 @@ pub async fn final_save() -> Result<(), String> {
 }
 
 /// INFO persistence, Redis 7.0.15's fields in its order.
-pub fn info_section(dirty: u64) -> String {
+/// `aof_fields`: the aof_* lines (`aof::info_fields`).
+pub fn info_section(dirty: u64, aof_fields: &str) -> String {
     let in_progress = STATUS.bgsave_in_progress.load(Ordering::Relaxed);
     let current = if in_progress {
         (now_ms().saturating_sub(STATUS.bgsave_start_ms.load(Ordering::Relaxed)) / 1000) as i64
@@ -728,7 +777,7 @@ pub fn info_section(dirty: u64) -> String {
         -1
     };
     format!(
-        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{current}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}",
         STATUS.loading.load(Ordering::Relaxed) as u8,
         dirty.saturating_sub(STATUS.dirty_at_save.load(Ordering::Relaxed)),
         in_progress as u8,
@@ -738,6 +787,7 @@ pub fn info_section(dirty: u64) -> String {
         STATUS.saves.load(Ordering::Relaxed),
         STATUS.keys_expired.load(Ordering::Relaxed),
         STATUS.keys_loaded.load(Ordering::Relaxed),
+        aof_fields,
     )
 }
 

@@ -147,13 +147,13 @@ pub async fn signal_task(eventfd: RawFd) {
 
 /// Writes what must survive the restart before the process exits: the final RDB snapshot
 /// when save points are configured or SHUTDOWN SAVE asks for it (`persist::final_save`),
-/// the AOF's last fsync when it is on (the AOF is refused by the configuration for now).
+/// the AOF's last fsync when it is on.
 pub async fn final_save(flags: Flags) -> Result<(), String> {
     let config = super::get().shared.config();
     let save_points = !config.save.is_empty();
     if config.appendonly {
         log::notice("Calling fsync() on the AOF file.");
-        return Err("persistence is not available yet: there is no AOF to fsync".into());
+        super::aof::final_fsync().await?;
     }
     if (save_points && !flags.nosave) || flags.save {
         return super::persist::final_save().await;

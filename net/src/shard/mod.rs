@@ -14,6 +14,7 @@
 //! its cells never live across an `.await`. Nothing here knows connections or commands beyond
 //! the engine's command table: the layers above (`coord`, `conn`, `server`) build on it.
 
+pub mod aof;
 pub mod env;
 pub mod pubsub;
 pub mod run;

@@ -168,6 +168,8 @@ pub fn run(spec: ShardSpec, mesh: Endpoint<Msg>, global: Arc<Shared>, hooks: Hoo
             ring.borrow_mut().wake_fired = false;
             arm_wake(&ring, wake_fd, &mut wake_buf);
         }
+        // The turn's journal records to the AOF writer; replies that became durable go on.
+        super::aof::turn();
         if global.shutdown.load(Ordering::Relaxed) {
             break;
         }
