@@ -284,7 +284,6 @@ pub enum Support {
 const NO_PERSISTENCE: &str =
     "persistence is not available yet (nothing is written to disk, so this setting could not be honoured)";
 const NO_REPLICATION: &str = "replication is not available yet";
-const NO_SLOWLOG: &str = "SLOWLOG is not available yet";
 const NO_LATENCY: &str = "latency tracking (INFO latencystats, LATENCY) is not available yet";
 const NO_LAZYFREE_SWITCH: &str = "Mayfly decides itself which frees are deferred (large values are freed in bounded steps by the shard tick)";
 
@@ -746,15 +745,39 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!(
-        "slowlog-log-slower-than",
-        None,
-        false,
-        slowlog_log_slower_than,
-        i64,
-        Support::DefaultOnly(NO_SLOWLOG)
-    ),
-    param!("slowlog-max-len", None, false, slowlog_max_len, u64, Support::DefaultOnly(NO_SLOWLOG)),
+    Param {
+        name: "slowlog-log-slower-than",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            if n < -1 {
+                return Err(
+                    "argument must be between -1 and 9223372036854775807 inclusive".to_string()
+                );
+            }
+            c.slowlog_log_slower_than = n;
+            Ok(())
+        },
+    },
+    Param {
+        name: "slowlog-max-len",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            c.slowlog_max_len = u64::try_from(n).map_err(|_| {
+                "argument must be between 0 and 9223372036854775807 inclusive".to_string()
+            })?;
+            Ok(())
+        },
+    },
     param!(
         "latency-tracking",
         None,

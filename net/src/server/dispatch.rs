@@ -15,7 +15,7 @@ use crate::coord::multi::{self, Held, Plan};
 use crate::shard::here;
 use crate::shard::pubsub::Kind;
 
-use super::{client, config, connection, debug, info, pubsub, transactions};
+use super::{client, config, connection, debug, info, observe, pubsub, transactions};
 
 /// Mayfly's Redis service, run by every connection.
 pub struct RedisService;
@@ -152,7 +152,14 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if spec.has(flags::BLOCKING) {
         return blocking(conn, spec, argv).await;
     }
-    execute(conn, spec, argv).await
+    if !observe::wants_argv(spec, &observe::settings()) {
+        return execute(conn, spec, argv).await;
+    }
+    let kept = argv.clone();
+    let start = std::time::Instant::now();
+    let reply = execute(conn, spec, argv).await;
+    observe::after_command(conn, spec, &kept, observe::elapsed_us(start));
+    reply
 }
 
 /// A blocking command: waits on the owning shard while watching the connection.
@@ -161,11 +168,21 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
         0 => crate::rt::realtime_ns(),
         ns => ns,
     };
+    let kept = observe::wants_argv(spec, &observe::settings()).then(|| argv.clone());
+    let start = std::time::Instant::now();
     let req =
         BlockRequest { id: conn.info.id, db: conn.db, resp3: conn.resp3, spec, argv, stamp_ns };
-    let (reply, closed) = block::block(req, &mut ConnInterrupts { conn }).await;
+    let mut clock = observe::WaitClock::new(ConnInterrupts { conn });
+    let (reply, closed) = block::block(req, &mut clock).await;
+    let waited_us = clock.waited_us;
     if closed {
         conn.close_after_reply = true;
+    } else if let Some(kept) = kept.filter(|_| {
+        // Redis logs a blocked command once it is served, not when it times out.
+        waited_us == 0 || !matches!(reply, Reply::NilArray | Reply::Nil)
+    }) {
+        let ran_us = observe::elapsed_us(start).saturating_sub(waited_us);
+        observe::after_command(conn, spec, &kept, ran_us);
     }
     reply
 }
@@ -229,6 +246,7 @@ pub async fn server_command(
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
         "script" => crate::script::script(conn, argv).await,
+        "slowlog" => super::slowlog::slowlog_command(&argv),
         other => Reply::error(format!("ERR command '{other}' is not available")),
     }
 }
@@ -264,21 +282,32 @@ pub async fn exec(conn: &mut Conn) -> Reply {
     else {
         return Reply::error("ERR internal: a queued command is unknown");
     };
+    let settings = observe::settings();
+    let observed = specs.iter().any(|s| observe::wants_argv(s, &settings));
+    let start = std::time::Instant::now();
     match multi::plan(&specs, &cmds) {
-        Plan::Batch { shard } => match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
-            Ok((replies, db)) => {
-                set_db(conn, db);
-                Reply::Array(replies)
+        Plan::Batch { shard } => {
+            let kept = observed.then(|| cmds.clone());
+            match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
+                Ok((replies, db)) => {
+                    set_db(conn, db);
+                    observe::after_batch(conn, &specs, kept, observe::elapsed_us(start));
+                    Reply::Array(replies)
+                }
+                Err(refused) => refused,
             }
-            Err(refused) => refused,
-        },
-        Plan::Gather => match multi::run_gather(conn.db, conn.resp3, cmds).await {
-            Ok((replies, db)) => {
-                set_db(conn, db);
-                Reply::Array(replies)
+        }
+        Plan::Gather => {
+            let kept = observed.then(|| cmds.clone());
+            match multi::run_gather(conn.db, conn.resp3, cmds).await {
+                Ok((replies, db)) => {
+                    set_db(conn, db);
+                    observe::after_batch(conn, &specs, kept, observe::elapsed_us(start));
+                    Reply::Array(replies)
+                }
+                Err(refused) => refused,
             }
-            Err(refused) => refused,
-        },
+        }
         Plan::Hold => {
             let held = Held::begin().await;
             if specs.iter().any(|s| s.has(flags::DENYOOM)) {
@@ -289,6 +318,8 @@ pub async fn exec(conn: &mut Conn) -> Reply {
             }
             let mut replies = Vec::with_capacity(cmds.len());
             for (spec, argv) in specs.into_iter().zip(cmds) {
+                let kept = observe::wants_argv(spec, &settings).then(|| argv.clone());
+                let start = std::time::Instant::now();
                 let reply = match spec.handler {
                     Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
                     // A script inside EXEC runs under the transaction's hold.
@@ -302,6 +333,9 @@ pub async fn exec(conn: &mut Conn) -> Reply {
                     }
                     Handler::Net => Box::pin(server_command(conn, spec, argv)).await,
                 };
+                if let Some(kept) = kept {
+                    observe::after_command(conn, spec, &kept, observe::elapsed_us(start));
+                }
                 replies.push(reply);
             }
             held.release().await;

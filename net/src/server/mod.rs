@@ -22,9 +22,11 @@ pub mod dispatch;
 pub mod dump;
 pub mod info;
 pub mod migrate;
+pub mod observe;
 pub mod persist;
 pub mod pubsub;
 pub mod shutdown;
+pub mod slowlog;
 pub mod transactions;
 
 use std::os::fd::RawFd;
