@@ -53,7 +53,7 @@ pub fn after_command(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], elapsed_us
     let s = settings();
     if !spec.has(flags::SKIP_SLOWLOG) {
         super::slowlog::maybe_push(
-            argv,
+            || redacted(argv),
             elapsed_us,
             s.slowlog_slower_than_us,
             s.slowlog_max_len,

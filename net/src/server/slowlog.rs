@@ -100,9 +100,10 @@ fn with_log<R>(f: impl FnOnce(&mut SlowLog) -> R) -> R {
     f(&mut LOG.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
-/// Logs a command that took `duration_us` when the settings ask for it.
+/// Logs a command that took `duration_us` when the settings ask for it; `argv` gives the
+/// arguments as they are to be shown (passwords already redacted).
 pub fn maybe_push(
-    argv: &[Bytes],
+    argv: impl FnOnce() -> Vec<Bytes>,
     duration_us: u64,
     slower_than_us: i64,
     max_len: u64,
@@ -112,7 +113,7 @@ pub fn maybe_push(
         return;
     }
     let name = client.name.lock().map(|n| n.clone()).unwrap_or_default();
-    let argv = super::observe::redacted(argv);
+    let argv = argv();
     let now_s = mayfly_engine::clock::unix_time_ms() / 1000;
     let max_len = usize::try_from(max_len).unwrap_or(usize::MAX);
     with_log(|log| log.push(&argv, duration_us, now_s, client.addr.clone(), name, max_len));
