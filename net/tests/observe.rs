@@ -175,3 +175,167 @@ fn slowlog_help_errors_and_config_match_redis() {
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+// ---------------------------------------------------------------- CLIENT PAUSE / KILL / LIST
+
+fn info_field(c: &mut RawClient, section: &str, field: &str) -> String {
+    let reply = Resp::parse(&c.cmd(&["INFO", section]));
+    let text = text(reply.as_bytes());
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+}
+
+fn blocked_clients(c: &mut RawClient) -> i64 {
+    info_field(c, "clients", "blocked_clients").parse().expect("a number")
+}
+
+#[test]
+fn client_pause_write_holds_writes_on_every_shard_reads_go_on() {
+    let server = Server::with_shards(2);
+    let mut admin = server.raw();
+    admin.cmd(&["SET", "FOO", "old"]);
+    let mut writers: Vec<RawClient> = (0..4).map(|_| server.raw()).collect();
+    // Queued before the pause (queueing a write is itself held during one, as in Redis).
+    writers[3].cmd(&["MULTI"]);
+    writers[3].cmd(&["INCR", "n"]);
+    assert_eq!(text(&admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"])), "+OK\r\n");
+    // Reads, PING and INFO answer at once from any shard.
+    let mut reader = server.raw();
+    assert_eq!(text(&reader.cmd(&["GET", "FOO"])), "$3\r\nold\r\n");
+    assert_eq!(text(&reader.cmd(&["PING"])), "+PONG\r\n");
+    assert_eq!(blocked_clients(&mut admin), 0);
+    // Writes from clients on both shards wait, as do PUBLISH, PFCOUNT, EVAL and EXEC of writes.
+    writers[0].send(&common::encode_cmd(&["SET", "FOO", "new"])).unwrap();
+    writers[1].send(&common::encode_cmd(&["PUBLISH", "ch", "m"])).unwrap();
+    writers[2].send(&common::encode_cmd(&["EVAL", "return 1", "0"])).unwrap();
+    writers[3].send(&common::encode_cmd(&["EXEC"])).unwrap();
+    assert!(eventually(Duration::from_secs(5), || blocked_clients(&mut admin) == 4));
+    assert_eq!(text(&reader.cmd(&["GET", "FOO"])), "$3\r\nold\r\n");
+    // A read-only transaction and a read-only script are not held.
+    let mut ro = server.raw();
+    ro.cmd(&["MULTI"]);
+    ro.cmd(&["GET", "FOO"]);
+    assert_eq!(text(&ro.cmd(&["EXEC"])), "*1\r\n$3\r\nold\r\n");
+    assert_eq!(text(&ro.cmd(&["EVAL_RO", "return 7", "0"])), ":7\r\n");
+    // Syntax errors answer at once.
+    assert!(text(&ro.cmd(&["SET", "FOO"])).starts_with("-ERR wrong number of arguments"));
+    assert_eq!(text(&admin.cmd(&["CLIENT", "UNPAUSE"])), "+OK\r\n");
+    assert_eq!(text(&writers[0].read_reply().unwrap()), "+OK\r\n");
+    assert_eq!(text(&writers[1].read_reply().unwrap()), ":0\r\n");
+    assert_eq!(text(&writers[2].read_reply().unwrap()), ":1\r\n");
+    assert_eq!(text(&writers[3].read_reply().unwrap()), "*1\r\n:1\r\n");
+    assert_eq!(text(&reader.cmd(&["GET", "FOO"])), "$3\r\nnew\r\n");
+    assert_eq!(blocked_clients(&mut admin), 0);
+}
+
+#[test]
+fn client_pause_all_ends_by_timeout_and_holds_expiry() {
+    let server = Server::with_shards(2);
+    let mut admin = server.raw();
+    let expired0: i64 = info_field(&mut admin, "stats", "expired_keys").parse().unwrap();
+    admin.cmd(&["MULTI"]);
+    admin.cmd(&["SET", "foo{t}", "bar", "PX", "10"]);
+    admin.cmd(&["SET", "bar{t}", "foo", "PX", "10"]);
+    admin.cmd(&["CLIENT", "PAUSE", "50000", "WRITE"]);
+    admin.cmd(&["EXEC"]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(text(&admin.cmd(&["GET", "foo{t}"])), "$-1\r\n");
+    assert_eq!(text(&admin.cmd(&["GET", "bar{t}"])), "$-1\r\n");
+    let expired: i64 = info_field(&mut admin, "stats", "expired_keys").parse().unwrap();
+    assert_eq!(expired, expired0, "no key expires while paused");
+    admin.cmd(&["CLIENT", "UNPAUSE"]);
+    admin.cmd(&["GET", "foo{t}"]);
+    admin.cmd(&["GET", "bar{t}"]);
+    let expired: i64 = info_field(&mut admin, "stats", "expired_keys").parse().unwrap();
+    assert_eq!(expired, expired0 + 2);
+    // ALL holds reads too, until the timeout.
+    admin.cmd(&["CLIENT", "PAUSE", "300", "ALL"]);
+    let mut c = server.raw();
+    let start = Instant::now();
+    assert_eq!(text(&c.cmd(&["PING"])), "+PONG\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
+}
+
+#[test]
+fn client_kill_filters() {
+    let server = Server::with_shards(2);
+    let mut admin = server.raw();
+    let mut victims: Vec<RawClient> = (0..3).map(|_| server.raw()).collect();
+    let ids: Vec<i64> =
+        victims.iter_mut().map(|v| Resp::parse(&v.cmd(&["CLIENT", "ID"])).as_int()).collect();
+    victims[2].cmd(&["SUBSCRIBE", "ch"]);
+    let me = Resp::parse(&admin.cmd(&["CLIENT", "ID"])).as_int();
+    // By ID.
+    assert_eq!(text(&admin.cmd(&["CLIENT", "KILL", "ID", &ids[0].to_string()])), ":1\r\n");
+    assert!(victims[0].wait_closed(Duration::from_secs(5)).is_ok());
+    // By TYPE pubsub: only the subscriber.
+    assert_eq!(text(&admin.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"])), ":1\r\n");
+    assert!(victims[2].wait_closed(Duration::from_secs(5)).is_ok());
+    // Old form by address.
+    let list =
+        text(Resp::parse(&admin.cmd(&["CLIENT", "LIST", "ID", &ids[1].to_string()])).as_bytes());
+    let addr = list.split(' ').find_map(|f| f.strip_prefix("addr=")).unwrap().to_string();
+    assert_eq!(text(&admin.cmd(&["CLIENT", "KILL", &addr])), "+OK\r\n");
+    assert_eq!(text(&admin.cmd(&["CLIENT", "KILL", &addr])), "-ERR No such client\r\n");
+    // USER default, SKIPME yes: everyone but me (nobody left), then SKIPME no kills me.
+    assert_eq!(text(&admin.cmd(&["CLIENT", "KILL", "USER", "default"])), ":0\r\n");
+    assert_eq!(
+        text(&admin.cmd(&["CLIENT", "KILL", "ID", &me.to_string(), "SKIPME", "no"])),
+        ":1\r\n"
+    );
+    assert!(admin.wait_closed(Duration::from_secs(5)).is_ok());
+}
+
+#[test]
+fn client_list_fields_and_errors_match_redis() {
+    let server = Server::with_shards(2);
+    let mut c = server.raw();
+    let line = text(Resp::parse(&c.cmd(&["CLIENT", "INFO"])).as_bytes());
+    let names: Vec<&str> =
+        line.trim_end().split(' ').map(|f| f.split('=').next().unwrap_or("")).collect();
+    assert_eq!(
+        names.join(" "),
+        "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+    );
+    assert!(line.contains(" cmd=client|info "), "{line}");
+    assert!(line.contains(" flags=N "), "{line}");
+    c.cmd(&["CLIENT", "NO-EVICT", "on"]);
+    let line = text(Resp::parse(&c.cmd(&["CLIENT", "INFO"])).as_bytes());
+    assert!(line.contains(" flags=e "), "{line}");
+    let mut s = server.raw();
+    s.cmd(&["SUBSCRIBE", "a", "b"]);
+    s.cmd(&["PSUBSCRIBE", "p*"]);
+    let list = text(Resp::parse(&c.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"])).as_bytes());
+    assert!(list.contains(" flags=P ") && list.contains(" sub=2 psub=1 ssub=0 "), "{list}");
+    assert_eq!(list.lines().count(), 1);
+    let diffs = compare_with_redis(
+        &mut c,
+        &[
+            "CLIENT HELP",
+            "CLIENT LIST TYPE foo",
+            "CLIENT LIST ID 1 abc",
+            "CLIENT LIST foo",
+            "CLIENT LIST TYPE master",
+            "CLIENT LIST TYPE replica",
+            "CLIENT KILL MAXAGE 10",
+            "CLIENT KILL USER nobody",
+            "CLIENT KILL TYPE foo",
+            "CLIENT KILL ID 0",
+            "CLIENT KILL ID abc",
+            "CLIENT KILL 1.2.3.4:5",
+            "CLIENT KILL ADDR",
+            "CLIENT KILL ADDR 1.2.3.4:5 SKIPME maybe",
+            "CLIENT KILL LADDR 1.2.3.4:5",
+            "CLIENT KILL TYPE master",
+            "CLIENT PAUSE abc",
+            "CLIENT PAUSE -1",
+            "CLIENT PAUSE 10 foo",
+            "CLIENT PAUSE 0 WRITE",
+            "CLIENT UNPAUSE",
+            "CLIENT NO-EVICT maybe",
+            "CLIENT NO-EVICT off",
+        ],
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

@@ -65,6 +65,12 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Instructs the server whether to reply to commands.",
     },
     SubcommandSpec {
+        name: "pause",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Suspends commands processing.",
+    },
+    SubcommandSpec {
         name: "unpause",
         arity: 2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,

@@ -107,6 +107,7 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         }
     };
     conn.info.set_last_cmd(spec);
+    conn.info.set_last_sub(spec, &argv);
     if let Some(refusal) = protected_command_refused(conn, spec) {
         if conn.multi.is_some() {
             conn.multi_failed = true;
@@ -135,6 +136,12 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         // RESP2 subscribers get PING as a message-shaped array.
         let payload = argv.get(1).cloned().unwrap_or_default();
         return Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]);
+    }
+    if crate::shard::pause::maybe_paused()
+        && super::pause::wait_while_paused(conn, spec, &argv).await.is_err()
+    {
+        conn.close_now = true;
+        return Reply::NilArray;
     }
     if conn.multi.is_some()
         && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
@@ -206,7 +213,7 @@ pub async fn server_command(
     spec: &'static CommandSpec,
     argv: Vec<Bytes>,
 ) -> Reply {
-    match spec.name {
+    let reply = match spec.name {
         "hello" => connection::hello(conn, &argv),
         "auth" => connection::auth(conn, &argv),
         "select" => connection::select(conn, &argv),
@@ -248,7 +255,11 @@ pub async fn server_command(
         "script" => crate::script::script(conn, argv).await,
         "slowlog" => super::slowlog::slowlog_command(&argv),
         other => Reply::error(format!("ERR command '{other}' is not available")),
+    };
+    if spec.has(flags::PUBSUB) || spec.name == "reset" {
+        super::client::sync_subscriptions(conn);
     }
+    reply
 }
 
 fn set_db(conn: &mut Conn, db: usize) {

@@ -23,6 +23,7 @@ pub mod dump;
 pub mod info;
 pub mod migrate;
 pub mod observe;
+pub mod pause;
 pub mod persist;
 pub mod pubsub;
 pub mod shutdown;

@@ -260,6 +260,7 @@ fn tick_work(rt: &ShardRt) {
     crate::mem::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
+    env.sync_pause();
     if env.shard.config.active_expire_enabled {
         env.shard.active_expire(EXPIRE_BUDGET);
         env.flag_watchers();
