@@ -339,3 +339,103 @@ fn client_list_fields_and_errors_match_redis() {
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+// ---------------------------------------------------------------- MONITOR
+
+/// Reads MONITOR lines until `n` arrived (bounded by the client's read timeout).
+fn monitor_lines(m: &mut RawClient, n: usize) -> Vec<String> {
+    (0..n).map(|_| text(&m.read_reply().expect("a monitor line"))).collect()
+}
+
+/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"` → `[0] "keys" "*"` (time and port
+/// differ between servers).
+fn monitor_shape(line: &str) -> String {
+    let line = line.strip_prefix('+').expect("a status line").trim_end();
+    let (stamp, rest) = line.split_once(' ').expect("time first");
+    let (secs, micros) = stamp.split_once('.').expect("seconds.micros");
+    assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{line}");
+    let (client, args) = rest.split_once("] ").expect("[db addr]");
+    let (db, addr) = client.trim_start_matches('[').split_once(' ').expect("db addr");
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    format!("[{db}] {args}")
+}
+
+fn monitor_session(port: u16) -> Vec<String> {
+    let mut m = RawClient::connect(port);
+    m.set_timeout(Duration::from_secs(5));
+    assert_eq!(text(&m.cmd(&["MONITOR"])), "+OK\r\n");
+    let mut c = RawClient::connect(port);
+    let cmds: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["GET", "k"],
+        &["SET", "q", "a\"b\\c\r\n\x01"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["SELECT", "3"],
+        &["MULTI"],
+        &["INCR", "n"],
+        &["EXEC"],
+        &["AUTH", "x"],
+        &["PING"],
+    ];
+    for cmd in cmds {
+        c.cmd(cmd);
+    }
+    // CONFIG is an administrative command: not shown. AUTH is shown redacted.
+    monitor_lines(&mut m, cmds.len() - 1).iter().map(|l| monitor_shape(l)).collect()
+}
+
+#[test]
+fn monitor_lines_match_redis_across_shards() {
+    let server = Server::with_shards(2);
+    let got = monitor_session(server.port);
+    assert_eq!(got[0], r#"[0] "SET" "k" "v""#);
+    assert_eq!(got[2], r#"[0] "SET" "q" "a\"b\\c\r\n\x01""#);
+    assert!(got.iter().any(|l| l == r#"[3] "INCR" "n""#), "{got:?}");
+    let Some(redis) = RedisServer::start(&[]) else { return };
+    assert_eq!(got, monitor_session(redis.port));
+}
+
+#[test]
+fn monitor_sees_every_connection_and_stops_on_close() {
+    let server = Server::with_shards(2);
+    let mut m = server.raw();
+    m.set_timeout(Duration::from_secs(5));
+    assert_eq!(text(&m.cmd(&["MONITOR"])), "+OK\r\n");
+    let mut clients: Vec<RawClient> = (0..4).map(|_| server.raw()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.cmd(&["SET", &format!("key{i}"), "x"]);
+    }
+    let lines = monitor_lines(&mut m, 4);
+    let ports: std::collections::HashSet<&str> =
+        lines.iter().map(|l| l.split("] ").next().unwrap_or("")).collect();
+    assert_eq!(ports.len(), 4, "{lines:?}");
+    let mut admin = server.raw();
+    let list = text(Resp::parse(&admin.cmd(&["CLIENT", "LIST"])).as_bytes());
+    assert!(list.contains("flags=O"), "{list}");
+    drop(m);
+    assert!(eventually(Duration::from_secs(5), || {
+        let list = text(Resp::parse(&admin.cmd(&["CLIENT", "LIST"])).as_bytes());
+        !list.contains("flags=O")
+    }));
+    // Nobody monitors any more: commands go on.
+    assert_eq!(text(&clients[0].cmd(&["GET", "key0"])), "$1\r\nx\r\n");
+}
+
+#[test]
+fn monitor_that_does_not_read_is_closed_at_its_limit() {
+    let server = Server::start(&["--client-output-buffer-limit", "normal 256kb 0 0"]);
+    let mut m = server.raw();
+    assert_eq!(text(&m.cmd(&["MONITOR"])), "+OK\r\n");
+    let mut c = server.raw();
+    let value = "v".repeat(1000);
+    let mut admin = server.raw();
+    let closed = eventually(Duration::from_secs(20), || {
+        for _ in 0..200 {
+            c.cmd(&["SET", "k", &value]);
+        }
+        let list = text(Resp::parse(&admin.cmd(&["CLIENT", "LIST"])).as_bytes());
+        !list.contains("flags=O")
+    });
+    assert!(closed, "the monitor is closed once over its output limit");
+    assert!(server.log().contains("closed for overcoming of output buffer limits"));
+}

@@ -37,6 +37,8 @@ pub struct ClientInfo {
     last_sub: AtomicPtr<mayfly_engine::command::SubcommandSpec>,
     /// CLIENT NO-EVICT ON (flag `e`).
     pub no_evict: AtomicBool,
+    /// Runs MONITOR (flag `O`).
+    pub monitor: AtomicBool,
     /// Channels, patterns and shard channels subscribed to (`sub`, `psub`, `ssub`; flag `P`
     /// and type `pubsub` when any).
     pub subscriptions: [AtomicUsize; 3],
@@ -116,6 +118,7 @@ impl ClientInfo {
             unblock: AtomicU8::new(0),
             last_sub: AtomicPtr::new(std::ptr::null_mut()),
             no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             subscriptions: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
         }
     }
@@ -154,6 +157,9 @@ impl ClientInfo {
     /// Redis's client flags letters for CLIENT LIST (`N` when none).
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            f.push('O');
+        }
         if self.is_pubsub() {
             f.push('P');
         }

@@ -32,6 +32,7 @@ impl Service for RedisService {
     async fn on_close(&self, conn: &mut Conn) {
         crate::coord::multi::unwatch(&mut conn.watch).await;
         pubsub::unsubscribe_all(conn);
+        super::monitor::forget(&conn.info);
     }
 }
 
@@ -254,10 +255,15 @@ pub async fn server_command(
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
         "script" => crate::script::script(conn, argv).await,
         "slowlog" => super::slowlog::slowlog_command(&argv),
+        "monitor" => super::monitor::monitor_command(conn),
         other => Reply::error(format!("ERR command '{other}' is not available")),
     };
     if spec.has(flags::PUBSUB) || spec.name == "reset" {
         super::client::sync_subscriptions(conn);
+    }
+    if spec.name == "reset" {
+        super::monitor::forget(&conn.info);
+        conn.info.monitor.store(false, Ordering::Relaxed);
     }
     reply
 }

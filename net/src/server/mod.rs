@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod dump;
 pub mod info;
 pub mod migrate;
+pub mod monitor;
 pub mod observe;
 pub mod pause;
 pub mod persist;

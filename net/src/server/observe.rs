@@ -1,4 +1,5 @@
-//! What happens after a command ran, for the operator: the slow log ([`super::slowlog`]).
+//! What happens after a command ran, for the operator: the slow log ([`super::slowlog`]) and
+//! MONITOR ([`super::monitor`]).
 //! Called by the dispatcher with the command's wall time (measured around its execution,
 //! hops to the owning shard included).
 //!
@@ -45,12 +46,26 @@ pub fn settings() -> Settings {
 
 /// Whether a command's argument vector must be kept to be observed after it ran.
 pub fn wants_argv(spec: &CommandSpec, s: &Settings) -> bool {
-    s.slowlog_slower_than_us >= 0 && !spec.has(flags::SKIP_SLOWLOG)
+    (s.slowlog_slower_than_us >= 0 && !spec.has(flags::SKIP_SLOWLOG))
+        || (super::monitor::active() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN))
+}
+
+/// Redis does not show administrative commands (nor those flagged skip-monitor) to monitors;
+/// a container command is judged by its subcommand's flags (CONFIG GET is administrative).
+fn monitored(spec: &CommandSpec, argv: &[Bytes]) -> bool {
+    let hidden = flags::SKIP_MONITOR | flags::ADMIN;
+    let sub = argv
+        .get(1)
+        .and_then(|a| spec.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(a)));
+    spec.flags & hidden == 0 && sub.is_none_or(|s| s.flags & hidden == 0)
 }
 
 /// Records a command that ran for `elapsed`.
 pub fn after_command(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], elapsed_us: u64) {
     let s = settings();
+    if super::monitor::active() && monitored(spec, argv) {
+        super::monitor::feed(conn.db, &conn.info, &redacted(argv));
+    }
     if !spec.has(flags::SKIP_SLOWLOG) {
         super::slowlog::maybe_push(
             || redacted(argv),
