@@ -439,3 +439,112 @@ fn monitor_that_does_not_read_is_closed_at_its_limit() {
     assert!(closed, "the monitor is closed once over its output limit");
     assert!(server.log().contains("closed for overcoming of output buffer limits"));
 }
+
+// ---------------------------------------------------------------- LATENCY, latencystats
+
+#[test]
+fn latency_monitor_events_latest_history_reset() {
+    let server = Server::start(&["--shards", "2", "--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    assert!(text(&c.cmd(&["LATENCY", "DOCTOR"])).contains("I'm sorry, Dave"));
+    assert_eq!(text(&c.cmd(&["LATENCY", "LATEST"])), "*0\r\n");
+    c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "50"]);
+    c.cmd(&["DEBUG", "SLEEP", "0.1"]);
+    c.cmd(&["PING"]);
+    let latest = Resp::parse(&c.cmd(&["LATENCY", "LATEST"]));
+    assert_eq!(
+        latest.items().len(),
+        1,
+        "only the slow command: {}",
+        show(&c.cmd(&["LATENCY", "LATEST"]))
+    );
+    let e = latest.items()[0].items();
+    assert_eq!(e[0].as_bytes(), b"command");
+    assert!(e[2].as_int() >= 100 && e[3].as_int() >= 100, "{e:?}");
+    let history = Resp::parse(&c.cmd(&["LATENCY", "HISTORY", "command"]));
+    assert_eq!(history.items().len(), 1);
+    assert_eq!(history.items()[0].items()[0].as_int(), e[1].as_int());
+    let graph = text(Resp::parse(&c.cmd(&["LATENCY", "GRAPH", "command"])).as_bytes());
+    assert!(graph.starts_with("command - high "), "{graph}");
+    let doctor = text(Resp::parse(&c.cmd(&["LATENCY", "DOCTOR"])).as_bytes());
+    assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
+    assert_eq!(text(&c.cmd(&["LATENCY", "HISTORY", "blabla"])), "*0\r\n");
+    assert_eq!(text(&c.cmd(&["LATENCY", "RESET", "blabla"])), ":0\r\n");
+    assert_eq!(text(&c.cmd(&["LATENCY", "RESET"])), ":1\r\n");
+    assert_eq!(text(&c.cmd(&["LATENCY", "LATEST"])), "*0\r\n");
+}
+
+#[test]
+fn latency_histogram_and_latencystats() {
+    let server = Server::with_shards(2);
+    let mut c = server.raw();
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    let h = Resp::parse(&c.cmd(&["LATENCY", "HISTOGRAM"]));
+    assert_eq!(h.items().len(), 2, "only config|resetstat: {h:?}");
+    assert_eq!(h.items()[0].as_bytes(), b"config|resetstat");
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&["SET", "a", "b"]);
+    c.cmd(&["SET", "c", "d"]);
+    c.cmd(&["GET", "a"]);
+    c.cmd(&["CLIENT", "ID"]);
+    c.cmd(&["CLIENT", "LIST"]);
+    let h = Resp::parse(&c.cmd(&["LATENCY", "HISTOGRAM", "blabla", "set", "client"]));
+    let names: Vec<String> = h.items().iter().step_by(2).map(|n| text(n.as_bytes())).collect();
+    assert_eq!(names, vec!["set", "client|id", "client|list"]);
+    let set = h.items()[1].items();
+    assert_eq!(text(set[0].as_bytes()), "calls");
+    assert_eq!(set[1].as_int(), 2);
+    assert_eq!(text(set[2].as_bytes()), "histogram_usec");
+    assert!(!set[3].items().is_empty());
+    let stats = text(Resp::parse(&c.cmd(&["INFO", "latencystats"])).as_bytes());
+    let line = stats.lines().find(|l| l.starts_with("latency_percentiles_usec_set:")).expect("set");
+    assert!(
+        line.starts_with("latency_percentiles_usec_set:p50=")
+            && line.contains(",p99=")
+            && line.contains(",p99.9="),
+        "{line}"
+    );
+    c.cmd(&["CONFIG", "SET", "latency-tracking-info-percentiles", "0 100 50.5"]);
+    let stats = text(Resp::parse(&c.cmd(&["INFO", "latencystats"])).as_bytes());
+    assert!(stats.contains("latency_percentiles_usec_get:p0="), "{stats}");
+    assert!(stats.contains(",p100=") && stats.contains(",p50.5="), "{stats}");
+    // Off: no new histograms.
+    c.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    let h = Resp::parse(&c.cmd(&["LATENCY", "HISTOGRAM", "hset"]));
+    assert_eq!(h.items().len(), 0);
+    // INFO commandstats counts server-level commands too.
+    let cmdstats = text(Resp::parse(&c.cmd(&["INFO", "commandstats"])).as_bytes());
+    assert!(cmdstats.contains("cmdstat_client|id:calls=1,"), "{cmdstats}");
+}
+
+#[test]
+fn latency_help_errors_and_config_match_redis() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let diffs = compare_with_redis(
+        &mut c,
+        &[
+            "LATENCY HELP",
+            "LATENCY HELP xxx",
+            "LATENCY FOO",
+            "LATENCY GRAPH nothing",
+            "LATENCY HISTORY nothing",
+            "LATENCY LATEST",
+            "LATENCY RESET",
+            "LATENCY DOCTOR",
+            "LATENCY HISTOGRAM nosuchcommand",
+            "CONFIG SET latency-monitor-threshold -1",
+            "CONFIG SET latency-tracking-info-percentiles 101",
+            "CONFIG SET latency-tracking-info-percentiles x",
+            "CONFIG SET latency-tracking-info-percentiles 1e1",
+            "CONFIG GET latency-tracking-info-percentiles",
+            "CONFIG SET latency-tracking-info-percentiles \"\"",
+            "CONFIG SET latency-monitor-threshold 7",
+            "CONFIG GET latency-monitor-threshold",
+            "CONFIG SET latency-tracking no",
+            "CONFIG GET latency-tracking",
+        ],
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

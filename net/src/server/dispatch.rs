@@ -160,8 +160,15 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if spec.has(flags::BLOCKING) {
         return blocking(conn, spec, argv).await;
     }
-    if !observe::wants_argv(spec, &observe::settings()) {
-        return execute(conn, spec, argv).await;
+    let settings = observe::settings();
+    if !observe::wants_argv(spec, &settings) {
+        if settings.latency_monitor_threshold_ms == 0 {
+            return execute(conn, spec, argv).await;
+        }
+        let start = std::time::Instant::now();
+        let reply = execute(conn, spec, argv).await;
+        observe::latency_sample(spec, observe::elapsed_us(start));
+        return reply;
     }
     let kept = argv.clone();
     let start = std::time::Instant::now();
@@ -185,12 +192,14 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
     let waited_us = clock.waited_us;
     if closed {
         conn.close_after_reply = true;
-    } else if let Some(kept) = kept.filter(|_| {
-        // Redis logs a blocked command once it is served, not when it times out.
-        waited_us == 0 || !matches!(reply, Reply::NilArray | Reply::Nil)
-    }) {
+    } else {
         let ran_us = observe::elapsed_us(start).saturating_sub(waited_us);
-        observe::after_command(conn, spec, &kept, ran_us);
+        // Redis logs a blocked command once it is served, not when it times out.
+        let served = waited_us == 0 || !matches!(reply, Reply::NilArray | Reply::Nil);
+        match kept {
+            Some(kept) if served => observe::after_command(conn, spec, &kept, ran_us),
+            _ => observe::latency_sample(spec, ran_us),
+        }
     }
     reply
 }
@@ -198,7 +207,16 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
 /// Runs a command that passed the checks (outside MULTI).
 pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
     match spec.handler {
-        Handler::Net => server_command(conn, spec, argv).await,
+        Handler::Net => {
+            // Counted here as a shard counts the commands it runs (commandstats, latency
+            // histograms): server-level commands run on the connection's shard.
+            let name = crate::shard::stats::stat_name(spec, &argv);
+            let start = std::time::Instant::now();
+            let reply = server_command(conn, spec, argv).await;
+            let us = observe::elapsed_us(start);
+            here().env.borrow_mut().stats.record(name, us, reply.is_error());
+            reply
+        }
         Handler::Shard(_) if spec.name == "flushall" => {
             let reply = crate::coord::route::route(conn.db, conn.resp3, spec, argv).await;
             super::persist::after_flushall().await;
@@ -256,6 +274,7 @@ pub async fn server_command(
         "script" => crate::script::script(conn, argv).await,
         "slowlog" => super::slowlog::slowlog_command(&argv),
         "monitor" => super::monitor::monitor_command(conn),
+        "latency" => super::latency::latency_command(&argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     };
     if spec.has(flags::PUBSUB) || spec.name == "reset" {

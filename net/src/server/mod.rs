@@ -21,6 +21,7 @@ pub mod debug_data;
 pub mod dispatch;
 pub mod dump;
 pub mod info;
+pub mod latency;
 pub mod migrate;
 pub mod monitor;
 pub mod observe;

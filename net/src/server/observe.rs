@@ -1,5 +1,6 @@
-//! What happens after a command ran, for the operator: the slow log ([`super::slowlog`]) and
-//! MONITOR ([`super::monitor`]).
+//! What happens after a command ran, for the operator: the slow log ([`super::slowlog`]),
+//! MONITOR ([`super::monitor`]) and the LATENCY monitor's command events
+//! (`shard::latency`).
 //! Called by the dispatcher with the command's wall time (measured around its execution,
 //! hops to the owning shard included).
 //!
@@ -22,6 +23,7 @@ pub struct Settings {
     generation: u64,
     pub slowlog_slower_than_us: i64,
     pub slowlog_max_len: u64,
+    pub latency_monitor_threshold_ms: u64,
 }
 
 thread_local! {
@@ -35,11 +37,16 @@ pub fn settings() -> Settings {
     if let Some(s) = SETTINGS.with(Cell::get).filter(|s| s.generation == generation) {
         return s;
     }
-    let s = shared.read_config(|c| Settings {
-        generation,
-        slowlog_slower_than_us: c.slowlog_log_slower_than,
-        slowlog_max_len: c.slowlog_max_len,
+    let (s, tracking) = shared.read_config(|c| {
+        let s = Settings {
+            generation,
+            slowlog_slower_than_us: c.slowlog_log_slower_than,
+            slowlog_max_len: c.slowlog_max_len,
+            latency_monitor_threshold_ms: c.latency_monitor_threshold_ms,
+        };
+        (s, c.latency_tracking)
     });
+    crate::shard::stats::LATENCY_TRACKING.store(tracking, std::sync::atomic::Ordering::Relaxed);
     SETTINGS.with(|c| c.set(Some(s)));
     s
 }
@@ -63,6 +70,7 @@ fn monitored(spec: &CommandSpec, argv: &[Bytes]) -> bool {
 /// Records a command that ran for `elapsed`.
 pub fn after_command(conn: &Conn, spec: &CommandSpec, argv: &[Bytes], elapsed_us: u64) {
     let s = settings();
+    latency_sample(spec, elapsed_us);
     if super::monitor::active() && monitored(spec, argv) {
         super::monitor::feed(conn.db, &conn.info, &redacted(argv));
     }
@@ -90,6 +98,17 @@ pub fn after_batch(
     for (spec, argv) in specs.iter().zip(&cmds) {
         after_command(conn, spec, argv, share);
     }
+}
+
+/// The LATENCY monitor's `command` / `fast-command` event (Redis samples every command's
+/// time against `latency-monitor-threshold`).
+pub fn latency_sample(spec: &CommandSpec, elapsed_us: u64) {
+    let threshold_ms = settings().latency_monitor_threshold_ms;
+    if threshold_ms == 0 {
+        return;
+    }
+    let event = if spec.has(flags::FAST) { "fast-command" } else { "command" };
+    crate::shard::latency::add_sample_if_needed(event, elapsed_us / 1000, threshold_ms);
 }
 
 /// Microseconds since `start`.

@@ -15,6 +15,7 @@
 //! the engine's command table: the layers above (`coord`, `conn`, `server`) build on it.
 
 pub mod env;
+pub mod latency;
 pub mod pause;
 pub mod pubsub;
 pub mod run;
