@@ -140,6 +140,10 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
     pub latency_tracking: bool,
+    /// Percentiles INFO latencystats shows (Redis's default: 50 99 99.9).
+    pub latency_tracking_info_percentiles: Vec<f64>,
+    /// LATENCY monitor: events at least this long (ms) are sampled; 0 = off.
+    pub latency_monitor_threshold_ms: u64,
     pub lazyfree_lazy_eviction: bool,
     pub lazyfree_lazy_expire: bool,
     pub lazyfree_lazy_server_del: bool,
@@ -237,6 +241,8 @@ impl Default for Config {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            latency_monitor_threshold_ms: 0,
             lazyfree_lazy_eviction: false,
             lazyfree_lazy_expire: false,
             lazyfree_lazy_server_del: false,
@@ -303,8 +309,6 @@ pub enum Support {
 const NO_PERSISTENCE: &str =
     "persistence is not available yet (nothing is written to disk, so this setting could not be honoured)";
 const NO_REPLICATION: &str = "replication is not available yet";
-const NO_SLOWLOG: &str = "SLOWLOG is not available yet";
-const NO_LATENCY: &str = "latency tracking (INFO latencystats, LATENCY) is not available yet";
 const NO_LAZYFREE_SWITCH: &str = "Mayfly decides itself which frees are deferred (large values are freed in bounded steps by the shard tick)";
 
 /// One parameter: its Redis name, aliases, how to read and write it.
@@ -447,6 +451,13 @@ fn norm_bool(v: &str) -> Result<String, String> {
 
 fn norm_int(v: &str) -> Result<String, String> {
     parse_int::<i64>(v).map(|n| n.to_string())
+}
+
+/// A percentile as Redis prints it (`%f` with trailing zeros and dot trimmed): 50, 99.9.
+pub fn format_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
 }
 
 fn norm_string(v: &str) -> Result<String, String> {
@@ -766,24 +777,83 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
     },
-    param!(
-        "slowlog-log-slower-than",
-        None,
-        false,
-        slowlog_log_slower_than,
-        i64,
-        Support::DefaultOnly(NO_SLOWLOG)
-    ),
-    param!("slowlog-max-len", None, false, slowlog_max_len, u64, Support::DefaultOnly(NO_SLOWLOG)),
-    param!(
-        "latency-tracking",
-        None,
-        false,
-        latency_tracking,
-        bool,
-        Support::DefaultOnly(NO_LATENCY)
-    ),
-    inert!("latency-monitor-threshold", "0", norm_int, NO_LATENCY),
+    Param {
+        name: "slowlog-log-slower-than",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            if n < -1 {
+                return Err(
+                    "argument must be between -1 and 9223372036854775807 inclusive".to_string()
+                );
+            }
+            c.slowlog_log_slower_than = n;
+            Ok(())
+        },
+    },
+    Param {
+        name: "slowlog-max-len",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            c.slowlog_max_len = u64::try_from(n).map_err(|_| {
+                "argument must be between 0 and 9223372036854775807 inclusive".to_string()
+            })?;
+            Ok(())
+        },
+    },
+    param!("latency-tracking", None, false, latency_tracking, bool),
+    Param {
+        name: "latency-tracking-info-percentiles",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| {
+            c.latency_tracking_info_percentiles
+                .iter()
+                .map(|p| format_percentile(*p))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        set: |c, v| {
+            let mut out = Vec::new();
+            for w in v.split_whitespace() {
+                let p: f64 = w
+                    .parse()
+                    .map_err(|_| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".to_string());
+                }
+                out.push(p);
+            }
+            c.latency_tracking_info_percentiles = out;
+            Ok(())
+        },
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        alias: None,
+        immutable: false,
+        protected: false,
+        support: Support::Full,
+        get: |c| c.latency_monitor_threshold_ms.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            c.latency_monitor_threshold_ms = u64::try_from(n).map_err(|_| {
+                "argument must be between 0 and 9223372036854775807 inclusive".to_string()
+            })?;
+            Ok(())
+        },
+    },
     param!(
         "lazyfree-lazy-eviction",
         None,
@@ -1145,7 +1215,7 @@ mod tests {
         assert!(c.set("latency-monitor-threshold", "x").is_err());
         assert_eq!(c.get("latency-monitor-threshold").unwrap(), "1");
         c.set("unixsocket", "/tmp/x.sock").unwrap();
-        assert_eq!(c.inert().len(), 4, "{:?}", c.inert());
+        assert_eq!(c.inert().len(), 3, "{:?}", c.inert());
         assert!(c.refused().is_empty(), "{:?}", c.refused());
         assert_eq!(c.get("appendonly").unwrap(), "no");
         assert_eq!(c.get("save").unwrap(), "");

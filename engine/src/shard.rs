@@ -96,7 +96,15 @@ pub struct Shard {
     pub events: Vec<crate::notify::Event>,
     /// The journal seam: attached sink, LSN, HLC, open transaction.
     pub(crate) journal: JournalState,
+    /// Clients are paused (CLIENT PAUSE): see [`Shard::set_expiry_paused`].
+    expiry_paused: bool,
+    /// Keys that expired while paused, whose expiry is counted, notified and propagated once
+    /// the pause ends.
+    paused_expired: Vec<(usize, Key)>,
 }
+
+/// Keys whose expiry effects are held back during a pause; past this they take effect at once.
+const MAX_PAUSED_EXPIRED: usize = 65_536;
 
 impl Shard {
     pub fn new(id: usize, config: Config, clock: Clock) -> Shard {
@@ -114,7 +122,29 @@ impl Shard {
             evict: crate::evict::EvictState::default(),
             events: Vec::new(),
             journal: JournalState::default(),
+            expiry_paused: false,
+            paused_expired: Vec::new(),
         }
+    }
+
+    /// While clients are paused, Redis neither expires nor evicts keys, so nothing is
+    /// propagated or counted: the active expiry cycle stops, and a key found expired on access
+    /// is hidden (dropped from the table) but its expiry is counted, notified and propagated
+    /// only when the pause ends (here, on the first call with `false`).
+    pub fn set_expiry_paused(&mut self, paused: bool) {
+        if self.expiry_paused == paused {
+            return;
+        }
+        self.expiry_paused = paused;
+        if !paused {
+            for (db, key) in std::mem::take(&mut self.paused_expired) {
+                self.on_expired(db, &key);
+            }
+        }
+    }
+
+    pub fn expiry_paused(&self) -> bool {
+        self.expiry_paused
     }
 
     pub fn ctx(&mut self, db: usize, resp3: bool) -> Ctx<'_> {
@@ -130,6 +160,9 @@ impl Shard {
     /// One step of active expiry: samples keys with a TTL and deletes the expired ones,
     /// visiting at most `budget` entries in total. Returns how many keys were deleted.
     pub fn active_expire(&mut self, budget: usize) -> usize {
+        if self.expiry_paused {
+            return 0;
+        }
         let now = self.clock.now_ms();
         let mut removed = 0;
         let mut visited = 0;
@@ -278,7 +311,11 @@ impl Shard {
             return false;
         }
         d.remove(key);
-        self.on_expired(db, key);
+        if self.expiry_paused && self.paused_expired.len() < MAX_PAUSED_EXPIRED {
+            self.paused_expired.push((db, key.into()));
+        } else {
+            self.on_expired(db, key);
+        }
         true
     }
 
@@ -624,5 +661,27 @@ impl<'a> Ctx<'a> {
         if self.shard.journaling() {
             self.propagation = Propagation::Prevented;
         }
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use crate::reply::Reply;
+    use crate::testing::TestShard;
+
+    #[test]
+    fn expiry_while_paused_hides_keys_and_counts_after() {
+        let mut t = TestShard::new();
+        t.run(&["SET", "a", "1", "PX", "10"]);
+        t.run(&["SET", "b", "1", "PX", "10"]);
+        t.shard.set_expiry_paused(true);
+        t.advance_ms(50);
+        assert_eq!(t.shard.active_expire(1000), 0, "no active expiry while paused");
+        assert_eq!(t.run(&["GET", "a"]), Reply::Nil, "logically expired");
+        assert_eq!(t.shard.stats.expired_keys, 0);
+        t.shard.set_expiry_paused(false);
+        assert_eq!(t.shard.stats.expired_keys, 1, "counted when the pause ends");
+        assert_eq!(t.run(&["GET", "b"]), Reply::Nil);
+        assert_eq!(t.shard.stats.expired_keys, 2);
     }
 }

@@ -79,12 +79,7 @@ fn redis_test_suite_default_conf_loads_and_logs_what_tools_wait_for() {
     let log = server.log();
     assert!(log.contains(&format!(" PID: {pid}")), "startup line with the pid: {log}");
     assert!(log.contains("Ready to accept connections"), "{log}");
-    for name in [
-        "latency-monitor-threshold",
-        "repl-diskless-sync-delay",
-        "propagation-error-behavior",
-        "unixsocket",
-    ] {
+    for name in ["repl-diskless-sync-delay", "propagation-error-behavior", "unixsocket"] {
         let lines: Vec<&str> =
             log.lines().filter(|l| l.contains(name) && l.contains("has no effect here")).collect();
         assert_eq!(lines.len(), 1, "one log line for {name}: {log}");

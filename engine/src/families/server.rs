@@ -65,6 +65,12 @@ const CLIENT_SUBS: &[SubcommandSpec] = &[
         summary: "Instructs the server whether to reply to commands.",
     },
     SubcommandSpec {
+        name: "pause",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Suspends commands processing.",
+    },
+    SubcommandSpec {
         name: "unpause",
         arity: 2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
@@ -520,6 +526,110 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Asynchronously rewrites the append-only file to disk.",
         Handler::Net,
     ),
+    cmd(
+        "slowlog",
+        -2,
+        0,
+        NO_KEYS,
+        "server",
+        "2.2.12",
+        "A container for slow log commands.",
+        Handler::Net,
+    )
+    .subcommands(SLOWLOG_SUBS),
+    cmd(
+        "latency",
+        -2,
+        0,
+        NO_KEYS,
+        "server",
+        "2.8.13",
+        "A container for latency diagnostics commands.",
+        Handler::Net,
+    )
+    .subcommands(LATENCY_SUBS),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        "Listens for all requests received by the server in real-time.",
+        Handler::Net,
+    ),
+];
+
+const SLOWLOG_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "get",
+        arity: -2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Returns the slow log's entries.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Show helpful text about the different subcommands",
+    },
+    SubcommandSpec {
+        name: "len",
+        arity: 2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Returns the number of entries in the slow log.",
+    },
+    SubcommandSpec {
+        name: "reset",
+        arity: 2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Clears all entries from the slow log.",
+    },
+];
+
+const LATENCY_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "doctor",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns a human-readable latency analysis report.",
+    },
+    SubcommandSpec {
+        name: "graph",
+        arity: 3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns a latency graph for an event.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubcommandSpec {
+        name: "histogram",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns the cumulative distribution of latencies of a subset or all commands.",
+    },
+    SubcommandSpec {
+        name: "history",
+        arity: 3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns timestamp-latency samples for an event.",
+    },
+    SubcommandSpec {
+        name: "latest",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns the latest latency samples for all events.",
+    },
+    SubcommandSpec {
+        name: "reset",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resets the latency data for one or more events.",
+    },
 ];
 
 fn flag_names(flags: u32) -> Vec<Reply> {

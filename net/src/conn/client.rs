@@ -33,6 +33,15 @@ pub struct ClientInfo {
     pub blocked: AtomicBool,
     /// CLIENT UNBLOCK asked for: 0 no, else a `coord::block::UnblockAs` value.
     pub unblock: AtomicU8,
+    /// The last command's subcommand, for `cmd=client|list` (null when it had none).
+    last_sub: AtomicPtr<mayfly_engine::command::SubcommandSpec>,
+    /// CLIENT NO-EVICT ON (flag `e`).
+    pub no_evict: AtomicBool,
+    /// Runs MONITOR (flag `O`).
+    pub monitor: AtomicBool,
+    /// Channels, patterns and shard channels subscribed to (`sub`, `psub`, `ssub`; flag `P`
+    /// and type `pubsub` when any).
+    pub subscriptions: [AtomicUsize; 3],
 }
 
 /// Every connected client, by id: CLIENT LIST/KILL/UNBLOCK on any shard read it.
@@ -107,7 +116,66 @@ impl ClientInfo {
             omem: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
             unblock: AtomicU8::new(0),
+            last_sub: AtomicPtr::new(std::ptr::null_mut()),
+            no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            subscriptions: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
         }
+    }
+
+    /// Records the subcommand of the command this client runs now (`argv[1]` of a container
+    /// command such as CLIENT or CONFIG), for CLIENT LIST's `cmd=parent|sub`.
+    pub fn set_last_sub(
+        &self,
+        spec: &'static mayfly_engine::command::CommandSpec,
+        argv: &[bytes::Bytes],
+    ) {
+        let sub = argv.get(1).and_then(|a| {
+            spec.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(a))
+        });
+        let ptr = sub.map_or(std::ptr::null_mut(), |s| s as *const _ as *mut _);
+        self.last_sub.store(ptr, Ordering::Relaxed);
+    }
+
+    /// The last command as Redis's CLIENT LIST names it: `get`, `client|list`, or "NULL".
+    pub fn last_cmd_full_name(&self) -> String {
+        let name = self.last_cmd_name();
+        let ptr = self.last_sub.load(Ordering::Relaxed);
+        // SAFETY: null or made from a `&'static SubcommandSpec` of the command table in
+        // `set_last_sub`; table entries live for the whole program and are never mutated.
+        match unsafe { ptr.as_ref() } {
+            Some(sub) => format!("{name}|{}", sub.name),
+            None => name.to_string(),
+        }
+    }
+
+    /// Subscribed to anything (Redis's CLIENT_PUBSUB flag).
+    pub fn is_pubsub(&self) -> bool {
+        self.subscriptions.iter().any(|n| n.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Redis's client flags letters for CLIENT LIST (`N` when none).
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            f.push('O');
+        }
+        if self.is_pubsub() {
+            f.push('P');
+        }
+        if self.in_multi.load(Ordering::Relaxed) {
+            f.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            f.push('b');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
     }
 
     /// Records the command this client runs now, for CLIENT LIST's `cmd=`.
@@ -129,7 +197,7 @@ impl ClientInfo {
     /// One CLIENT LIST line, in Redis 7.0's field order.
     pub fn describe(&self, now_ms: u64) -> String {
         let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
-        let cmd = self.last_cmd_name();
+        let cmd = self.last_cmd_full_name();
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
         let multi = if self.in_multi.load(Ordering::Relaxed) {
@@ -137,13 +205,14 @@ impl ClientInfo {
         } else {
             -1
         };
-        let flags = if self.in_multi.load(Ordering::Relaxed) { "x" } else { "N" };
+        let flags = self.flags();
+        let [sub, psub, ssub] = [0, 1, 2].map(|i| self.subscriptions[i].load(Ordering::Relaxed));
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let obl = self.obl.load(Ordering::Relaxed);
         let oll = self.oll.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,

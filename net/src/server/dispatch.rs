@@ -15,7 +15,7 @@ use crate::coord::multi::{self, Held, Plan};
 use crate::shard::here;
 use crate::shard::pubsub::Kind;
 
-use super::{client, config, connection, debug, info, pubsub, transactions};
+use super::{client, config, connection, debug, info, observe, pubsub, transactions};
 
 /// Mayfly's Redis service, run by every connection.
 pub struct RedisService;
@@ -34,6 +34,7 @@ impl Service for RedisService {
     async fn on_close(&self, conn: &mut Conn) {
         crate::coord::multi::unwatch(&mut conn.watch).await;
         pubsub::unsubscribe_all(conn);
+        super::monitor::forget(&conn.info);
     }
 }
 
@@ -109,6 +110,7 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
         }
     };
     conn.info.set_last_cmd(spec);
+    conn.info.set_last_sub(spec, &argv);
     if let Some(refusal) = protected_command_refused(conn, spec) {
         if conn.multi.is_some() {
             conn.multi_failed = true;
@@ -155,6 +157,12 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
             return refused;
         }
     }
+    if crate::shard::pause::maybe_paused()
+        && super::pause::wait_while_paused(conn, spec, &argv).await.is_err()
+    {
+        conn.close_now = true;
+        return Reply::NilArray;
+    }
     if conn.multi.is_some()
         && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
     {
@@ -171,7 +179,21 @@ pub async fn dispatch(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
     if spec.has(flags::BLOCKING) {
         return blocking(conn, spec, argv).await;
     }
-    execute(conn, spec, argv).await
+    let settings = observe::settings();
+    if !observe::wants_argv(spec, &settings) {
+        if settings.latency_monitor_threshold_ms == 0 {
+            return execute(conn, spec, argv).await;
+        }
+        let start = std::time::Instant::now();
+        let reply = execute(conn, spec, argv).await;
+        observe::latency_sample(spec, observe::elapsed_us(start));
+        return reply;
+    }
+    let kept = argv.clone();
+    let start = std::time::Instant::now();
+    let reply = execute(conn, spec, argv).await;
+    observe::after_command(conn, spec, &kept, observe::elapsed_us(start));
+    reply
 }
 
 /// A blocking command: waits on the owning shard while watching the connection.
@@ -180,11 +202,23 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
         0 => crate::rt::realtime_ns(),
         ns => ns,
     };
+    let kept = observe::wants_argv(spec, &observe::settings()).then(|| argv.clone());
+    let start = std::time::Instant::now();
     let req =
         BlockRequest { id: conn.info.id, db: conn.db, resp3: conn.resp3, spec, argv, stamp_ns };
-    let (reply, closed) = block::block(req, &mut ConnInterrupts { conn }).await;
+    let mut clock = observe::WaitClock::new(ConnInterrupts { conn });
+    let (reply, closed) = block::block(req, &mut clock).await;
+    let waited_us = clock.waited_us;
     if closed {
         conn.close_after_reply = true;
+    } else {
+        let ran_us = observe::elapsed_us(start).saturating_sub(waited_us);
+        // Redis logs a blocked command once it is served, not when it times out.
+        let served = waited_us == 0 || !matches!(reply, Reply::NilArray | Reply::Nil);
+        match kept {
+            Some(kept) if served => observe::after_command(conn, spec, &kept, ran_us),
+            _ => observe::latency_sample(spec, ran_us),
+        }
     }
     reply
 }
@@ -192,7 +226,16 @@ async fn blocking(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>)
 /// Runs a command that passed the checks (outside MULTI).
 pub async fn execute(conn: &mut Conn, spec: &'static CommandSpec, argv: Vec<Bytes>) -> Reply {
     match spec.handler {
-        Handler::Net => server_command(conn, spec, argv).await,
+        Handler::Net => {
+            // Counted here as a shard counts the commands it runs (commandstats, latency
+            // histograms): server-level commands run on the connection's shard.
+            let name = crate::shard::stats::stat_name(spec, &argv);
+            let start = std::time::Instant::now();
+            let reply = server_command(conn, spec, argv).await;
+            let us = observe::elapsed_us(start);
+            here().env.borrow_mut().stats.record(name, us, reply.is_error());
+            reply
+        }
         Handler::Shard(_) if spec.name == "flushall" => {
             let reply = match conn.face {
                 Some(face) => {
@@ -218,7 +261,7 @@ pub async fn server_command(
     spec: &'static CommandSpec,
     argv: Vec<Bytes>,
 ) -> Reply {
-    match spec.name {
+    let reply = match spec.name {
         "hello" => connection::hello(conn, &argv),
         "auth" => connection::auth(conn, &argv),
         "select" => connection::select(conn, &argv),
@@ -265,8 +308,19 @@ pub async fn server_command(
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
         "script" => crate::script::script(conn, argv).await,
+        "slowlog" => super::slowlog::slowlog_command(&argv),
+        "monitor" => super::monitor::monitor_command(conn),
+        "latency" => super::latency::latency_command(&argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
+    };
+    if spec.has(flags::PUBSUB) || spec.name == "reset" {
+        super::client::sync_subscriptions(conn);
     }
+    if spec.name == "reset" {
+        super::monitor::forget(&conn.info);
+        conn.info.monitor.store(false, Ordering::Relaxed);
+    }
+    reply
 }
 
 fn set_db(conn: &mut Conn, db: usize) {
@@ -307,21 +361,32 @@ pub async fn exec(conn: &mut Conn) -> Reply {
     else {
         return Reply::error("ERR internal: a queued command is unknown");
     };
+    let settings = observe::settings();
+    let observed = specs.iter().any(|s| observe::wants_argv(s, &settings));
+    let start = std::time::Instant::now();
     match multi::plan(&specs, &cmds) {
-        Plan::Batch { shard } => match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
-            Ok((replies, db)) => {
-                set_db(conn, db);
-                Reply::Array(replies)
+        Plan::Batch { shard } => {
+            let kept = observed.then(|| cmds.clone());
+            match multi::run_batch(shard, conn.db, conn.resp3, cmds).await {
+                Ok((replies, db)) => {
+                    set_db(conn, db);
+                    observe::after_batch(conn, &specs, kept, observe::elapsed_us(start));
+                    Reply::Array(replies)
+                }
+                Err(refused) => refused,
             }
-            Err(refused) => refused,
-        },
-        Plan::Gather => match multi::run_gather(conn.db, conn.resp3, cmds).await {
-            Ok((replies, db)) => {
-                set_db(conn, db);
-                Reply::Array(replies)
+        }
+        Plan::Gather => {
+            let kept = observed.then(|| cmds.clone());
+            match multi::run_gather(conn.db, conn.resp3, cmds).await {
+                Ok((replies, db)) => {
+                    set_db(conn, db);
+                    observe::after_batch(conn, &specs, kept, observe::elapsed_us(start));
+                    Reply::Array(replies)
+                }
+                Err(refused) => refused,
             }
-            Err(refused) => refused,
-        },
+        }
         Plan::Hold => {
             let held = Held::begin().await;
             if specs.iter().any(|s| s.has(flags::DENYOOM)) {
@@ -332,6 +397,8 @@ pub async fn exec(conn: &mut Conn) -> Reply {
             }
             let mut replies = Vec::with_capacity(cmds.len());
             for (spec, argv) in specs.into_iter().zip(cmds) {
+                let kept = observe::wants_argv(spec, &settings).then(|| argv.clone());
+                let start = std::time::Instant::now();
                 let reply = match spec.handler {
                     Handler::Shard(_) => held.run(conn.db, conn.resp3, spec, argv).await,
                     // A script inside EXEC runs under the transaction's hold.
@@ -345,6 +412,9 @@ pub async fn exec(conn: &mut Conn) -> Reply {
                     }
                     Handler::Net => Box::pin(server_command(conn, spec, argv)).await,
                 };
+                if let Some(kept) = kept {
+                    observe::after_command(conn, spec, &kept, observe::elapsed_us(start));
+                }
                 replies.push(reply);
             }
             held.release().await;

@@ -252,6 +252,10 @@ pub async fn info(argv: &[Bytes]) -> Reply {
             codes.into_iter().map(|(c, n)| format!("errorstat_{c}:count={n}\r\n")).collect(),
         );
     }
+    if wants("latencystats", false) {
+        let percentiles = &config.latency_tracking_info_percentiles;
+        section("Latencystats", super::latency::info_section(&stats, percentiles));
+    }
     if wants("cluster", true) {
         section("Cluster", "cluster_enabled:0\r\n".into());
     }

@@ -24,10 +24,15 @@ pub mod debug_data;
 pub mod dispatch;
 pub mod dump;
 pub mod info;
+pub mod latency;
 pub mod migrate;
+pub mod monitor;
+pub mod observe;
+pub mod pause;
 pub mod persist;
 pub mod pubsub;
 pub mod shutdown;
+pub mod slowlog;
 pub mod transactions;
 
 use std::os::fd::RawFd;

@@ -351,8 +351,16 @@ impl Env {
 
     /// Before a command that may grow memory: under maxmemory, make room per the eviction
     /// policy (bounded work), or refuse with Redis's OOM error.
+    /// Holds expiry and eviction back while clients are paused (CLIENT PAUSE), and lets them
+    /// go again after: one relaxed load when nothing is paused.
+    pub fn sync_pause(&mut self) {
+        if super::pause::maybe_paused() || self.shard.expiry_paused() {
+            self.shard.set_expiry_paused(super::pause::expiry_paused());
+        }
+    }
+
     fn make_room(&mut self) -> Result<(), Reply> {
-        if self.shard.config.maxmemory == 0 {
+        if self.shard.config.maxmemory == 0 || self.shard.expiry_paused() {
             return Ok(());
         }
         let limit = self.memory.budget(self.shard.config.maxmemory);
@@ -846,6 +854,7 @@ impl Env {
         argv: &[Bytes],
         resp3: bool,
     ) -> Reply {
+        self.sync_pause();
         if spec.has(mayfly_engine::command::flags::DENYOOM) {
             if let Err(oom) = self.make_room() {
                 self.stats.commands.entry(spec.name).or_default().rejected_calls += 1;

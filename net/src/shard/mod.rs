@@ -16,6 +16,8 @@
 
 pub mod aof;
 pub mod env;
+pub mod latency;
+pub mod pause;
 pub mod pubsub;
 pub mod run;
 pub mod shared;

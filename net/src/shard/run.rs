@@ -262,8 +262,13 @@ fn tick_work(rt: &ShardRt) {
     crate::mem::alloc::flush_foreign_cache();
     env.memory.calibrate(rt.id);
     env.memory.publish(rt.id);
+    env.sync_pause();
     if env.shard.config.active_expire_enabled {
+        let start = std::time::Instant::now();
         env.shard.active_expire(EXPIRE_BUDGET);
+        let threshold_ms = env.shard.config.latency_monitor_threshold_ms;
+        let ms = start.elapsed().as_millis() as u64;
+        super::latency::add_sample_if_needed("expire-cycle", ms, threshold_ms);
         env.flag_watchers();
     }
 }

@@ -1,6 +1,7 @@
 //! Per-shard runtime counters, summed by INFO.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Per-command counters, updated on every command: hashbrown's default (foldhash) hasher,
 /// not std's SipHash, which cost a visible share of a pipelined GET.
@@ -12,6 +13,40 @@ pub struct CommandStat {
     pub usec: u64,
     pub failed_calls: u64,
     pub rejected_calls: u64,
+    /// Latency histogram in ns (LATENCY HISTOGRAM, INFO latencystats), made on the first
+    /// call while `latency-tracking` is on.
+    pub latency_ns: Option<Box<Histogram>>,
+}
+
+/// Redis's per-command histogram: 1 ns to 1 s, 2 significant digits, in ns.
+pub type Histogram = hdrhistogram::Histogram<u64>;
+/// Histogram bounds (Redis's LATENCY_HISTOGRAM_MIN_VALUE / MAX_VALUE / PRECISION).
+pub const HISTOGRAM_MIN_NS: u64 = 1;
+pub const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
+pub const HISTOGRAM_PRECISION: u8 = 2;
+
+/// `latency-tracking`, mirrored here by the server layer whenever the configuration changes,
+/// so recording a command's latency needs no configuration read.
+pub static LATENCY_TRACKING: AtomicBool = AtomicBool::new(true);
+
+/// A fresh histogram with Redis's bounds.
+pub fn new_histogram() -> Option<Box<Histogram>> {
+    Histogram::new_with_bounds(HISTOGRAM_MIN_NS, HISTOGRAM_MAX_NS, HISTOGRAM_PRECISION)
+        .ok()
+        .map(Box::new)
+}
+
+impl CommandStat {
+    /// Adds one call's latency to the histogram (values clamped to its bounds, as Redis).
+    pub fn record_latency(&mut self, usec: u64) {
+        if self.latency_ns.is_none() {
+            self.latency_ns = new_histogram();
+        }
+        if let Some(h) = &mut self.latency_ns {
+            let ns = usec.saturating_mul(1000).clamp(HISTOGRAM_MIN_NS, HISTOGRAM_MAX_NS);
+            let _ = h.record(ns);
+        }
+    }
 }
 
 #[derive(Default, Clone, Debug)]
@@ -35,6 +70,9 @@ impl ShardStats {
         if failed {
             s.failed_calls += 1;
         }
+        if LATENCY_TRACKING.load(Ordering::Relaxed) {
+            s.record_latency(usec);
+        }
     }
 
     /// Counts an error reply under its code (`ERR`, `WRONGTYPE`, …) for INFO errorstats.
@@ -51,6 +89,14 @@ impl ShardStats {
             s.usec += v.usec;
             s.failed_calls += v.failed_calls;
             s.rejected_calls += v.rejected_calls;
+            if let Some(h) = &v.latency_ns {
+                match &mut s.latency_ns {
+                    Some(mine) => {
+                        let _ = mine.add(&**h);
+                    }
+                    None => s.latency_ns = Some(h.clone()),
+                }
+            }
         }
         self.total_commands += other.total_commands;
         self.error_replies += other.error_replies;
