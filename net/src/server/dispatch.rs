@@ -229,6 +229,8 @@ pub async fn server_command(
         "pubsub" => pubsub::pubsub_cmd(&argv).await,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => crate::script::eval(conn, argv).await,
         "script" => crate::script::script(conn, argv).await,
+        "fcall" | "fcall_ro" => crate::script::functions::fcall(conn, argv).await,
+        "function" => crate::script::functions::function(conn, argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     }
 }
