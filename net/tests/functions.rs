@@ -369,3 +369,64 @@ fn load_timeout_and_bad_libraries_do_not_hurt_the_server() {
     assert_eq!(c.cmd(&["FCALL", "inc", "1", "n"]), b"+QUEUED\r\n");
     assert_eq!(c.cmd(&["EXEC"]), b"*2\r\n:1\r\n:2\r\n");
 }
+
+/// A private directory, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("mayfly-functions-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Libraries are saved in the RDB (FUNCTION2 records) and come back after a restart, at any
+/// shard count; an RDB with functions made by redis-server loads into Mayfly and Mayfly's
+/// loads into redis-server.
+#[test]
+fn functions_persist_in_the_rdb_both_ways_with_redis() {
+    let dir = TempDir::new("rdb");
+    let ml = lib("ml", "redis.register_function{function_name='mf', callback=function(keys) return 'mayfly ' .. (keys[1] or '') end, flags={'no-writes'}}");
+    {
+        let mut srv = Server::start(&["--dir", dir.path(), "--shards", "2"]);
+        let mut c = srv.raw();
+        assert_eq!(c.cmd(&["FUNCTION", "LOAD", &ml]), b"$2\r\nml\r\n");
+        assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+        let _ = c.try_cmd(&["SHUTDOWN", "NOSAVE"]);
+        srv.wait_exit(std::time::Duration::from_secs(10)).expect("exited");
+    }
+    for shards in ["1", "2"] {
+        let srv = Server::start(&["--dir", dir.path(), "--shards", shards]);
+        let mut c = srv.raw();
+        assert_eq!(c.cmd(&["FCALL_RO", "mf", "1", "x"]), b"$8\r\nmayfly x\r\n");
+        assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+        let list = c.cmd(&["FUNCTION", "LIST", "WITHCODE"]);
+        assert!(show(&list).contains("no-writes"), "{}", show(&list));
+    }
+    let Some(oracle) = RedisServer::start(&["--dir", dir.path()]) else { return };
+    let mut r = oracle.raw();
+    // redis-server read Mayfly's file at start.
+    assert_eq!(r.cmd(&["FCALL_RO", "mf", "1", "y"]), b"$8\r\nmayfly y\r\n");
+    let rl = lib("rl", "redis.register_function('rf', function() return 'redis made' end)");
+    assert_eq!(r.cmd(&["FUNCTION", "LOAD", &rl]), b"$2\r\nrl\r\n");
+    assert_eq!(r.cmd(&["SAVE"]), b"+OK\r\n");
+    drop(r);
+    drop(oracle);
+    let srv = Server::start(&["--dir", dir.path(), "--shards", "2"]);
+    let mut c = srv.raw();
+    assert_eq!(c.cmd(&["FCALL", "rf", "0"]), b"$10\r\nredis made\r\n");
+    assert_eq!(c.cmd(&["FCALL_RO", "mf", "1", "z"]), b"$8\r\nmayfly z\r\n");
+}

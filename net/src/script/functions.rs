@@ -209,6 +209,27 @@ pub fn registry_from_sources(sources: &[Vec<u8>]) -> Result<Registry, String> {
     Ok(reg)
 }
 
+/// Installs the libraries of an RDB file: they replace every library (`flush`), or join
+/// the current ones (a library that exists already is an error, as in Redis). Nothing
+/// changes on error.
+pub fn load_sources(sources: &[Vec<u8>], flush: bool) -> Result<(), String> {
+    if flush {
+        store(registry_from_sources(sources)?);
+        return Ok(());
+    }
+    let mut reg = (*snapshot()).clone();
+    for s in sources {
+        reg = create(s, false, &reg, false)?;
+    }
+    store(reg);
+    Ok(())
+}
+
+/// Every library's code, in load order (what an RDB file or FUNCTION DUMP holds).
+pub fn sources() -> Vec<Arc<[u8]>> {
+    snapshot().libs.iter().map(|l| l.code.clone()).collect()
+}
+
 /// True for FCALL and FCALL_RO.
 pub fn is_fcall(name: &str) -> bool {
     matches!(name, "fcall" | "fcall_ro")
