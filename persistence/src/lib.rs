@@ -48,7 +48,9 @@ pub mod reader;
 pub mod stream;
 
 pub use decode::{EncodingLimits, RdbValue};
-pub use dump::{dump, restore, verify_payload};
+pub use dump::{
+    dump, dump_functions, read_functions, restore, verify_payload, FunctionPayloadError,
+};
 pub use encode::{
     key_record, AuxFields, EncodeOptions, Encoder, KeyMeta, KeyUsage, ReplicationAux, Sink,
     ValueRef, WriteSink,

@@ -48,6 +48,63 @@ const SCRIPT_SUBS: &[SubcommandSpec] = &[
     },
 ];
 
+const FUNCTION_SUBS: &[SubcommandSpec] = &[
+    SubcommandSpec {
+        name: "delete",
+        arity: 3,
+        flags: NOSCRIPT | WRITE,
+        summary: "Deletes a library and its functions.",
+    },
+    SubcommandSpec {
+        name: "dump",
+        arity: 2,
+        flags: NOSCRIPT,
+        summary: "Dumps all libraries into a serialized binary payload.",
+    },
+    SubcommandSpec {
+        name: "flush",
+        arity: -2,
+        flags: NOSCRIPT | WRITE,
+        summary: "Deletes all libraries and functions.",
+    },
+    SubcommandSpec {
+        name: "help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubcommandSpec {
+        name: "kill",
+        arity: 2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        summary: "Terminates a function during execution.",
+    },
+    SubcommandSpec {
+        name: "list",
+        arity: -2,
+        flags: NOSCRIPT,
+        summary: "Returns information about all libraries.",
+    },
+    SubcommandSpec {
+        name: "load",
+        arity: -3,
+        flags: NOSCRIPT | WRITE | DENYOOM,
+        summary: "Creates a library.",
+    },
+    SubcommandSpec {
+        name: "restore",
+        arity: -3,
+        flags: NOSCRIPT | WRITE | DENYOOM,
+        summary: "Restores all libraries from a payload.",
+    },
+    SubcommandSpec {
+        name: "stats",
+        arity: 2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        summary: "Returns information about a function during execution.",
+    },
+];
+
 /// `allow_busy` has no bit of its own in the table yet: the kill subcommands are recognised
 /// by name by the net layer.
 const ALLOW_BUSY: u32 = 0;
@@ -108,4 +165,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         Handler::Net,
     )
     .subcommands(SCRIPT_SUBS),
+    cmd(
+        "fcall",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE,
+        NO_KEYS,
+        "scripting",
+        "7.0.0",
+        "Invokes a function.",
+        Handler::Net,
+    )
+    .movable_keys(eval_keys),
+    cmd(
+        "fcall_ro",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+        NO_KEYS,
+        "scripting",
+        "7.0.0",
+        "Invokes a read-only function.",
+        Handler::Net,
+    )
+    .movable_keys(eval_keys),
+    cmd(
+        "function",
+        -2,
+        0,
+        NO_KEYS,
+        "scripting",
+        "7.0.0",
+        "A container for function commands.",
+        Handler::Net,
+    )
+    .subcommands(FUNCTION_SUBS),
 ];

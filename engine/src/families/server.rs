@@ -156,21 +156,6 @@ const COMMAND_SUBS: &[SubcommandSpec] = &[
     },
 ];
 
-const FUNCTION_SUBS: &[SubcommandSpec] = &[
-    SubcommandSpec {
-        name: "flush",
-        arity: -2,
-        flags: WRITE | NOSCRIPT,
-        summary: "Deletes all libraries and functions.",
-    },
-    SubcommandSpec {
-        name: "list",
-        arity: -2,
-        flags: NOSCRIPT,
-        summary: "Returns information about all libraries.",
-    },
-];
-
 const PUBSUB_SUBS: &[SubcommandSpec] = &[
     SubcommandSpec {
         name: "channels",
@@ -232,17 +217,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the server time.",
         Handler::Shard(time),
     ),
-    cmd(
-        "function",
-        -2,
-        NOSCRIPT,
-        NO_KEYS,
-        "scripting",
-        "7.0.0",
-        "A container for function commands.",
-        Handler::Shard(function),
-    )
-    .subcommands(FUNCTION_SUBS),
     cmd(
         "hello",
         -1,
@@ -883,26 +857,4 @@ fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> Reply {
         Reply::bulk((us / 1_000_000).to_string()),
         Reply::bulk((us % 1_000_000).to_string()),
     ])
-}
-
-/// FUNCTION over an empty library: Mayfly has no scripting engine yet, so there is nothing to
-/// flush or list; the replies are what Redis gives for an empty library.
-fn function(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
-    let sub = argv[1].to_ascii_lowercase();
-    match sub.as_slice() {
-        b"flush" => {
-            if argv.len() > 3 {
-                return subcommand_error(&argv[1], "FUNCTION");
-            }
-            if argv.len() == 3
-                && !argv[2].eq_ignore_ascii_case(b"async")
-                && !argv[2].eq_ignore_ascii_case(b"sync")
-            {
-                return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-            }
-            Reply::ok()
-        }
-        b"list" => Reply::Array(vec![]),
-        _ => subcommand_error(&argv[1], "FUNCTION"),
-    }
 }

@@ -12,6 +12,8 @@
 //! first time it runs it; SCRIPT FLUSH bumps a generation that makes every interpreter drop
 //! its compiled functions.
 
+pub mod functions;
+mod fvm;
 mod libs;
 pub mod vm;
 
@@ -54,6 +56,11 @@ pub fn cache_stats() -> (usize, usize) {
 pub struct Busy {
     pub kill: std::sync::atomic::AtomicBool,
     pub wrote: std::sync::atomic::AtomicBool,
+    /// EVAL (true) or FCALL (false).
+    pub eval: bool,
+    /// FCALL: the function's name and the caller's command.
+    pub label: Option<(String, Vec<Bytes>)>,
+    pub start: std::time::Instant,
 }
 
 /// The busy scripts: (shard, state), at most one per shard.
@@ -67,10 +74,19 @@ fn busy_table() -> &'static BusyTable {
 
 static BUSY_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-pub(crate) fn busy_begin(shard: usize, wrote: bool) -> Arc<Busy> {
+pub(crate) fn busy_begin(
+    shard: usize,
+    wrote: bool,
+    eval: bool,
+    label: Option<(String, Vec<Bytes>)>,
+    start: std::time::Instant,
+) -> Arc<Busy> {
     let b = Arc::new(Busy {
         kill: std::sync::atomic::AtomicBool::new(false),
         wrote: std::sync::atomic::AtomicBool::new(wrote),
+        eval,
+        label,
+        start,
     });
     if let Ok(mut t) = busy_table().lock() {
         t.push((shard, b.clone()));
@@ -100,14 +116,55 @@ pub fn busy_refusal(name: &str, argv: &[Bytes]) -> Option<Reply> {
     }
     let allowed = match name {
         "shutdown" | "auth" | "hello" | "quit" => true,
-        "script" | "function" => argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill")),
+        "script" => argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"kill")),
+        "function" => argv
+            .get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"kill") || a.eq_ignore_ascii_case(b"stats")),
         _ => false,
     };
-    (!allowed).then(|| {
-        Reply::error(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        )
-    })
+    (!allowed).then(|| Reply::error(busy_error(busy_is_eval())))
+}
+
+/// The -BUSY text for a running EVAL (true) or function (false).
+pub(crate) fn busy_error(eval: bool) -> &'static str {
+    if eval {
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    } else {
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    }
+}
+
+/// Whether the busy script (the first, if several shards have one) is an EVAL.
+fn busy_is_eval() -> bool {
+    busy_table().lock().ok().and_then(|t| t.first().map(|(_, b)| b.eval)).unwrap_or(true)
+}
+
+/// The busy scripts' states (FUNCTION STATS, FUNCTION KILL).
+pub(crate) fn busy_scripts() -> Vec<Arc<Busy>> {
+    busy_table().lock().map(|t| t.iter().map(|(_, b)| b.clone()).collect()).unwrap_or_default()
+}
+
+/// SCRIPT KILL (`eval`) or FUNCTION KILL (not `eval`), with Redis's rules: only a script
+/// that has not written, and only by the KILL of its kind.
+pub(crate) fn kill_busy(eval: bool) -> Reply {
+    let Ok(t) = busy_table().lock() else {
+        return Reply::error("NOTBUSY No scripts in execution right now.");
+    };
+    if t.is_empty() {
+        return Reply::error("NOTBUSY No scripts in execution right now.");
+    }
+    if t.iter().all(|(_, b)| b.wrote.load(Ordering::Acquire)) {
+        return Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+    }
+    if !t.iter().any(|(_, b)| b.eval == eval) {
+        return Reply::error(busy_error(!eval));
+    }
+    for (_, b) in t.iter() {
+        if b.eval == eval && !b.wrote.load(Ordering::Acquire) {
+            b.kill.store(true, Ordering::Release);
+        }
+    }
+    Reply::ok()
 }
 
 /// INFO memory's scripting fields (Redis 7.0's names): the interpreters' memory summed over
@@ -115,12 +172,19 @@ pub fn busy_refusal(name: &str, argv: &[Bytes]) -> Option<Reply> {
 pub async fn info_memory_fields() -> String {
     let vm: usize =
         crate::coord::on_all_shards(|_env: &mut Env| vm::used_memory()).await.iter().sum();
+    let fvm: usize = crate::coord::on_all_shards(|_env: &mut Env| vm::used_memory_functions())
+        .await
+        .iter()
+        .sum();
     let (n, bytes) = cache_stats();
+    let (nfuncs, nlibs, fbytes) = functions::info_counts();
+    let total = vm + fvm;
+    let scripts = bytes + fbytes;
     format!(
-        "used_memory_lua:{vm}\r\nused_memory_vm_eval:{vm}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{bytes}\r\nnumber_of_cached_scripts:{n}\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{vm}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{bytes}\r\nused_memory_scripts_human:{}\r\n",
+        "used_memory_lua:{vm}\r\nused_memory_vm_eval:{vm}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{bytes}\r\nnumber_of_cached_scripts:{n}\r\nnumber_of_functions:{nfuncs}\r\nnumber_of_libraries:{nlibs}\r\nused_memory_vm_functions:{fvm}\r\nused_memory_vm_total:{total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{fbytes}\r\nused_memory_scripts:{scripts}\r\nused_memory_scripts_human:{}\r\n",
         human(vm),
-        human(vm),
-        human(bytes)
+        human(total),
+        human(scripts)
     )
 }
 
@@ -149,9 +213,9 @@ pub fn sha1hex(data: &[u8]) -> String {
     s
 }
 
-/// True for the names [`eval`] serves.
+/// True for the names [`eval_in`] serves (EVAL & co., and FCALL & co.).
 pub fn is_eval(name: &str) -> bool {
-    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") || functions::is_fcall(name)
 }
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
@@ -162,6 +226,9 @@ pub async fn eval(conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
 /// [`eval`] inside transaction `held` (≠ 0: an EXEC that holds every shard), or not (0).
 pub async fn eval_in(conn: &mut Conn, argv: Vec<Bytes>, held: u64) -> Reply {
     let name = argv[0].to_ascii_lowercase();
+    if name.starts_with(b"fcall") {
+        return functions::fcall_in(conn, argv, held).await;
+    }
     let by_sha = name.starts_with(b"evalsha");
     let read_only = name.ends_with(b"_ro");
     let numkeys = match std::str::from_utf8(&argv[2]).ok().and_then(|s| s.parse::<i64>().ok()) {
@@ -303,21 +370,7 @@ pub async fn script(_conn: &mut Conn, argv: Vec<Bytes>) -> Reply {
             if argv.len() != 2 {
                 return arity_err();
             }
-            let Ok(t) = busy_table().lock() else {
-                return Reply::error("NOTBUSY No scripts in execution right now.");
-            };
-            if t.is_empty() {
-                return Reply::error("NOTBUSY No scripts in execution right now.");
-            }
-            if t.iter().all(|(_, b)| b.wrote.load(Ordering::Acquire)) {
-                return Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
-            }
-            for (_, b) in t.iter() {
-                if !b.wrote.load(Ordering::Acquire) {
-                    b.kill.store(true, Ordering::Release);
-                }
-            }
-            Reply::ok()
+            kill_busy(true)
         }
         _ => Reply::error(format!(
             "ERR unknown subcommand '{}'. Try SCRIPT HELP.",

@@ -2,7 +2,7 @@
 -- debug library (kept private) and the Rust side of the `redis` API, builds the `redis`
 -- table, makes the libraries and the globals read-only, and returns the environment
 -- scripts run in and the runner that calls a script and locates its errors.
-local dbg, call, rawcall, sha1hex, log, setresp, G = ...
+local dbg, call, rawcall, sha1hex, log, setresp, G, fmode, register = ...
 
 local function readonly()
   error("Attempt to modify a readonly table", 2)
@@ -107,8 +107,10 @@ for _, name in ipairs({ "string", "table", "math", "bit", "cjson" }) do
     G[name] = protect(G[name])
   end
 end
-G.KEYS = {}
-G.ARGV = {}
+if not fmode then
+  G.KEYS = {}
+  G.ARGV = {}
+end
 
 local env = setmetatable({}, {
   __index = function(_, k)
@@ -130,7 +132,7 @@ local function handler(e)
     if not i then
       break
     end
-    if i.source == "@user_script" then
+    if i.source == "@user_script" or i.source == "@user_function" then
       return { e, i.source, i.currentline }
     end
   end
@@ -149,4 +151,69 @@ local function run(f)
   return false, r[1], r[2], r[3]
 end
 
-return env, run
+if not fmode then
+  return env, run
+end
+
+-- Functions (FUNCTION LOAD / FCALL): a library's code runs once with only a small `redis`
+-- table (register_function, log, versions) as its globals; the functions it registers run
+-- later with the full API. Both see the same environment table, whose lookups switch.
+local load_redis = {
+  register_function = register,
+  log = log,
+  LOG_DEBUG = 0,
+  LOG_VERBOSE = 1,
+  LOG_NOTICE = 2,
+  LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION,
+  REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+local load_globals = {
+  redis = setmetatable({}, { __index = function(_, k)
+    local v = load_redis[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end, __newindex = readonly, __metatable = false }),
+}
+local loading = false
+local fenv = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if loading then
+      v = load_globals[k]
+    else
+      v = G[k]
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+
+-- Runs a library's code in load mode: true, or false and the error.
+local function run_lib(chunk)
+  loading = true
+  local ok, r = xpcall(chunk, handler)
+  loading = false
+  if ok then
+    return true
+  end
+  if type(r) ~= "table" then
+    return false, r
+  end
+  return false, r[1]
+end
+
+-- Calls a registered function with its keys and arguments.
+local function run_fn(f, keys, args)
+  return run(function()
+    return f(keys, args)
+  end)
+end
+
+return fenv, run_fn, run_lib

@@ -23,7 +23,7 @@ const MAX_DEPTH: usize = 1000;
 const LUA_MEMORY_LIMIT: usize = 1 << 30;
 
 /// Everything a running script's `redis.call` needs, set for the duration of one run.
-struct RunCtx {
+pub(super) struct RunCtx {
     env: *mut Env,
     db: usize,
     /// 2 or 3 (`redis.setresp`).
@@ -41,21 +41,45 @@ struct RunCtx {
     busy: Option<std::sync::Arc<super::Busy>>,
     /// SCRIPT KILL stopped it.
     killed: bool,
+    /// EVAL (true) or FCALL (false): which KILL may stop it, which -BUSY others get.
+    eval: bool,
+    /// FCALL: the function's name and the caller's command (FUNCTION STATS).
+    label: Option<(String, Vec<Bytes>)>,
+    /// A function flagged `allow-oom`: its writes skip the maxmemory check.
+    pub(super) allow_oom: bool,
 }
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// The functions' interpreter (FUNCTION LOAD / FCALL), separate from EVAL's as in Redis.
+    pub(super) static FVM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// Set while a library's code runs at load: when it must stop (FUNCTION LOAD timeout).
+    pub(super) static LOAD_DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    pub(super) static LOAD_TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static CTX: RefCell<Option<RunCtx>> = const { RefCell::new(None) };
 }
 
-struct Vm {
-    lua: Lua,
+pub(super) struct Vm {
+    pub(super) lua: Lua,
     env: Table,
     globals: Table,
-    run: Function,
+    pub(super) run: Function,
     /// Compiled scripts by SHA, valid for cache generation `generation`.
     funcs: HashMap<String, Function>,
     generation: u64,
+    /// Functions' interpreter only: runs a library's code in load mode.
+    pub(super) run_lib: Option<Function>,
+    /// Functions' interpreter only: the libraries loaded here, by name.
+    pub(super) libs: HashMap<String, LoadedLib>,
+    /// Functions' interpreter only: `redis.register_function`'s Rust half is installed.
+    pub(super) register_ready: bool,
+}
+
+/// A library loaded in a functions' interpreter: the code it came from (its identity) and
+/// its compiled functions by name.
+pub(super) struct LoadedLib {
+    pub(super) code: std::sync::Arc<[u8]>,
+    pub(super) funcs: HashMap<String, Function>,
 }
 
 /// The outcome of compiling a script body.
@@ -64,10 +88,20 @@ pub fn compile_check(body: &[u8]) -> Result<(), Reply> {
 }
 
 fn with_vm<T>(f: impl FnOnce(&mut Vm) -> Result<T, Reply>) -> Result<T, Reply> {
-    VM.with(|cell| {
+    with_vm_in(&VM, false, f)
+}
+
+/// Runs `f` on this thread's interpreter in `cell` (created on first use; `fmode`: the
+/// functions' one).
+pub(super) fn with_vm_in<T>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<Vm>>>,
+    fmode: bool,
+    f: impl FnOnce(&mut Vm) -> Result<T, Reply>,
+) -> Result<T, Reply> {
+    cell.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(Vm::new().map_err(|e| Reply::error(format!("ERR Lua init: {e}")))?);
+            *slot = Some(Vm::new(fmode).map_err(|e| Reply::error(format!("ERR Lua init: {e}")))?);
         }
         match slot.as_mut() {
             Some(vm) => f(vm),
@@ -79,6 +113,11 @@ fn with_vm<T>(f: impl FnOnce(&mut Vm) -> Result<T, Reply>) -> Result<T, Reply> {
 /// Bytes held by this shard's interpreter (0 before its first script).
 pub fn used_memory() -> usize {
     VM.with(|cell| cell.borrow().as_ref().map_or(0, |vm| vm.lua.used_memory()))
+}
+
+/// Bytes held by this shard's functions' interpreter (0 before its first function).
+pub fn used_memory_functions() -> usize {
+    FVM.with(|cell| cell.borrow().as_ref().map_or(0, |vm| vm.lua.used_memory()))
 }
 
 /// What one EVAL asks for.
@@ -93,20 +132,7 @@ pub struct Invocation {
 
 /// Runs a script on this shard; called inside the shard's job.
 pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
-    let rt = crate::shard::here();
-    let ctx = RunCtx {
-        env: env as *mut Env,
-        db: inv.db,
-        resp: 2,
-        read_only: inv.read_only,
-        shard: rt.id,
-        nshards: rt.nshards,
-        shared: rt.shared.clone(),
-        start: std::time::Instant::now(),
-        wrote: false,
-        busy: None,
-        killed: false,
-    };
+    let ctx = run_ctx(env, inv.db, inv.read_only, true, None);
     let result = with_vm(|vm| {
         if vm.generation != generation {
             vm.funcs.clear();
@@ -122,8 +148,49 @@ pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
         };
         vm.set_array("KEYS", &inv.keys).map_err(lua_err)?;
         vm.set_array("ARGV", &inv.args).map_err(lua_err)?;
+        call_in_ctx(vm, ctx, &inv.sha, |vm| vm.run.call::<MultiValue>(f))
+    });
+    result.unwrap_or_else(|e| e)
+}
+
+/// The context of one run on this shard.
+pub(super) fn run_ctx(
+    env: &mut Env,
+    db: usize,
+    read_only: bool,
+    eval: bool,
+    label: Option<(String, Vec<Bytes>)>,
+) -> RunCtx {
+    let rt = crate::shard::here();
+    RunCtx {
+        env: env as *mut Env,
+        db,
+        resp: 2,
+        read_only,
+        shard: rt.id,
+        nshards: rt.nshards,
+        shared: rt.shared.clone(),
+        start: std::time::Instant::now(),
+        wrote: false,
+        busy: None,
+        killed: false,
+        eval,
+        label,
+        allow_oom: false,
+    }
+}
+
+/// Runs `call` (the runner on a script or function) with `ctx` installed and turns its
+/// outcome into the reply; `name` is what errors call the script (SHA or function name).
+pub(super) fn call_in_ctx(
+    vm: &mut Vm,
+    ctx: RunCtx,
+    name: &str,
+    call: impl FnOnce(&mut Vm) -> mlua::Result<MultiValue>,
+) -> Result<Reply, Reply> {
+    {
         CTX.with(|c| *c.borrow_mut() = Some(ctx));
-        let out = vm.run.call::<MultiValue>(f);
+        let out = call(vm);
         let done = CTX.with(|c| c.borrow_mut().take());
         let (resp, killed) = done.as_ref().map_or((2, false), |c| (c.resp, c.killed));
         if let Some(busy) = done.and_then(|c| c.busy) {
@@ -145,14 +212,13 @@ pub fn run(env: &mut Env, inv: Invocation, generation: u64) -> Reply {
                     .create_string("Script killed by user with SCRIPT KILL...")
                     .map_err(lua_err)?,
             );
-            return Err(script_error(&inv.sha, &msg, &source, &line));
+            return Err(script_error(name, &msg, &source, &line));
         }
-        Err(script_error(&inv.sha, &value, &source, &line))
-    });
-    result.unwrap_or_else(|e| e)
+        Err(script_error(name, &value, &source, &line))
+    }
 }
 
-fn lua_err(e: mlua::Error) -> Reply {
+pub(super) fn lua_err(e: mlua::Error) -> Reply {
     Reply::error(format!("ERR {e}"))
 }
 
@@ -184,7 +250,7 @@ fn value_int(v: &Value) -> Option<i64> {
 }
 
 /// Lua 5.1's own `%.14g` rendering of a number (what `tostring` gives).
-fn fmt_lua_number(n: f64) -> String {
+pub(super) fn fmt_lua_number(n: f64) -> String {
     fmt_g(n, 14)
 }
 
@@ -249,9 +315,10 @@ macro_rules! trampoline {
 }
 trampoline!(call_trampoline, c"mayfly.rawcall");
 trampoline!(setresp_trampoline, c"mayfly.setresp");
+trampoline!(register_trampoline, c"mayfly.register");
 
 impl Vm {
-    fn new() -> mlua::Result<Vm> {
+    fn new(fmode: bool) -> mlua::Result<Vm> {
         // SAFETY: the debug library is loaded only to locate errors; the prelude takes it
         // into a local and removes the global before any script runs.
         let lua = unsafe {
@@ -338,9 +405,31 @@ impl Vm {
         let setresp = unsafe { lua.create_c_function(setresp_trampoline)? };
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=mayfly").into_function()?;
         lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), |_, _| busy_check());
-        let (env, run): (Table, Function) =
-            prelude.call((dbg, call, rawcall, sha1hex, log, setresp, globals.clone()))?;
-        Ok(Vm { lua, env, globals, run, funcs: HashMap::new(), generation: 0 })
+        // `mayfly.register` (the Rust half) is installed by the functions' side.
+        // SAFETY: as above.
+        let register = unsafe { lua.create_c_function(register_trampoline)? };
+        let (env, run, run_lib): (Table, Function, Option<Function>) = prelude.call((
+            dbg,
+            call,
+            rawcall,
+            sha1hex,
+            log,
+            setresp,
+            globals.clone(),
+            fmode,
+            register,
+        ))?;
+        Ok(Vm {
+            lua,
+            env,
+            globals,
+            run,
+            funcs: HashMap::new(),
+            generation: 0,
+            run_lib,
+            libs: HashMap::new(),
+            register_ready: false,
+        })
     }
 
     fn compile(&mut self, body: &[u8]) -> Result<Function, Reply> {
@@ -357,6 +446,12 @@ impl Vm {
         Ok(f)
     }
 
+    /// Makes `f` see the sandboxed environment instead of the real globals.
+    pub(super) fn set_env(&self, f: &Function) -> mlua::Result<()> {
+        let setfenv: Function = self.globals.get("setfenv")?;
+        setfenv.call::<()>((f.clone(), self.env.clone()))
+    }
+
     fn set_array(&self, name: &str, items: &[Bytes]) -> mlua::Result<()> {
         let t = self.lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
@@ -370,6 +465,12 @@ impl Vm {
 /// (other clients get -BUSY, SCRIPT KILL can stop it); once killed it fails at every check,
 /// so a `pcall` in the script cannot swallow the kill.
 fn busy_check() -> mlua::Result<mlua::VmState> {
+    if let Some(deadline) = LOAD_DEADLINE.with(|d| d.get()) {
+        if LOAD_TIMED_OUT.with(|t| t.get()) || std::time::Instant::now() >= deadline {
+            LOAD_TIMED_OUT.with(|t| t.set(true));
+            return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+        }
+    }
     CTX.with(|c| {
         let mut c = c.borrow_mut();
         let Some(ctx) = c.as_mut() else { return Ok(mlua::VmState::Continue) };
@@ -382,7 +483,13 @@ fn busy_check() -> mlua::Result<mlua::VmState> {
             None => {
                 let threshold = ctx.shared.read_config(|c| c.busy_reply_threshold);
                 if threshold > 0 && ctx.start.elapsed().as_millis() as u64 >= threshold {
-                    ctx.busy = Some(super::busy_begin(ctx.shard, ctx.wrote));
+                    ctx.busy = Some(super::busy_begin(
+                        ctx.shard,
+                        ctx.wrote,
+                        ctx.eval,
+                        ctx.label.clone(),
+                        ctx.start,
+                    ));
                 }
             }
             Some(busy) => {
@@ -481,6 +588,10 @@ fn raw_call(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
         }
         // SAFETY: as above: the script's job owns the Env exclusively while Lua runs.
         let env = unsafe { &mut *ctx.env };
+        if ctx.allow_oom && spec.has(flags::DENYOOM) {
+            // `allow-oom`: the write goes ahead above maxmemory, as in Redis.
+            return env.shard.execute_spec(spec, ctx.db, &argv, ctx.resp == 3);
+        }
         env.exec_spec(spec, ctx.db, &argv, ctx.resp == 3)
     });
     let resp = CTX.with(|c| c.borrow().as_ref().map_or(2, |c| c.resp));

@@ -311,6 +311,8 @@ pub async fn server_command(
         "slowlog" => super::slowlog::slowlog_command(&argv),
         "monitor" => super::monitor::monitor_command(conn),
         "latency" => super::latency::latency_command(&argv).await,
+        "fcall" | "fcall_ro" => crate::script::functions::fcall(conn, argv).await,
+        "function" => crate::script::functions::function(conn, argv).await,
         other => Reply::error(format!("ERR command '{other}' is not available")),
     };
     if spec.has(flags::PUBSUB) || spec.name == "reset" {

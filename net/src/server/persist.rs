@@ -136,6 +136,8 @@ pub struct LoadPlan {
     /// Empty collections skipped (Redis skips and counts them).
     pub empty: u64,
     pub opts: DecodeOptions,
+    /// The function libraries' code (FUNCTION2 records).
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl LoadPlan {
@@ -169,15 +171,14 @@ pub fn plan_load(
 ) -> Result<LoadPlan, RdbError> {
     let mut per_shard: Vec<Vec<KeyRef>> = (0..nshards.max(1)).map(|_| Vec::new()).collect();
     let (mut loaded, mut expired) = (0u64, 0u64);
+    let mut functions = Vec::new();
     let empty;
     {
         let mut d = Decoder::new(&data, opts)?;
         while let Some(item) = d.next_item()? {
             match item {
                 Item::Aux { key, value } => aux_log(&key, &value, now_ms),
-                Item::Function { .. } => log::warning(
-                    "The RDB file holds a function library; functions are not available yet, it is skipped.",
-                ),
+                Item::Function { source } => functions.push(source),
                 Item::SelectDb { .. } | Item::ResizeDb { .. } => {}
                 Item::Key(k) => {
                     if k.expire_ms.is_some_and(|ms| ms < now_ms as i64) {
@@ -198,7 +199,7 @@ pub fn plan_load(
         }
         empty = d.empty_keys_skipped();
     }
-    Ok(LoadPlan { data, per_shard, loaded, expired, empty, opts })
+    Ok(LoadPlan { data, per_shard, loaded, expired, empty, opts, functions })
 }
 
 /// Redis's log lines for the AUX fields it reports while loading.
@@ -282,6 +283,11 @@ pub fn preload(shared: &Shared, data: Vec<u8>, opts: DecodeOptions) -> bool {
     STATUS.loading.store(true, Ordering::Release);
     match plan_load(Arc::new(data), opts, shared.nshards, |k| shared.shard_of(k), now_ms()) {
         Ok(plan) => {
+            if let Err(e) = crate::script::functions::load_sources(&plan.functions, true) {
+                log::warning(&format!("Failed loading the function libraries of the RDB: {e}"));
+                log::warning("Fatal error loading the DB. Exiting.");
+                return false;
+            }
             STATUS.loading_shards.store(shared.nshards, Ordering::Release);
             *PRELOAD.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(plan));
             LOAD_STARTED.get_or_init(|| start);
@@ -344,6 +350,8 @@ type DoneSlot = Arc<Mutex<Option<Result<u64, String>>>>;
 struct WriteJob {
     images: Vec<ShardImage>,
     aux: AuxFields,
+    /// The function libraries' code (FUNCTION2 records before the databases).
+    functions: Vec<Arc<[u8]>>,
     opts: EncodeOptions,
     dir: PathBuf,
     file: String,
@@ -384,6 +392,9 @@ fn write_file(job: &WriteJob) -> Result<u64, String> {
         let mut enc =
             Encoder::new(WriteSink(std::io::BufWriter::with_capacity(1 << 20, file)), job.opts);
         enc.write_aux_fields(&job.aux)?;
+        for f in &job.functions {
+            enc.write_function(f)?;
+        }
         let databases = job.images.iter().map(|i| i.dbs.len()).max().unwrap_or(0);
         for db in 0..databases {
             let (keys, expires) = job
@@ -445,6 +456,7 @@ async fn write(images: Vec<ShardImage>, config: &Config) -> Result<u64, String> 
     let mut job = WriteJob {
         images,
         aux: AuxFields::snapshot(now_s(), used),
+        functions: crate::script::functions::sources(),
         opts: encode_options(config),
         dir: PathBuf::from(&config.dir),
         file: config.dbfilename.clone(),
@@ -731,6 +743,10 @@ async fn reload_held(config: &Config, save: bool, flush: bool) -> Reply {
             return Reply::error("ERR Error trying to load the RDB dump, check server logs.");
         }
     };
+    if let Err(e) = crate::script::functions::load_sources(&plan.functions, flush) {
+        log::warning(&format!("Failed loading the function libraries of the RDB: {e}"));
+        return Reply::error("ERR Error trying to load the RDB dump, check server logs.");
+    }
     if flush {
         on_all_shards(|env: &mut Env| snapshot::flush(env)).await;
     }
