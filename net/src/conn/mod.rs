@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod output;
+pub mod readahead;
 
 use std::future::Future;
 use std::os::fd::RawFd;
@@ -715,8 +716,11 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
         if conn.info.killed.load(Ordering::Relaxed) {
             return;
         }
-        let reading = conn.output.pending() < cap;
-        if stopped_at_limit && reading {
+        // Replies at the cap: execute nothing more until some are sent, but keep reading the
+        // requests (a client that writes its whole pipeline before reading would deadlock).
+        let backed_up = conn.output.pending() >= cap;
+        let reading = !backed_up || readahead::may_read_ahead(conn.rbuf.len(), qbuf_limit);
+        if stopped_at_limit && !backed_up {
             // More requests may be buffered (their bytes already read, so no recv would
             // announce them): give the other tasks a turn, then go on with them.
             exec::yield_now().await;
@@ -727,7 +731,7 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
             return;
         }
         conn.info.qbuf.store(conn.rbuf.len(), Ordering::Relaxed);
-        // Wake for: the socket's bytes (unless the output is over its cap), the send in
+        // Wake for: the socket's bytes (unless read-ahead is over its bounds), the send in
         // flight, the mailbox of a subscriber, and the idle timeout or soft output limit.
         let mut deadline_ms = conn.output.soft_deadline_ms(&settings.output_limit);
         if settings.idle_timeout_s > 0 && !conn.subs.active() {
