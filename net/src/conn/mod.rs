@@ -11,6 +11,7 @@
 //! business (the server layer's dispatcher); this layer owns the socket and the connection's
 //! state.
 
+pub mod bigarg;
 pub mod client;
 pub mod output;
 pub mod readahead;
@@ -576,6 +577,8 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
     let (mut limits, mut qbuf_limit) = limits(conn);
     // When the parser knows how long the pending request is, skip parsing until it is all here.
     let mut need: Option<usize> = None;
+    // `rbuf` was made for the request at its start alone (`bigarg`).
+    let mut own_buffer = false;
     // Settings derived from the configuration, recomputed only when it (or the connection's
     // class) changes: parsing them on every read cost more than the commands themselves.
     let shared = here().shared.clone();
@@ -614,7 +617,9 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                         fresh.extend_from_slice(&conn.rbuf);
                         conn.rbuf = fresh;
                     }
-                    let argv = resp::to_args(&frame, &args);
+                    let mut argv = resp::to_args(&frame, &args);
+                    bigarg::own_long_args(&mut argv, consumed, own_buffer);
+                    own_buffer = false;
                     drop(frame);
                     let reply = service.dispatch(conn, argv).await;
                     if conn.close_now {
@@ -665,9 +670,7 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 Ok(Parsed::Incomplete { need: n }) => {
                     need = n;
                     if let Some(n) = n {
-                        // Room for the whole request at once: a large bulk is read into place
-                        // instead of through repeated doublings (each a copy at peak 1.5x).
-                        conn.rbuf.reserve(n.saturating_sub(conn.rbuf.len()).min(qbuf_limit));
+                        bigarg::make_room(&mut conn.rbuf, n, &mut own_buffer, qbuf_limit);
                     }
                     break;
                 }
