@@ -10,13 +10,27 @@ use crate::types::{
 /// Longest string kept inline in the entry without a heap allocation.
 pub const INLINE_MAX: usize = 22;
 
+/// A command argument at least this long is kept as the value itself ([`StrValue::Shared`])
+/// instead of being copied: Redis's "big arg" optimisation, so a 512 MB SET peaks near 512 MB,
+/// not twice that. Contract with whoever builds argv: an argument this long must not share
+/// its allocation with much unrelated data (the net layer reads such a request into a buffer
+/// of its own, or copies the argument out; see `net/src/conn/bigarg.rs`).
+pub const ADOPT_MIN_BYTES: usize = 256 * 1024;
+
 /// A string value. Integers in i64 range that round-trip exactly are stored as numbers
-/// (Redis's `int` encoding); short strings live inline (`embstr`), long ones on the heap (`raw`).
+/// (Redis's `int` encoding); short strings live inline (`embstr`), long ones on the heap (`raw`);
+/// very long ones adopted from the command's argument (`raw` too).
 #[derive(Clone, PartialEq, Eq)]
 pub enum StrValue {
     Int(i64),
-    Inline { len: u8, data: [u8; INLINE_MAX] },
+    Inline {
+        len: u8,
+        data: [u8; INLINE_MAX],
+    },
     Heap(Box<[u8]>),
+    /// An argument of at least [`ADOPT_MIN_BYTES`] kept without a copy; never mutated in place
+    /// (edits take it out with [`StrValue::into_vec`]).
+    Shared(Bytes),
 }
 
 impl std::fmt::Debug for StrValue {
@@ -70,6 +84,25 @@ impl StrValue {
         }
     }
 
+    /// [`StrValue::from_bytes`] for a command argument: a long one is adopted, not copied.
+    pub fn from_arg(b: &Bytes) -> StrValue {
+        if b.len() >= ADOPT_MIN_BYTES {
+            StrValue::Shared(b.clone())
+        } else {
+            StrValue::from_bytes(b)
+        }
+    }
+
+    /// The bytes as an owned vector, without a copy for heap values (and for an adopted
+    /// argument nobody else holds any more).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            StrValue::Heap(b) => b.into_vec(),
+            StrValue::Shared(b) => Vec::from(b),
+            other => other.to_vec(),
+        }
+    }
+
     pub fn from_vec(v: Vec<u8>) -> StrValue {
         if v.len() <= INLINE_MAX {
             StrValue::raw(&v)
@@ -83,6 +116,7 @@ impl StrValue {
             StrValue::Int(n) => itoa_len(*n),
             StrValue::Inline { len, .. } => *len as usize,
             StrValue::Heap(b) => b.len(),
+            StrValue::Shared(b) => b.len(),
         }
     }
 
@@ -99,6 +133,7 @@ impl StrValue {
             }
             StrValue::Inline { len, data } => f(&data[..*len as usize]),
             StrValue::Heap(b) => f(b),
+            StrValue::Shared(b) => f(b),
         }
     }
 
@@ -124,7 +159,7 @@ impl StrValue {
             // Redis uses embstr up to 44 bytes; report by Redis's threshold, not ours.
             StrValue::Inline { .. } => "embstr",
             StrValue::Heap(b) if b.len() <= 44 => "embstr",
-            StrValue::Heap(_) => "raw",
+            StrValue::Heap(_) | StrValue::Shared(_) => "raw",
         }
     }
 
@@ -132,6 +167,7 @@ impl StrValue {
     pub fn heap_bytes(&self) -> usize {
         match self {
             StrValue::Heap(b) => b.len(),
+            StrValue::Shared(b) => b.len(),
             _ => 0,
         }
     }

@@ -506,7 +506,12 @@ impl<S: Sink> Encoder<S> {
     ) -> io::Result<()> {
         let value = value.into();
         // A big plain string goes to the sink directly rather than through the buffer.
-        if let ValueRef::Value(Value::Str(StrValue::Heap(bytes))) = value {
+        let big: Option<&[u8]> = match value {
+            ValueRef::Value(Value::Str(StrValue::Heap(b))) => Some(b),
+            ValueRef::Value(Value::Str(StrValue::Shared(b))) => Some(b),
+            _ => None,
+        };
+        if let Some(bytes) = big {
             if bytes.len() >= FLUSH_BYTES && !self.opts.compression {
                 self.with_body(|b| {
                     write_key_header(b, key, value, meta);

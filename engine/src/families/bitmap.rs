@@ -126,10 +126,7 @@ fn bit_offset(arg: &[u8], bits: Option<u32>, limit_bytes: u64) -> OpResult<u64> 
 
 /// Takes the bytes out of a string for editing, without copying heap values.
 fn take_bytes(s: &mut StrValue) -> Vec<u8> {
-    match std::mem::replace(s, StrValue::Int(0)) {
-        StrValue::Heap(b) => b.into_vec(),
-        other => other.to_vec(),
-    }
+    std::mem::replace(s, StrValue::Int(0)).into_vec()
 }
 
 /// Redis's `lookupStringForBitCommand` plus the edit: the string at `argv[1]` (created empty when

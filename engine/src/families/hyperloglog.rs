@@ -64,10 +64,7 @@ fn corrupt() -> OpError {
 
 /// Takes the bytes out of a string for editing, without copying heap values.
 fn take_bytes(s: &mut StrValue) -> Vec<u8> {
-    match std::mem::replace(s, StrValue::Int(0)) {
-        StrValue::Heap(b) => b.into_vec(),
-        other => other.to_vec(),
-    }
+    std::mem::replace(s, StrValue::Int(0)).into_vec()
 }
 
 /// The bytes of a string stored as bytes; `None` for the int encoding, which Redis never
@@ -77,14 +74,20 @@ fn stored_bytes(s: &StrValue) -> Option<&[u8]> {
         StrValue::Int(_) => None,
         StrValue::Inline { len, data } => Some(&data[..*len as usize]),
         StrValue::Heap(b) => Some(b),
+        StrValue::Shared(b) => Some(b),
     }
 }
 
 fn stored_bytes_mut(s: &mut StrValue) -> Option<&mut [u8]> {
+    if let StrValue::Shared(b) = s {
+        // An adopted argument is never edited in place: own it first.
+        *s = StrValue::Heap(Vec::from(std::mem::take(b)).into_boxed_slice());
+    }
     match s {
         StrValue::Int(_) => None,
         StrValue::Inline { len, data } => Some(&mut data[..*len as usize]),
         StrValue::Heap(b) => Some(b),
+        StrValue::Shared(_) => None,
     }
 }
 

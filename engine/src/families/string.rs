@@ -421,7 +421,7 @@ fn set_generic(
         None if opts.keep_ttl => old_expire_at_ms.unwrap_or(0),
         None => 0,
     };
-    ctx.set_value(key, Value::Str(StrValue::from_bytes(value)), expire_at_ms);
+    ctx.set_value(key, Value::Str(StrValue::from_arg(value)), expire_at_ms);
     ctx.notify(class::STRING, "set", key);
     if opts.expire.is_some() {
         ctx.notify(class::GENERIC, "expire", key);
@@ -516,7 +516,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
 fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
     match get_bulk(ctx, &argv[1]) {
         Ok(old) => {
-            ctx.set_value(&argv[1], Value::Str(StrValue::from_bytes(&argv[2])), 0);
+            ctx.set_value(&argv[1], Value::Str(StrValue::from_arg(&argv[2])), 0);
             ctx.notify(class::STRING, "set", &argv[1]);
             ctx.propagate_as(|| vec![word("SET"), argv[1].clone(), argv[2].clone()]);
             old
@@ -546,7 +546,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         return OpError::WrongArity("mset".into()).into();
     }
     for pair in argv[1..].chunks_exact(2) {
-        ctx.set_value(&pair[0], Value::Str(StrValue::from_bytes(&pair[1])), 0);
+        ctx.set_value(&pair[0], Value::Str(StrValue::from_arg(&pair[1])), 0);
         ctx.notify(class::STRING, "set", &pair[0]);
     }
     Reply::ok()
@@ -564,7 +564,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {
         }
     }
     for pair in pairs {
-        ctx.set_value(&pair[0], Value::Str(StrValue::from_bytes(&pair[1])), 0);
+        ctx.set_value(&pair[0], Value::Str(StrValue::from_arg(&pair[1])), 0);
         ctx.notify(class::STRING, "set", &pair[0]);
     }
     Reply::Int(1)
@@ -583,10 +583,7 @@ fn check_string_length(limit: u64, current: u64, added: u64) -> OpResult<()> {
 
 /// Takes the bytes out of a string value for editing, without copying heap values.
 fn take_bytes(s: &mut StrValue) -> Vec<u8> {
-    match std::mem::replace(s, StrValue::Int(0)) {
-        StrValue::Heap(b) => b.into_vec(),
-        other => other.to_vec(),
-    }
+    std::mem::replace(s, StrValue::Int(0)).into_vec()
 }
 
 fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Reply {

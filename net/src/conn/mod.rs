@@ -11,8 +11,10 @@
 //! business (the server layer's dispatcher); this layer owns the socket and the connection's
 //! state.
 
+pub mod bigarg;
 pub mod client;
 pub mod output;
+pub mod readahead;
 
 use std::future::Future;
 use std::os::fd::RawFd;
@@ -579,6 +581,8 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
     let (mut limits, mut qbuf_limit) = limits(conn);
     // When the parser knows how long the pending request is, skip parsing until it is all here.
     let mut need: Option<usize> = None;
+    // `rbuf` was made for the request at its start alone (`bigarg`).
+    let mut own_buffer = false;
     // Settings derived from the configuration, recomputed only when it (or the connection's
     // class) changes: parsing them on every read cost more than the commands themselves.
     let shared = here().shared.clone();
@@ -617,7 +621,9 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                         fresh.extend_from_slice(&conn.rbuf);
                         conn.rbuf = fresh;
                     }
-                    let argv = resp::to_args(&frame, &args);
+                    let mut argv = resp::to_args(&frame, &args);
+                    bigarg::own_long_args(&mut argv, consumed, own_buffer);
+                    own_buffer = false;
                     drop(frame);
                     let reply = service.dispatch(conn, argv).await;
                     if conn.close_now {
@@ -671,9 +677,7 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
                 Ok(Parsed::Incomplete { need: n }) => {
                     need = n;
                     if let Some(n) = n {
-                        // Room for the whole request at once: a large bulk is read into place
-                        // instead of through repeated doublings (each a copy at peak 1.5x).
-                        conn.rbuf.reserve(n.saturating_sub(conn.rbuf.len()).min(qbuf_limit));
+                        bigarg::make_room(&mut conn.rbuf, n, &mut own_buffer, qbuf_limit);
                     }
                     break;
                 }
@@ -726,8 +730,11 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
         if conn.info.killed.load(Ordering::Relaxed) {
             return;
         }
-        let reading = conn.output.pending() < cap;
-        if stopped_at_limit && reading {
+        // Replies at the cap: execute nothing more until some are sent, but keep reading the
+        // requests (a client that writes its whole pipeline before reading would deadlock).
+        let backed_up = conn.output.pending() >= cap;
+        let reading = !backed_up || readahead::may_read_ahead(conn.rbuf.len(), qbuf_limit);
+        if stopped_at_limit && !backed_up {
             // More requests may be buffered (their bytes already read, so no recv would
             // announce them): give the other tasks a turn, then go on with them.
             exec::yield_now().await;
@@ -738,7 +745,7 @@ async fn serve_loop<S: Service>(conn: &mut Conn, service: &'static S) {
             return;
         }
         conn.info.qbuf.store(conn.rbuf.len(), Ordering::Relaxed);
-        // Wake for: the socket's bytes (unless the output is over its cap), the send in
+        // Wake for: the socket's bytes (unless read-ahead is over its bounds), the send in
         // flight, the mailbox of a subscriber, and the idle timeout or soft output limit.
         let mut deadline_ms = conn.output.soft_deadline_ms(&settings.output_limit);
         if settings.idle_timeout_s > 0 && !conn.subs.active() {

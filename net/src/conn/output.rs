@@ -25,10 +25,10 @@ use crate::rt;
 /// reply list counts against `client-output-buffer-limit`, as in Redis.
 pub const STATIC_BUFFER_BYTES: usize = 16 * 1024;
 
-/// Queued output past which a client without a hard limit is not read from until the kernel
-/// took some (back-pressure instead of unbounded buffering). Small on purpose: under a tight
-/// maxmemory, twenty clients that never read must not hold enough to force evictions
-/// (net/tests/eviction.rs).
+/// Queued output past which a client without a hard limit has no more requests executed until
+/// the kernel took some; its requests are still read (`conn::readahead`), so a client that
+/// writes a whole pipeline before reading finishes. Small on purpose: a queued reply can be
+/// thousands of times its request (net/tests/eviction.rs's MGET clients).
 pub const DEFAULT_CAP_BYTES: usize = 256 * 1024;
 
 struct Inflight {
@@ -104,7 +104,7 @@ impl Output {
         self.soft_since_ms.map(|since| since + limit.soft_seconds * 1000 + 1)
     }
 
-    /// Queued output that stops reading more requests until some of it is sent.
+    /// Queued output that stops executing more requests until some of it is sent.
     pub fn cap(limit: &OutputBufferLimit) -> usize {
         if limit.hard_bytes > 0 {
             // Read on until the hard limit closes the client, as Redis would.
