@@ -1,4 +1,4 @@
-//! Reading ahead of a client whose replies back up (docs/decisions/0009-pipelines-without-reading.md).
+//! Reading ahead of a client whose replies back up (docs/decisions/0010-pipelines-without-reading.md).
 //!
 //! ```text
 //!   output < cap ──────────────► read, execute, queue replies          (as before)

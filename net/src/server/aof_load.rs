@@ -54,6 +54,7 @@ fn fake_conn() -> crate::conn::Conn {
         reply_skip_next: false,
         reply_skip: false,
         receiver: crate::conn::Receiver::single(),
+        face: None,
     }
 }
 

@@ -496,8 +496,15 @@ pub(crate) async fn write_base(
     let done: DoneSlot = Arc::new(Mutex::new(None));
     let mut aux = AuxFields::snapshot(now_s(), used);
     aux.aof_base = true;
-    let mut job =
-        WriteJob { images, aux, opts: encode_options(config), dir, file, done: done.clone() };
+    let mut job = WriteJob {
+        images,
+        aux,
+        opts: encode_options(config),
+        dir,
+        file,
+        done: done.clone(),
+        functions: crate::script::functions::sources(),
+    };
     loop {
         match writer().try_send(job) {
             Ok(()) => break,
