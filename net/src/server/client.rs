@@ -289,6 +289,11 @@ fn client_kill(conn: &mut Conn, argv: &[Bytes]) -> Reply {
     let _ = user_filter; // every client is the default user's
     let mut killed = 0;
     for c in g.clients.all() {
+        // A client killed before is already gone for Redis (freed at once), even while its
+        // task here has not yet left the list.
+        if c.killed.load(Ordering::Relaxed) {
+            continue;
+        }
         if addr.as_ref().is_some_and(|a| *a != c.addr)
             || laddr.as_ref().is_some_and(|a| *a != c.laddr)
             || ctype.is_some_and(|t| t != client_type(&c))
