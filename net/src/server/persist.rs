@@ -451,37 +451,8 @@ async fn capture(opts: EncodeOptions, held: bool) -> Vec<ShardImage> {
 /// Writes `images` to `dir/dbfilename` on the writer thread and waits for it (without
 /// blocking the shard: the task sleeps between looks).
 async fn write(images: Vec<ShardImage>, config: &Config) -> Result<u64, String> {
-    let used = crate::mem::book::allocator_stats().allocated;
-    let done: DoneSlot = Arc::new(Mutex::new(None));
-    let mut job = WriteJob {
-        images,
-        aux: AuxFields::snapshot(now_s(), used),
-        functions: crate::script::functions::sources(),
-        opts: encode_options(config),
-        dir: PathBuf::from(&config.dir),
-        file: config.dbfilename.clone(),
-        done: done.clone(),
-    };
-    loop {
-        match writer().try_send(job) {
-            Ok(()) => break,
-            Err(TrySendError::Full(j)) => {
-                job = j;
-                crate::rt::sleep_ms(1).await;
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err("the RDB writer thread is gone".into())
-            }
-        }
-    }
-    let mut wait_ms = 1;
-    loop {
-        if let Some(r) = done.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return r;
-        }
-        crate::rt::sleep_ms(wait_ms).await;
-        wait_ms = (wait_ms * 2).min(20);
-    }
+    let dir = PathBuf::from(&config.dir);
+    submit_write(images, config, dir, config.dbfilename.clone(), false).await
 }
 
 /// Writes `images` as an AOF base file (`aof-base` 1) at `dir/file` through the writer
@@ -492,18 +463,30 @@ pub(crate) async fn write_base(
     dir: PathBuf,
     file: String,
 ) -> Result<u64, String> {
+    submit_write(images, config, dir, file, true).await
+}
+
+/// Hands one file to the writer thread (retrying while its queue is full) and waits for the
+/// result, sleeping between looks so the shard is never blocked.
+async fn submit_write(
+    images: Vec<ShardImage>,
+    config: &Config,
+    dir: PathBuf,
+    file: String,
+    aof_base: bool,
+) -> Result<u64, String> {
     let used = crate::mem::book::allocator_stats().allocated;
     let done: DoneSlot = Arc::new(Mutex::new(None));
     let mut aux = AuxFields::snapshot(now_s(), used);
-    aux.aof_base = true;
+    aux.aof_base = aof_base;
     let mut job = WriteJob {
         images,
         aux,
+        functions: crate::script::functions::sources(),
         opts: encode_options(config),
         dir,
         file,
         done: done.clone(),
-        functions: crate::script::functions::sources(),
     };
     loop {
         match writer().try_send(job) {
